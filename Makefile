@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+IDP_MODULES := tests/idp/node_modules/.package-lock.json
+
+.PHONY: run test lint install clean worker
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.run-installed
+
+# The real OpenID Provider the tests sign in against (oidc-provider from npm).
+$(IDP_MODULES): tests/idp/package.json tests/idp/package-lock.json
+	npm ci --prefix tests/idp --no-audit --no-fund --loglevel=error
+	touch $@
+
+.env:
+	printf 'DEBUG=True\nSITE_URL=http://127.0.0.1:8000\n' > .env
+
+install: $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py ensure_demo
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.test-installed $(IDP_MODULES)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+
+worker: $(VENV)/.run-installed
+	$(BIN)/celery -A config worker --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) tests/idp/node_modules staticfiles

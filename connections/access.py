@@ -1,0 +1,103 @@
+"""Who may see an organization's console pages.
+
+A person who is not an active member of an organization gets 404 for all of its
+pages, so organizations cannot even learn of each other. A member whose role
+lacks a permission gets 403 with a sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+
+from rolemapping.models import Membership, Role
+from rolemapping.permissions import role_has_perm
+
+from .models import Organization
+
+SSO_SESSION_KEY = "sso_org_ids"
+
+
+@dataclass(frozen=True)
+class OrgContext:
+    organization: Organization
+    membership: Membership
+
+    @property
+    def role(self) -> str:
+        return self.membership.role.slug
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.Slug.OWNER
+
+    def can(self, perm: str) -> bool:
+        return role_has_perm(self.role, perm)
+
+
+def session_signed_in_by_sso(request: HttpRequest, org: Organization) -> bool:
+    return org.pk in request.session.get(SSO_SESSION_KEY, [])
+
+
+def org_context(request: HttpRequest, login_path: str, perm: str) -> OrgContext:
+    """Resolve the organization of a console URL for the signed-in user."""
+    membership = (
+        Membership.objects.select_related("organization", "role")
+        .filter(
+            user=request.user,
+            is_active=True,
+            organization__login_path=login_path.lower(),
+        )
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such organization.")
+    ctx = OrgContext(organization=membership.organization, membership=membership)
+    if (
+        ctx.organization.sso_enforced
+        and not ctx.is_owner
+        and not session_signed_in_by_sso(request, ctx.organization)
+    ):
+        raise PermissionDenied(
+            f"{ctx.organization.name} requires single sign-on. Sign out, then sign "
+            "in through your identity provider."
+        )
+    if not ctx.can(perm):
+        raise PermissionDenied(
+            "Your role in this organization does not allow this. Ask an owner or "
+            "an admin."
+        )
+    return ctx
+
+
+def org_view(perm: str = "org.view"):
+    """Decorate a view taking (request, org: OrgContext, **kwargs).
+
+    The URL must capture `org` (the login path).
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request: HttpRequest, org: str, *args, **kwargs):
+            if not request.user.is_authenticated:
+                if wants_json(request):
+                    from django.http import JsonResponse
+
+                    return JsonResponse({"error": "Sign in first."}, status=401)
+                return redirect_to_login(request.get_full_path())
+            ctx = org_context(request, org, perm)
+            request.org = ctx
+            return view(request, ctx, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def wants_json(request: HttpRequest) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept

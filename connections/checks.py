@@ -1,0 +1,40 @@
+"""System checks: configuration mistakes show up at start-up, not at sign-in."""
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register()
+def sso_settings_check(app_configs, **kwargs):
+    problems = []
+    for index, key in enumerate(settings.FIELD_ENCRYPTION_KEYS):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            problems.append(
+                Error(
+                    f"FIELD_ENCRYPTION_KEYS entry {index + 1} is not a Fernet key.",
+                    hint="Generate one with cryptography's Fernet.generate_key().",
+                    id="connections.E001",
+                )
+            )
+    if not settings.DEBUG:
+        for name in ("SSO_ALLOW_INSECURE_ISSUERS", "SSO_ALLOW_PRIVATE_NETWORKS"):
+            if getattr(settings, name):
+                problems.append(
+                    Warning(
+                        f"{name} is on outside DEBUG.",
+                        hint="Use it only for local identity providers in tests.",
+                        id="connections.W001",
+                    )
+                )
+        if not settings.SITE_IS_HTTPS:
+            problems.append(
+                Warning(
+                    "SITE_URL is not https: IdPs will refuse the redirect URIs "
+                    "and cookies are not Secure.",
+                    id="connections.W002",
+                )
+            )
+    return problems

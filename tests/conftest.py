@@ -1,0 +1,57 @@
+import pytest
+
+from tests.factories import PASSWORD, make_member, make_org
+
+pytest_plugins = [
+    "tests.fixtures.worker",
+    "tests.fixtures.idp",
+    # "tests.fixtures.dns",
+]
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttles, state and JWKS caches must not leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def org(db):
+    return make_org("acme", name="Acme Inc")
+
+
+@pytest.fixture
+def owner(org):
+    return org.owner
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner, backend="connections.backends.EmailPasswordBackend")
+    return client
+
+
+def client_for(client, membership):
+    client.force_login(
+        membership.user, backend="connections.backends.EmailPasswordBackend"
+    )
+    return client
+
+
+@pytest.fixture
+def other_org(db):
+    return make_org("globex", name="Globex")
+
+
+@pytest.fixture
+def member_factory():
+    return make_member
+
+
+@pytest.fixture
+def password():
+    return PASSWORD

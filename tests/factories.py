@@ -1,0 +1,45 @@
+"""Plain factories for test data; they go through the services where one exists."""
+
+from __future__ import annotations
+
+import itertools
+
+from connections.models import Organization, User
+from connections.services.orgs import organization_create
+from rolemapping.models import Membership, Role
+
+PASSWORD = "correct-horse-battery-staple"
+_seq = itertools.count(1)
+
+
+def make_user(email: str | None = None, password: str = PASSWORD) -> User:
+    email = email or f"user{next(_seq)}@example.test"
+    return User.objects.create_user(email=email, password=password)
+
+
+def make_org(
+    login_path: str | None = None, owner: User | None = None, name: str | None = None
+) -> Organization:
+    n = next(_seq)
+    login_path = login_path or f"org-{n}"
+    owner = owner or make_user(f"owner-{login_path}@example.test")
+    return organization_create(
+        name=name or f"Org {n}", login_path=login_path, owner=owner
+    )
+
+
+def make_member(
+    org: Organization,
+    role: str = "member",
+    user: User | None = None,
+    source: str = Membership.Source.INVITATION,
+    **fields,
+) -> Membership:
+    user = user or make_user()
+    return Membership.objects.create(
+        user=user,
+        organization=org,
+        role=Role.objects.get(organization=org, slug=role),
+        source=source,
+        **fields,
+    )

@@ -1,0 +1,145 @@
+"""Health, security headers, settings that must fail fast, management commands."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from connections.crypto import decrypt_secret, encrypt_secret, rotate_secret
+from connections.models import Organization, User
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_healthz_and_readyz(client, db):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"] == "ok"
+
+
+def test_security_headers_on_every_page(client, db):
+    response = client.get(reverse("login"))
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_post_without_csrf_token_is_refused_with_a_sentence(db):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(reverse("login"), {"username": "a@b.c", "password": "x"})
+    assert response.status_code == 403
+    assert "This form has expired" in response.content.decode()
+
+
+def _run_settings(env_overrides, code="import django; django.setup()"):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "SECRET_KEY",
+            "DEBUG",
+            "FIELD_ENCRYPTION_KEYS",
+            "DJANGO_SETTINGS_MODULE",
+            "SSO_ALLOW_INSECURE_ISSUERS",
+            "SSO_ALLOW_PRIVATE_NETWORKS",
+            "SITE_URL",
+        )
+    }
+    env.update(env_overrides, DJANGO_SETTINGS_MODULE="config.settings")
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd="/tmp",
+        env=env | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_without_secret_key_fails_at_start_up_with_a_sentence():
+    result = _run_settings({"DEBUG": "False"})
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_deployment_checks_are_clean():
+    env = {
+        "DEBUG": "False",
+        "SECRET_KEY": "x" * 30 + "-a-long-random-production-secret-value",
+        "FIELD_ENCRYPTION_KEYS": "dGVzdC1rZXktb25lLWZvci10aGUtc3VpdGUtMDAwMDA=",
+        "SITE_URL": "https://sso.example.com",
+    }
+    code = (
+        "import django, sys; django.setup(); from django.core.management import "
+        "call_command; call_command('check', '--deploy', '--fail-level', 'WARNING')"
+    )
+    result = _run_settings(env, code)
+    assert result.returncode == 0, result.stderr
+
+
+def test_secrets_survive_a_key_rotation(settings):
+    old = settings.FIELD_ENCRYPTION_KEYS[0]
+    token = encrypt_secret("s3cret")
+    new = "bmV3LWtleS1mb3Itcm90YXRpb24tdGVzdHMtMDAwMDA="
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    assert decrypt_secret(token) == "s3cret"
+    rotated = rotate_secret(token)
+    settings.FIELD_ENCRYPTION_KEYS = [new]
+    assert decrypt_secret(rotated) == "s3cret"
+
+
+def test_create_org_command(db, capsys):
+    call_command(
+        "create_org",
+        "--name",
+        "Initech",
+        "--login-path",
+        "initech",
+        "--owner-email",
+        "Bill@Initech.test",
+    )
+    out = capsys.readouterr().out
+    assert "Password:" in out
+    org = Organization.objects.get(login_path="initech")
+    assert org.owner.email == "bill@initech.test"
+
+
+def test_create_org_command_refuses_a_bad_path_and_leaves_nothing(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="reserved"):
+        call_command(
+            "create_org",
+            "--name",
+            "X",
+            "--login-path",
+            "admin",
+            "--owner-email",
+            "x@x.test",
+        )
+    assert not User.objects.exists()
+
+
+def test_enforcement_cannot_be_turned_off_by_any_save(db):
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import make_org
+
+    org = make_org("acme")
+    Organization.objects.filter(pk=org.pk).update(sso_enforced=True)
+    org.refresh_from_db()
+    org.sso_enforced = False
+    with pytest.raises(ValidationError, match="cannot be turned off"):
+        org.save()
+    org.refresh_from_db()
+    assert org.sso_enforced

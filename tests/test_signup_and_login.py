@@ -1,0 +1,207 @@
+import html
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from connections.models import AuditEvent, Organization, User
+from rolemapping.models import Membership, Role
+from tests.factories import PASSWORD, make_member, make_org, make_user
+
+SIGNUP = {
+    "email": "Founder@Acme.test",
+    "password1": "a-long-and-unusual-passphrase",
+    "password2": "a-long-and-unusual-passphrase",
+    "org_name": "Acme Inc",
+    "login_path": "acme",
+}
+
+
+def test_signup_creates_owner_org_seeded_roles_and_audit_row(client, db):
+    response = client.post(reverse("signup"), SIGNUP)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/orgs/acme/"
+    user = User.objects.get()
+    assert user.email == "founder@acme.test"
+    org = Organization.objects.get()
+    assert (org.name, org.login_path, org.owner) == ("Acme Inc", "acme", user)
+    assert sorted(
+        Role.objects.filter(organization=org).values_list("slug", flat=True)
+    ) == ["admin", "member", "owner", "viewer"]
+    membership = Membership.objects.get()
+    assert (membership.user, membership.role.slug, membership.source) == (
+        user,
+        "owner",
+        "owner",
+    )
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"user.signed_up", "organization.created"} <= actions
+    assert AuditEvent.objects.get(action="organization.created").actor == user
+    assert client.get("/orgs/acme/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("login_path", "sentence"),
+    [
+        ("ACME", "taken by another organization"),
+        ("admin", "reserved"),
+        ("ab", "3 to 40 characters"),
+        ("a" * 41, "3 to 40 characters"),
+        ("acme_corp", "only a-z, 0-9 and '-'"),
+        ("-acme", "start and end"),
+        ("acmé", "only a-z, 0-9 and '-'"),
+    ],
+)
+def test_signup_refuses_bad_login_paths_with_a_sentence(
+    client, db, login_path, sentence
+):
+    make_org("acme")
+    users_before = User.objects.count()
+
+    response = client.post(
+        reverse("signup"), {**SIGNUP, "email": "x@y.test", "login_path": login_path}
+    )
+
+    assert response.status_code == 400
+    assert sentence in html.unescape(response.content.decode())
+    assert User.objects.count() == users_before  # nothing half-created
+    assert Organization.objects.count() == 1
+
+
+def test_signup_refuses_mismatched_passwords_and_existing_email(client, db):
+    make_user("founder@acme.test")
+    response = client.post(reverse("signup"), {**SIGNUP, "password2": "other"})
+    assert response.status_code == 400
+    assert "The two passwords differ" in response.content.decode()
+
+    response = client.post(reverse("signup"), {**SIGNUP, "login_path": "fresh"})
+    assert response.status_code == 400
+    assert "already exists" in response.content.decode()
+    assert not Organization.objects.exists()
+
+
+def test_password_login_is_case_insensitive_and_respects_next(client, db):
+    make_user("someone@example.test")
+    response = client.post(
+        reverse("login"),
+        {
+            "username": "SomeOne@Example.test",
+            "password": PASSWORD,
+            "next": "/accounts/me/",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/me/"
+
+
+def test_login_next_is_limited_to_local_paths(client, db):
+    make_user("someone@example.test")
+    response = client.post(
+        reverse("login"),
+        {
+            "username": "someone@example.test",
+            "password": PASSWORD,
+            "next": "https://evil.example/",
+        },
+    )
+    assert response["Location"] == "/"
+
+
+def test_failed_sign_ins_are_throttled_per_account(client, db):
+    make_user("target@example.test")
+    for _ in range(5):
+        response = client.post(
+            reverse("login"), {"username": "target@example.test", "password": "nope"}
+        )
+        assert "do not match" in response.content.decode()
+    # Even the right password is refused while the account is held.
+    response = client.post(
+        reverse("login"), {"username": "target@example.test", "password": PASSWORD}
+    )
+    assert response.status_code == 400
+    assert "Too many failed sign-ins" in response.content.decode()
+
+
+def test_failed_sign_ins_are_throttled_per_address(client, db):
+    make_user("victim@example.test")
+    for n in range(20):
+        client.post(reverse("login"), {"username": f"u{n}@x.test", "password": "no"})
+    response = client.post(
+        reverse("login"), {"username": "victim@example.test", "password": PASSWORD}
+    )
+    assert "Too many failed sign-ins" in response.content.decode()
+
+
+def test_logout_needs_post(client, db):
+    user = make_user()
+    client.force_login(user)
+    assert client.get(reverse("logout")).status_code == 405
+    assert client.post(reverse("logout")).status_code == 302
+    assert client.get(reverse("me")).status_code == 401
+
+
+def test_password_reset_sends_a_link_that_works_once(client, db):
+    make_user("forgetful@example.test")
+    client.post(reverse("password_reset"), {"email": "forgetful@example.test"})
+    assert len(mail.outbox) == 1
+    body = mail.outbox[0].body
+    link = next(line for line in body.splitlines() if "/accounts/reset/" in line)
+    path = link.split("testserver", 1)[1]
+    response = client.get(path, follow=True)
+    form_url = response.redirect_chain[-1][0]
+    response = client.post(
+        form_url,
+        {
+            "new_password1": "brand-new-passphrase-42",
+            "new_password2": "brand-new-passphrase-42",
+        },
+    )
+    assert response.status_code == 302
+    assert client.login(
+        username="forgetful@example.test", password="brand-new-passphrase-42"
+    )
+    assert "no longer works" in client.get(path, follow=True).content.decode()
+
+
+def test_enforced_member_is_refused_password_sign_in_but_owner_is_not(client, db):
+    org = make_org("acme", name="Acme")
+    member = make_member(org, "member")
+    Organization.objects.filter(pk=org.pk).update(sso_enforced=True)
+
+    response = client.post(
+        reverse("login"), {"username": member.user.email, "password": PASSWORD}
+    )
+    assert response.status_code == 400
+    assert "Acme requires single sign-on" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+    response = client.post(
+        reverse("login"), {"username": org.owner.email, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert client.get("/orgs/acme/").status_code == 200
+
+
+def test_password_session_cannot_open_an_enforced_org_it_does_not_own(client, db):
+    org = make_org("acme", name="Acme")
+    mine = make_org("mine")
+    member = make_member(org, "admin", user=mine.owner)
+    Organization.objects.filter(pk=org.pk).update(sso_enforced=True)
+    client.post(reverse("login"), {"username": member.user.email, "password": PASSWORD})
+
+    response = client.get("/orgs/acme/")
+    assert response.status_code == 403
+    assert "requires single sign-on" in response.content.decode()
+    assert client.get("/orgs/mine/").status_code == 200
+
+
+def test_me_lists_memberships_and_is_401_for_anonymous(client, db):
+    org = make_org("acme")
+    assert client.get(reverse("me")).status_code == 401
+    client.force_login(org.owner)
+    data = client.get(reverse("me"), HTTP_ACCEPT="application/json").json()
+    assert data == {
+        "email": org.owner.email,
+        "memberships": [{"org": "acme", "role": "owner", "source": "owner"}],
+    }
