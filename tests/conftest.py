@@ -5,7 +5,7 @@ from tests.factories import PASSWORD, make_member, make_org
 pytest_plugins = [
     "tests.fixtures.worker",
     "tests.fixtures.idp",
-    # "tests.fixtures.dns",
+    "tests.fixtures.dns",
 ]
 
 
