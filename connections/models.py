@@ -127,6 +127,9 @@ class Domain(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     # Consecutive periodic checks that found the record gone.
     missing_checks = models.PositiveSmallIntegerField(default=0)
+    # When someone last asked for a check; a check is running while this is
+    # newer than last_checked_at (the page polls until it is not).
+    check_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -23,6 +23,10 @@ from config.settings import *  # noqa: E402, F403
 # Tests that need the real path through the broker opt in with the worker
 # fixture; everything else runs tasks in-process.
 CELERY_TASK_ALWAYS_EAGER = True
+# With a broker, results travel back through Redis too, so a worker test can
+# prove which process ran its task. Set from the start: Celery keeps the first
+# result backend it builds.
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_BROKER_URL") or None
 CELERY_TASK_EAGER_PROPAGATES = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
