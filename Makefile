@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 IDP_MODULES := tests/idp/node_modules/.package-lock.json
+AXE_MODULES := tests/e2e/node_modules/.package-lock.json
+# What `make e2e` and CI's second run point the suite at.
+SERVICES_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/sso_console \
+	CACHE_URL=redis://127.0.0.1:6379/1 CELERY_BROKER_URL=redis://127.0.0.1:6379/0
 
-.PHONY: run test lint install clean worker
+.PHONY: run test e2e lint install clean worker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +27,11 @@ $(IDP_MODULES): tests/idp/package.json tests/idp/package-lock.json
 	npm ci --prefix tests/idp --no-audit --no-fund --loglevel=error
 	touch $@
 
+# axe-core, injected into each page of the end-to-end journeys.
+$(AXE_MODULES): tests/e2e/package.json tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+	touch $@
+
 .env:
 	printf 'DEBUG=True\nSITE_URL=http://127.0.0.1:8000\n' > .env
 
@@ -33,8 +42,12 @@ run: $(VENV)/.run-installed .env
 	$(BIN)/python manage.py ensure_demo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(VENV)/.test-installed $(IDP_MODULES)
+test: $(VENV)/.test-installed $(IDP_MODULES) $(AXE_MODULES)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The journeys in a real browser; needs chromium, PostgreSQL and Redis here.
+e2e: $(VENV)/.test-installed $(IDP_MODULES) $(AXE_MODULES)
+	$(SERVICES_ENV) E2E_REQUIRED=1 $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
@@ -43,4 +56,4 @@ worker: $(VENV)/.run-installed
 	$(BIN)/celery -A config worker --loglevel=INFO
 
 clean:
-	rm -rf $(VENV) tests/idp/node_modules staticfiles
+	rm -rf $(VENV) tests/idp/node_modules tests/e2e/node_modules staticfiles

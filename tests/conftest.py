@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.worker",
     "tests.fixtures.idp",
     "tests.fixtures.dns",
+    "tests.fixtures.e2e",
 ]
 
 
