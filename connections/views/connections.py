@@ -1,3 +1,395 @@
-"""Filled in by its issue."""
+"""OIDC connections: list, create, edit, check, and the irreversible publish.
 
-urlpatterns: list = []
+Every page has a JSON twin for scripts and for the console's own polling (see
+the contract). None of them ever renders or returns a client secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from ..access import OrgContext, org_view, wants_json
+from ..errors import PermissionDenied, ServiceError
+from ..forms_connections import ConnectionForm, PublishForm
+from ..models import Connection, ConnectionCheck
+from ..services.checks import check_steps_for_display, connection_check_start
+from ..services.connections import (
+    connection_create,
+    connection_draft_tested,
+    connection_publish,
+    connection_publish_blockers,
+    connection_update,
+    connection_uris,
+    connections_for_org,
+    latest_finished_check,
+)
+
+HISTORY_SIZE = 25
+_FINAL = (ConnectionCheck.Status.PASSED, ConnectionCheck.Status.FAILED)
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def _connection_or_404(org: OrgContext, connection_id: int) -> Connection:
+    return get_object_or_404(
+        Connection.objects.select_related(
+            "draft__created_by", "live__created_by", "organization"
+        ),
+        pk=connection_id,
+        organization=org.organization,
+    )
+
+
+def _check_summary(check: ConnectionCheck | None, org: OrgContext) -> dict | None:
+    if check is None:
+        return None
+    return {
+        "id": check.pk,
+        "kind": check.kind,
+        "status": check.status,
+        "created_at": check.created_at.isoformat(),
+        "finished_at": check.finished_at.isoformat() if check.finished_at else None,
+        "url": reverse(
+            "check_detail",
+            args=[org.organization.login_path, check.connection_id, check.pk],
+        ),
+    }
+
+
+def _connection_json(
+    connection: Connection,
+    org: OrgContext,
+    *,
+    draft_tested: bool,
+    latest_check: dict | None,
+) -> dict[str, Any]:
+    uris = connection_uris(org.organization)
+    return {
+        "id": connection.pk,
+        "name": connection.name,
+        "provider": connection.provider,
+        "status": connection.status,
+        "health": connection.health,
+        "published_at": (
+            connection.published_at.isoformat() if connection.published_at else None
+        ),
+        "redirect_uri": uris["redirect_uri"],
+        "login_uri": uris["login_uri"],
+        "initiate_login_uri": uris["initiate_login_uri"],
+        "logout_redirect_uri": uris["logout_redirect_uri"],
+        "draft_tested": draft_tested,
+        "latest_check": latest_check,
+    }
+
+
+@never_cache
+@org_view()
+def connection_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
+    connections = list(connections_for_org(org.organization))
+    rows = [
+        {"connection": c, "draft_tested": connection_draft_tested(c)}
+        for c in connections
+    ]
+    if wants_json(request):
+        return JsonResponse(
+            [
+                _connection_json(
+                    row["connection"],
+                    org,
+                    draft_tested=row["draft_tested"],
+                    latest_check=(
+                        {
+                            "id": row["connection"].latest_check_id,
+                            "status": row["connection"].latest_check_status,
+                        }
+                        if row["connection"].latest_check_id
+                        else None
+                    ),
+                )
+                for row in rows
+            ],
+            safe=False,
+        )
+    return render(
+        request,
+        "connections/connection_list.html",
+        {"rows": rows, "can_manage": org.can("connections.manage")},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@org_view("connections.manage")
+def connection_new(request: HttpRequest, org: OrgContext) -> HttpResponse:
+    form = ConnectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = connection_create(
+                actor_membership=org.membership,
+                ip=_ip(request),
+                **form.service_kwargs(),
+            )
+        except ServiceError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                f"'{connection.name}' was saved as a draft. Next: add the URIs "
+                "below to your IdP app, then test the configuration.",
+            )
+            return redirect(
+                "connection_detail", org.organization.login_path, connection.pk
+            )
+    return render(
+        request,
+        "connections/connection_form.html",
+        {"form": form, "connection": None},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@never_cache
+@org_view()
+def connection_detail(
+    request: HttpRequest, org: OrgContext, connection_id: int
+) -> HttpResponse:
+    connection = _connection_or_404(org, connection_id)
+    history = list(
+        ConnectionCheck.objects.filter(
+            connection=connection,
+            kind__in=(ConnectionCheck.Kind.CHECK, ConnectionCheck.Kind.PERIODIC),
+        )
+        .select_related("created_by")
+        .order_by("-created_at", "-id")[:HISTORY_SIZE]
+    )
+    latest = history[0] if history else None
+    tested = connection_draft_tested(connection, latest_finished_check(connection))
+    if wants_json(request):
+        return JsonResponse(
+            _connection_json(
+                connection,
+                org,
+                draft_tested=tested,
+                latest_check=_check_summary(latest, org),
+            )
+        )
+    blockers = connection_publish_blockers(
+        connection=connection, actor=request.user, organization=org.organization
+    )
+    return render(
+        request,
+        "connections/connection_detail.html",
+        {
+            "connection": connection,
+            "uris": connection_uris(org.organization),
+            "history": history,
+            "latest": latest,
+            "in_progress": latest is not None and latest.status not in _FINAL,
+            "draft_tested": tested,
+            "draft_is_live": connection.live_id == connection.draft_id,
+            "blockers": blockers,
+            "can_manage": org.can("connections.manage"),
+            "can_publish": org.can("sso.enforce"),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@org_view("connections.manage")
+def connection_edit(
+    request: HttpRequest, org: OrgContext, connection_id: int
+) -> HttpResponse:
+    connection = _connection_or_404(org, connection_id)
+    form = ConnectionForm(
+        request.POST or None,
+        initial=ConnectionForm.initial_for(connection),
+        editing=True,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection_update(
+                actor_membership=org.membership,
+                connection=connection,
+                ip=_ip(request),
+                **form.service_kwargs(),
+            )
+        except ServiceError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                "The draft was saved. The live configuration is unchanged until "
+                "you test the draft and publish it.",
+            )
+            return redirect(
+                "connection_detail", org.organization.login_path, connection.pk
+            )
+    return render(
+        request,
+        "connections/connection_form.html",
+        {"form": form, "connection": connection},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_POST
+@org_view("connections.manage")
+def connection_test(
+    request: HttpRequest, org: OrgContext, connection_id: int
+) -> HttpResponse:
+    connection = _connection_or_404(org, connection_id)
+    try:
+        check = connection_check_start(
+            actor_membership=org.membership, connection=connection, ip=_ip(request)
+        )
+    except ServiceError as exc:
+        if wants_json(request):
+            return JsonResponse({"error": str(exc)}, status=400)
+        messages.error(request, str(exc))
+        return redirect("connection_detail", org.organization.login_path, connection.pk)
+    if wants_json(request):
+        return JsonResponse(_check_summary(check, org), status=202)
+    return redirect(
+        "check_detail", org.organization.login_path, connection.pk, check.pk
+    )
+
+
+@never_cache
+@org_view()
+def check_detail(
+    request: HttpRequest, org: OrgContext, connection_id: int, check_id: int
+) -> HttpResponse:
+    check = get_object_or_404(
+        ConnectionCheck.objects.select_related(
+            "connection__draft", "connection__live", "created_by"
+        ),
+        pk=check_id,
+        connection_id=connection_id,
+        connection__organization=org.organization,
+    )
+    steps = check_steps_for_display(check)
+    if wants_json(request):
+        return JsonResponse(
+            {
+                "id": check.pk,
+                "kind": check.kind,
+                "status": check.status,
+                "steps": [
+                    {
+                        "name": s.get("name", ""),
+                        "status": s.get("status", ""),
+                        "detail": s.get("detail", ""),
+                        "fix": s.get("fix", ""),
+                    }
+                    for s in steps
+                ],
+            }
+        )
+    connection = check.connection
+    return render(
+        request,
+        "connections/check_detail.html",
+        {
+            "check": check,
+            "connection": connection,
+            "steps": steps,
+            "final": check.status in _FINAL,
+            "covers_draft": check.config_id == connection.draft_id
+            and check.fingerprint == getattr(connection.draft, "fingerprint", None),
+            "is_live_config": check.config_id == connection.live_id,
+            "can_manage": org.can("connections.manage"),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@org_view("sso.enforce")
+def connection_publish_view(
+    request: HttpRequest, org: OrgContext, connection_id: int
+) -> HttpResponse:
+    connection = _connection_or_404(org, connection_id)
+    form = PublishForm(request.POST or None)
+    first_publish = not org.organization.sso_enforced
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                connection_publish(
+                    actor_membership=org.membership,
+                    connection=connection,
+                    confirm=form.cleaned_data["confirm"],
+                    ip=_ip(request),
+                )
+            except PermissionDenied as exc:
+                messages.error(request, str(exc))
+                return redirect(
+                    "connection_detail", org.organization.login_path, connection.pk
+                )
+            except ServiceError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    "The draft is live and SSO is enforced: everyone but the owner "
+                    "now signs in through your IdP."
+                    if first_publish
+                    else "The draft is live; sign-ins use it from now on.",
+                )
+                return redirect(
+                    "connection_detail", org.organization.login_path, connection.pk
+                )
+        status = 400
+    blockers = connection_publish_blockers(
+        connection=connection, actor=request.user, organization=org.organization
+    )
+    return render(
+        request,
+        "connections/connection_publish.html",
+        {
+            "connection": connection,
+            "form": form,
+            "blockers": blockers,
+            "first_publish": first_publish,
+            "uris": connection_uris(org.organization),
+        },
+        status=status,
+    )
+
+
+urlpatterns = [
+    path("orgs/<str:org>/connections/", connection_list, name="connection_list"),
+    path("orgs/<str:org>/connections/new/", connection_new, name="connection_new"),
+    path(
+        "orgs/<str:org>/connections/<int:connection_id>/",
+        connection_detail,
+        name="connection_detail",
+    ),
+    path(
+        "orgs/<str:org>/connections/<int:connection_id>/edit/",
+        connection_edit,
+        name="connection_edit",
+    ),
+    path(
+        "orgs/<str:org>/connections/<int:connection_id>/test/",
+        connection_test,
+        name="connection_test",
+    ),
+    path(
+        "orgs/<str:org>/connections/<int:connection_id>/checks/<int:check_id>/",
+        check_detail,
+        name="check_detail",
+    ),
+    path(
+        "orgs/<str:org>/connections/<int:connection_id>/publish/",
+        connection_publish_view,
+        name="connection_publish",
+    ),
+]

@@ -12,7 +12,12 @@ from rolemapping.models import Membership, Role
 
 from ..access import OrgContext, org_view, wants_json
 from ..errors import ServiceError
-from ..selectors import audit_page, members_page, setup_checklist
+from ..selectors import (
+    audit_page,
+    connections_failing_health,
+    members_page,
+    setup_checklist,
+)
 from ..services.orgs import membership_change_role
 
 PAGE_SIZE = 50
@@ -34,6 +39,7 @@ def overview(request: HttpRequest, org: OrgContext) -> HttpResponse:
         {
             "checklist": checklist,
             "done_count": sum(1 for item in checklist if item["done"]),
+            "health_alerts": connections_failing_health(org.organization),
         },
     )
 

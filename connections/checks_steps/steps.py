@@ -1,0 +1,573 @@
+"""Steps 2 to 7 and the run of all eight, in order.
+
+The client secret is sent once, to the token endpoint in step 6, and only when
+the issuer and the endpoints passed. It never appears in a detail, a fix, the
+summary or a log line: an IdP that echoes it back in an error is redacted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from jwt import PyJWK
+from jwt.exceptions import PyJWTError
+
+from connections.oidc.discovery import (
+    Fetch,
+    FetchResponse,
+    ProviderMetadata,
+    discovery_url,
+    parse_metadata,
+)
+from connections.oidc.errors import (
+    OIDCError,
+    is_outbound_error,
+    issuer_mismatch_fix,
+    looks_like_okta,
+    quoted,
+)
+from connections.oidc.jwks import ASYMMETRIC_ALGS, key_problem
+from connections.oidc.tokens import accepted_algs
+
+from .clock import clock_offset, clock_step
+from .policy import Resolve, UrlPolicy, resolve_host
+from .results import (
+    FAILED,
+    PASSED,
+    SKIPPED,
+    STEPS,
+    WARNING,
+    CheckInput,
+    CheckOutcome,
+    CheckPolicy,
+    Step,
+)
+
+# OAuth error codes a token endpoint gives only after it authenticated the
+# client: the credentials are right, the client_credentials grant is just not
+# enabled for this app (Okta web apps answer unauthorized_client).
+_ACCEPTED_CREDENTIAL_ERRORS: Final = frozenset(
+    {"unauthorized_client", "unsupported_grant_type", "invalid_scope", "invalid_grant"}
+)
+_OAUTH_ERROR_RE: Final = re.compile(r"[a-z_]{1,60}")
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_ENDPOINT_FIELDS: Final = (
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "userinfo_endpoint",
+    "end_session_endpoint",
+)
+_OKTA_ISSUER_HINT: Final = (
+    " In Okta, the org authorization server's issuer is "
+    "'https://<your-org>.okta.com' and a custom authorization server's is "
+    "'https://<your-org>.okta.com/oauth2/<id>' (for example '/oauth2/default'). "
+    "With a custom domain, set Security > API > Authorization Servers > (your "
+    "server) > Settings > Issuer to 'Okta URL' instead of 'Dynamic'."
+)
+_OKTA_GROUPS_FIX: Final = (
+    "In Okta, open Security > API > Authorization Servers > (your server) > "
+    "Claims and add a claim: Name '{claim}', Include in token type 'ID Token' "
+    "'Always', Value type 'Groups', Filter 'Matches regex' with '.*', Include in "
+    "'The following scopes' 'openid'. For the org authorization server, set the "
+    "app's Sign On > OpenID Connect ID Token > Groups claim filter to '{claim}' "
+    "'Matches regex' '.*'."
+)
+
+
+def _clean(text: str, limit: int = 200) -> str:
+    text = " ".join(_CONTROL_RE.sub(" ", text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _usable_algs(keys: list[Any], algs: tuple[str, ...]) -> list[str]:
+    """The advertised algorithms for which the key set holds a verifying key."""
+    usable = []
+    for alg in algs:
+        for jwk in keys:
+            if not isinstance(jwk, dict) or jwk.get("use") not in (None, "sig"):
+                continue
+            if jwk.get("alg") not in (None, alg):
+                continue
+            try:
+                parsed = PyJWK(dict(jwk), algorithm=alg)
+            except (PyJWTError, ValueError, TypeError, AttributeError, KeyError):
+                continue
+            if key_problem(parsed.key, alg) is None:
+                usable.append(alg)
+                break
+    return usable
+
+
+def _outbound_fix(kind: str) -> str:
+    return {
+        "timeout": "The IdP did not answer in time. Check that it is up and "
+        "reachable from this server, then run the check again.",
+        "connection": "Check the host name and port in the issuer URL, and that "
+        "this server can reach the IdP (DNS, firewall).",
+        "redirect": "Enter the issuer exactly as the IdP reports it: redirects are "
+        "not followed (a missing or extra path, or http:// instead of https://, "
+        "are common causes).",
+        "policy": "Use the IdP's public https:// issuer URL.",
+        "bad_json": "The URL serves a web page, not the discovery document: check "
+        "that the issuer URL is the issuer itself (for Okta "
+        "'https://<your-org>.okta.com' or '.../oauth2/default').",
+        "too_large": "Check that the issuer URL points at an OpenID Connect provider.",
+    }.get(kind, "Check the issuer URL and that the IdP is reachable.")
+
+
+class _Run:
+    """One run of the eight steps; keeps what earlier steps learned."""
+
+    def __init__(
+        self,
+        inputs: CheckInput,
+        *,
+        policy: CheckPolicy,
+        fetch: Fetch,
+        resolve: Resolve,
+        clock: Callable[[], float],
+    ) -> None:
+        self.inputs = inputs
+        self.policy = policy
+        self._fetch_fn = fetch
+        self.urls = UrlPolicy(policy, resolve)
+        self.clock = clock
+        self.date_sample: tuple[str, float, float] | None = None
+        self.doc: Mapping[str, Any] | None = None
+        self.metadata: ProviderMetadata | None = None
+        self.summary: dict[str, Any] = {"issuer": inputs.issuer}
+
+    # -- network --------------------------------------------------------
+
+    def fetch(self, url: str, **kwargs: Any) -> FetchResponse:
+        """Fetch and remember the first Date header seen (for step 8)."""
+        sent_at = self.clock()
+        try:
+            response = self._fetch_fn(url, **kwargs)
+        except Exception as exc:
+            answer = getattr(exc, "response", None)
+            if answer is not None:
+                self._note_date(answer.headers, sent_at)
+            raise
+        self._note_date(response.headers, sent_at)
+        return response
+
+    def _note_date(self, headers: Mapping[str, str], sent_at: float) -> None:
+        date = headers.get("Date")
+        if date and self.date_sample is None:
+            self.date_sample = (date, sent_at, self.clock())
+
+    # -- the steps ------------------------------------------------------
+
+    def step_url_policy(self) -> Step:
+        problem = self.urls.problem(self.inputs.issuer, "issuer URL")
+        if problem:
+            detail, fix = problem
+            return Step("url_policy", FAILED, detail, fix)
+        host = urlsplit(self.inputs.issuer).hostname or ""
+        addresses = self.urls.addresses_of(self.inputs.issuer)
+        note = (
+            " (private addresses are allowed by SSO_ALLOW_PRIVATE_NETWORKS)"
+            if self.policy.allow_private
+            else ""
+        )
+        return Step(
+            "url_policy",
+            PASSED,
+            f"{host} resolves to {', '.join(addresses[:4])}{note}.",
+        )
+
+    def step_discovery(self) -> Step:
+        url = discovery_url(
+            self.inputs.issuer, allow_insecure=self.policy.allow_insecure
+        )
+        self.summary["discovery_url"] = url
+        try:
+            response = self.fetch(url, headers={"Accept": "application/json"})
+            doc = response.json()
+        except Exception as exc:
+            if not is_outbound_error(exc):
+                raise
+            kind = str(getattr(exc, "kind", ""))
+            if kind == "http" and getattr(exc, "status", None) == 404:
+                return Step(
+                    "discovery",
+                    FAILED,
+                    f"There is no discovery document at {url} (HTTP 404).",
+                    "Check the issuer URL: the document must be at <issuer>/.well-"
+                    "known/openid-configuration. For Okta use "
+                    "'https://<your-org>.okta.com' or "
+                    "'https://<your-org>.okta.com/oauth2/default'.",
+                )
+            return Step("discovery", FAILED, str(exc), _outbound_fix(kind))
+        self.doc = doc if isinstance(doc, Mapping) else None
+        try:
+            self.metadata = parse_metadata(
+                doc, allow_insecure=self.policy.allow_insecure
+            )
+        except OIDCError as exc:
+            return Step("discovery", FAILED, exc.detail, exc.fix)
+        return Step(
+            "discovery",
+            PASSED,
+            f"Fetched {url}: it has every required field (issuer, authorization, "
+            "token and JWKS endpoints, signing algorithms, the code flow).",
+        )
+
+    def step_issuer(self) -> Step:
+        reported = self.doc.get("issuer") if self.doc else None
+        configured = self.inputs.issuer
+        if reported == configured:
+            return Step(
+                "issuer",
+                PASSED,
+                f"The IdP reports the issuer {quoted(configured)}, exactly as "
+                "configured.",
+            )
+        reported_text = reported if isinstance(reported, str) else "(none)"
+        fix = issuer_mismatch_fix(configured, reported_text)
+        if (
+            self.inputs.okta
+            and not looks_like_okta(configured)
+            and not looks_like_okta(reported_text)
+        ):
+            fix += _OKTA_ISSUER_HINT
+        return Step(
+            "issuer",
+            FAILED,
+            f"The IdP reports its issuer as {quoted(reported_text)}, but this "
+            f"connection is configured with {quoted(configured)}; they must match "
+            "exactly.",
+            fix,
+        )
+
+    def step_endpoints(self) -> Step:
+        assert self.metadata is not None
+        checked = 0
+        for name in _ENDPOINT_FIELDS:
+            url = getattr(self.metadata, name)
+            if not url:
+                continue
+            checked += 1
+            problem = self.urls.problem(url, f"'{name}'")
+            if problem:
+                detail, fix = problem
+                return Step(
+                    "endpoints",
+                    FAILED,
+                    detail,
+                    fix
+                    or "The IdP's discovery document lists this endpoint; check "
+                    "the IdP's settings.",
+                )
+        return Step(
+            "endpoints",
+            PASSED,
+            f"All {checked} endpoints the IdP lists pass the URL policy.",
+        )
+
+    def step_jwks(self) -> Step:
+        assert self.metadata is not None
+        uri = self.metadata.jwks_uri
+        advertised = self.metadata.id_token_signing_alg_values_supported
+        algs = accepted_algs(advertised)
+        if not algs:
+            return Step(
+                "jwks",
+                FAILED,
+                "The IdP signs ID tokens only with "
+                f"{', '.join(advertised) or 'no algorithm'}; none is a public-key "
+                f"algorithm this console accepts ({', '.join(sorted(ASYMMETRIC_ALGS))}"
+                ").",
+                "Configure the IdP to sign ID tokens with RS256 (Okta's default).",
+            )
+        try:
+            doc = self.fetch(uri, headers={"Accept": "application/json"}).json()
+        except Exception as exc:
+            if not is_outbound_error(exc):
+                raise
+            return Step(
+                "jwks",
+                FAILED,
+                f"Could not fetch the signing keys: {exc}",
+                "Check the IdP's 'jwks_uri' and that it is reachable from this server.",
+            )
+        keys = doc.get("keys") if isinstance(doc, dict) else None
+        if not isinstance(keys, list) or not keys:
+            return Step(
+                "jwks",
+                FAILED,
+                f"The key set at {uri} holds no keys.",
+                "Check that the IdP has an active signing key.",
+            )
+        usable = _usable_algs(keys, algs)
+        self.summary["signing_algs"] = usable
+        if not usable:
+            return Step(
+                "jwks",
+                FAILED,
+                f"The key set at {uri} holds {len(keys)} key(s), but none can "
+                f"verify the {', '.join(algs)} signatures the IdP advertises.",
+                "Check the IdP's signing keys and ID token signing algorithm.",
+            )
+        return Step(
+            "jwks",
+            PASSED,
+            f"The key set holds {len(keys)} key(s); {' and '.join(usable)} "
+            "signatures can be verified.",
+        )
+
+    def step_client_credentials(self) -> Step:
+        assert self.metadata is not None
+        supported = self.metadata.token_endpoint_auth_methods_supported
+        data = {"grant_type": "client_credentials"}
+        auth: tuple[str, str] | None = None
+        if "client_secret_basic" in supported:
+            method = "client_secret_basic"
+            auth = (self.inputs.client_id, self.inputs.client_secret)
+        elif "client_secret_post" in supported:
+            method = "client_secret_post"
+            data |= {
+                "client_id": self.inputs.client_id,
+                "client_secret": self.inputs.client_secret,
+            }
+        else:
+            return Step(
+                "client_credentials",
+                FAILED,
+                "The token endpoint accepts only "
+                f"{', '.join(supported)} client authentication; this console "
+                "authenticates with a client secret (client_secret_basic or "
+                "client_secret_post).",
+                "In the IdP, set the app's client authentication to 'Client "
+                "secret' (Okta: Applications > your app > General > Client "
+                "Credentials).",
+            )
+        self.summary["token_endpoint_auth_method"] = method
+        fix_credentials = (
+            "Copy the client ID and client secret again from the IdP (Okta: "
+            "Applications > your app > General > Client Credentials) and save them "
+            "here; check that the app is active and belongs to this issuer's "
+            "authorization server."
+        )
+        try:
+            # The 200 answer carries an access token: it is dropped unread.
+            self.fetch(
+                self.metadata.token_endpoint,
+                method="POST",
+                data=data,
+                auth=auth,
+                headers={"Accept": "application/json"},
+            )
+        except Exception as exc:
+            if not is_outbound_error(exc):
+                raise
+            if getattr(exc, "kind", "") != "http":
+                return Step(
+                    "client_credentials",
+                    FAILED,
+                    f"The token endpoint could not be reached: {exc}",
+                    _outbound_fix(str(getattr(exc, "kind", ""))),
+                )
+            status = getattr(exc, "status", None)
+            error, description = self._oauth_error(getattr(exc, "response", None))
+            said = f" ({error}{': ' + description if description else ''})"
+            if error in _ACCEPTED_CREDENTIAL_ERRORS:
+                return Step(
+                    "client_credentials",
+                    PASSED,
+                    f"The IdP accepted the client ID and secret ({method}); it "
+                    f"refused the client-credentials grant itself{said}, which is "
+                    "expected for a web app that uses the authorization code flow.",
+                )
+            if error == "invalid_client" or status == 401:
+                return Step(
+                    "client_credentials",
+                    FAILED,
+                    "The IdP rejected the client ID or the client secret "
+                    f"(HTTP {status}{said if error else ''}).",
+                    fix_credentials,
+                )
+            return Step(
+                "client_credentials",
+                WARNING,
+                f"The token endpoint answered HTTP {status}{said if error else ''}, "
+                "so the credentials could not be confirmed.",
+                "Run a test sign-in: it exchanges a real authorization code and "
+                "proves the credentials.",
+            )
+        return Step(
+            "client_credentials",
+            PASSED,
+            f"The IdP accepted the client ID and secret ({method}).",
+        )
+
+    def _oauth_error(self, response: Any) -> tuple[str, str]:
+        """The OAuth ``error`` code and a cleaned, secret-free description."""
+        if response is None:
+            return "", ""
+        try:
+            body = response.json()
+        except Exception:  # any undecodable body simply has no error code
+            return "", ""
+        if not isinstance(body, dict):
+            return "", ""
+        error = body.get("error")
+        if not isinstance(error, str) or not _OAUTH_ERROR_RE.fullmatch(error):
+            return "", ""
+        description = body.get("error_description")
+        if not isinstance(description, str):
+            return error, ""
+        # Redact before cutting, so no prefix of the secret can survive.
+        secret = self.inputs.client_secret
+        cleaned = _CONTROL_RE.sub(" ", description)
+        if secret:
+            cleaned = cleaned.replace(secret, "[redacted]")
+        return error, _clean(cleaned, 160)
+
+    def step_scopes_claims(self) -> Step:
+        assert self.metadata is not None
+        inputs = self.inputs
+        problems: list[str] = []
+        fixes: list[str] = []
+        if "openid" not in inputs.scopes:
+            return Step(
+                "scopes_claims",
+                FAILED,
+                "The configured scopes do not include 'openid', so the IdP would "
+                "not return an ID token.",
+                "Add 'openid' to the connection's scopes.",
+            )
+        supported_scopes = set(self.metadata.scopes_supported)
+        claims = set(self.metadata.claims_supported)
+        if supported_scopes:
+            unknown = [s for s in inputs.scopes if s not in supported_scopes]
+            if unknown:
+                problems.append(
+                    f"The IdP does not list the scope(s) {', '.join(unknown)} as "
+                    "supported; sign-in may fail with invalid_scope."
+                )
+                fixes.append(
+                    "Remove those scopes from the connection, or add them at the IdP."
+                )
+        groups_ok = inputs.groups_claim in claims or (
+            "groups" in supported_scopes
+            and "groups" in inputs.scopes
+            and inputs.groups_claim == "groups"
+        )
+        if not groups_ok:
+            if claims or supported_scopes:
+                problems.append(
+                    f"The IdP does not advertise a '{inputs.groups_claim}' claim or "
+                    "a groups scope, so ID tokens may carry no groups and group "
+                    "mappings would not apply."
+                )
+            else:
+                problems.append(
+                    "The IdP does not advertise its scopes or claims, so the "
+                    f"'{inputs.groups_claim}' claim could not be confirmed."
+                )
+            if inputs.okta or looks_like_okta(inputs.issuer):
+                fixes.append(_OKTA_GROUPS_FIX.format(claim=inputs.groups_claim))
+            else:
+                fixes.append(
+                    f"Configure the IdP to put a '{inputs.groups_claim}' claim (a "
+                    "list of group names) in the ID token. Run a test sign-in to "
+                    "see the claims it sends."
+                )
+        if claims and inputs.email_claim not in claims:
+            problems.append(
+                f"The IdP does not list the '{inputs.email_claim}' claim; sign-in "
+                "needs an email address."
+            )
+            fixes.append(
+                "Set the connection's email claim to the claim your IdP uses (for "
+                "example 'email'), and include the 'email' scope."
+            )
+        if problems:
+            return Step("scopes_claims", WARNING, " ".join(problems), " ".join(fixes))
+        return Step(
+            "scopes_claims",
+            PASSED,
+            f"The scopes {' '.join(inputs.scopes)} are supported and the IdP "
+            f"provides the '{inputs.groups_claim}' and '{inputs.email_claim}' "
+            "claims.",
+        )
+
+    def step_clock(self) -> Step:
+        if self.date_sample is None:
+            return clock_step(None, 0.0, 0.0, self.inputs.leeway_seconds)
+        date, sent_at, received_at = self.date_sample
+        with contextlib.suppress(ValueError):
+            offset = clock_offset(date, sent_at, received_at)
+            self.summary["clock_offset_seconds"] = round(offset)
+        return clock_step(date, sent_at, received_at, self.inputs.leeway_seconds)
+
+
+def _skipped(key: str, why: str) -> Step:
+    return Step(key, SKIPPED, f"Skipped: {why}")
+
+
+def run_check(
+    inputs: CheckInput,
+    *,
+    policy: CheckPolicy,
+    fetch: Fetch,
+    resolve: Resolve = resolve_host,
+    clock: Callable[[], float] = time.time,
+    on_step: Callable[[list[Step]], None] | None = None,
+) -> CheckOutcome:
+    """Run the eight steps in order and return every step's result.
+
+    ``on_step`` is called with the steps so far after each one, so a caller can
+    show progress. A step that depends on a failed one is recorded as skipped
+    with the reason.
+    """
+    run = _Run(inputs, policy=policy, fetch=fetch, resolve=resolve, clock=clock)
+    steps: list[Step] = []
+
+    def record(step: Step) -> Step:
+        steps.append(step)
+        if on_step is not None:
+            on_step(list(steps))
+        return step
+
+    def skip_rest(why: str) -> CheckOutcome:
+        for key, _name in STEPS[len(steps) :]:
+            if key == "clock" and run.date_sample is not None:
+                record(run.step_clock())
+            else:
+                record(_skipped(key, why))
+        return CheckOutcome(steps, run.summary)
+
+    if record(run.step_url_policy()).status == FAILED:
+        return skip_rest("the issuer URL failed the URL policy.")
+    if record(run.step_discovery()).status == FAILED:
+        return skip_rest("the discovery document could not be used.")
+    issuer = record(run.step_issuer())
+    endpoints = record(run.step_endpoints())
+    if endpoints.status == FAILED:
+        record(_skipped("jwks", "an endpoint failed the URL policy."))
+    else:
+        record(run.step_jwks())
+    # The secret goes only to a token endpoint vouched for by a matching issuer
+    # and endpoints that passed the policy.
+    if FAILED in (issuer.status, endpoints.status):
+        record(
+            _skipped(
+                "client_credentials",
+                "the client secret is sent only to the token endpoint of an IdP "
+                "whose issuer and endpoints passed.",
+            )
+        )
+    else:
+        record(run.step_client_credentials())
+    record(run.step_scopes_claims())
+    record(run.step_clock())
+    return CheckOutcome(steps, run.summary)

@@ -1,0 +1,447 @@
+"""Connection checks: start one, run it on the worker, watch live connections.
+
+A check tests one configuration row (its id and fingerprint are recorded) with
+the eight steps of ``connections.checks_steps``. The network steps run outside
+any transaction; the result is recorded under a row lock, and only while the
+check is still running, so a sweep that failed a stuck check keeps its verdict.
+
+Periodic checks of live configurations update the connection's health; a
+change to failing is audited and emailed to the owner, and the overview shows
+it. The client secret is decrypted only to hand it to the steps.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from rolemapping.models import Membership
+
+from .. import outbound
+from ..checks_steps import (
+    FAILED,
+    SKIPPED,
+    STEPS,
+    CheckInput,
+    CheckOutcome,
+    CheckPolicy,
+    Step,
+    run_check,
+)
+from ..errors import ServiceError
+from ..models import Connection, ConnectionCheck, ConnectionConfig
+from .audit import audit
+from .orgs import require_perm
+
+__all__ = [
+    "check_steps_for_display",
+    "checks_fail_stuck",
+    "connection_check_run",
+    "connection_check_start",
+    "connection_health_checks_start",
+]
+
+logger = logging.getLogger(__name__)
+
+Kind = ConnectionCheck.Kind
+Status = ConnectionCheck.Status
+Health = Connection.Health
+
+_FINISHED = (Status.PASSED, Status.FAILED)
+_IN_PROGRESS = (Status.QUEUED, Status.RUNNING)
+
+
+def check_steps_for_display(check: ConnectionCheck) -> list[dict[str, str]]:
+    """The recorded steps, followed by the ones not run yet (status pending)."""
+    steps = [dict(step) for step in check.steps if isinstance(step, dict)]
+    if check.kind == Kind.TEST_SIGNIN or check.status in _FINISHED:
+        return steps
+    done = {step.get("key") for step in steps}
+    return steps + [
+        {"key": key, "name": name, "status": "pending", "detail": "", "fix": ""}
+        for key, name in STEPS
+        if key not in done
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Start, run and record
+
+
+def _check_timeout() -> timedelta:
+    return timedelta(
+        seconds=int(getattr(settings, "CONNECTION_CHECK_TIMEOUT_SECONDS", 180))
+    )
+
+
+def _enqueue_check(check_id: int) -> None:
+    """Queue the task; if the broker is down, fail the check with a sentence."""
+    from ..tasks.checks import connection_check_run as task
+
+    try:
+        task.delay(check_id)
+    except Exception:
+        logger.exception("Could not queue connection check %s", check_id)
+        _check_fail(
+            check_id,
+            "The check could not be started: the task queue is unavailable.",
+            "Try again in a minute. If it keeps failing, check that the broker "
+            "(CELERY_BROKER_URL) and a Celery worker are running.",
+        )
+
+
+@transaction.atomic
+def connection_check_start(
+    *, actor_membership: Membership, connection: Connection, ip: str | None = None
+) -> ConnectionCheck:
+    """Queue a check of the draft (or return the one already under way)."""
+    require_perm(actor_membership, "connections.manage")
+    org = actor_membership.organization
+    connection = (
+        Connection.objects.select_for_update(of=("self",))
+        .select_related("draft")
+        .get(pk=connection.pk, organization=org)
+    )
+    draft = connection.draft
+    if draft is None:
+        raise ServiceError("This connection has no configuration to check yet.")
+    running = (
+        ConnectionCheck.objects.filter(
+            connection=connection,
+            config=draft,
+            kind=Kind.CHECK,
+            status__in=_IN_PROGRESS,
+            created_at__gte=timezone.now() - _check_timeout(),
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if running is not None:
+        return running
+    check = ConnectionCheck.objects.create(
+        connection=connection,
+        config=draft,
+        fingerprint=draft.fingerprint,
+        kind=Kind.CHECK,
+        created_by=actor_membership.user,
+    )
+    audit(
+        action="connection.check_started",
+        organization=org,
+        actor=actor_membership.user,
+        target=connection.name,
+        details={
+            "connection_id": connection.pk,
+            "check_id": check.pk,
+            "config_id": draft.pk,
+        },
+        ip=ip,
+    )
+    transaction.on_commit(lambda: _enqueue_check(check.pk))
+    return check
+
+
+def _check_input(connection: Connection, config: ConnectionConfig) -> CheckInput:
+    return CheckInput(
+        issuer=config.issuer_url,
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        scopes=tuple(config.scope_list),
+        groups_claim=config.groups_claim,
+        email_claim=config.email_claim,
+        leeway_seconds=config.leeway_seconds,
+        okta=connection.provider == Connection.Provider.OKTA,
+    )
+
+
+def _check_policy() -> CheckPolicy:
+    return CheckPolicy(
+        allow_insecure=bool(getattr(settings, "SSO_ALLOW_INSECURE_ISSUERS", False)),
+        allow_private=bool(getattr(settings, "SSO_ALLOW_PRIVATE_NETWORKS", False)),
+        dns_timeout=float(getattr(settings, "OUTBOUND_CONNECT_TIMEOUT", 3.0)),
+    )
+
+
+def _failed_steps(recorded: list[dict[str, Any]], detail: str, fix: str) -> list:
+    """Complete ``recorded``: the next step fails with ``detail``, the rest skip."""
+    steps = [s for s in recorded if isinstance(s, dict)]
+    done = {s.get("key") for s in steps}
+    remaining = [key for key, _name in STEPS if key not in done]
+    for position, key in enumerate(remaining):
+        if position == 0:
+            steps.append(Step(key, FAILED, detail, fix).as_dict())
+        else:
+            steps.append(
+                Step(key, SKIPPED, "Skipped: the check did not finish.").as_dict()
+            )
+    return steps
+
+
+def _check_fail(check_id: int, detail: str, fix: str) -> ConnectionCheck | None:
+    """Fail a check that has not finished; audited. None when it had finished."""
+    with transaction.atomic():
+        check = (
+            ConnectionCheck.objects.select_for_update(of=("self",))
+            .select_related("connection__organization")
+            .filter(pk=check_id, status__in=_IN_PROGRESS)
+            .first()
+        )
+        if check is None:
+            return None
+        check.status = Status.FAILED
+        check.steps = _failed_steps(check.steps, detail, fix)
+        check.result = {**check.result, "error": detail}
+        check.finished_at = timezone.now()
+        check.save(update_fields=["status", "steps", "result", "finished_at"])
+        audit(
+            action="connection.check_failed",
+            organization=check.connection.organization,
+            actor=None,
+            target=check.connection.name,
+            details={
+                "connection_id": check.connection_id,
+                "check_id": check.pk,
+                "kind": check.kind,
+                "reason": detail,
+            },
+        )
+    return check
+
+
+def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
+    """Run a queued check and record its result (called by the Celery task).
+
+    Returns None when there is nothing to do: the check is gone, or another
+    run (a redelivered task) or the stuck-check sweep got to it first. The
+    network steps run outside any transaction; only the recording is atomic.
+    """
+    claimed = ConnectionCheck.objects.filter(pk=check_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    check = ConnectionCheck.objects.select_related(
+        "config", "connection__organization"
+    ).get(pk=check_id)
+    logger.info("Connection check %s (%s) started", check.pk, check.kind)
+
+    def progress(steps: list[Step]) -> None:
+        ConnectionCheck.objects.filter(pk=check_id, status=Status.RUNNING).update(
+            steps=[step.as_dict() for step in steps]
+        )
+
+    try:
+        inputs = _check_input(check.connection, check.config)
+    except ImproperlyConfigured as exc:
+        return _check_fail(
+            check_id,
+            "The stored client secret cannot be decrypted.",
+            f"{exc} Or save the connection again with the client secret.",
+        )
+    try:
+        outcome = run_check(
+            inputs, policy=_check_policy(), fetch=outbound.fetch, on_step=progress
+        )
+    except Exception:
+        # Celery's soft time limit arrives here too (SoftTimeLimitExceeded).
+        logger.exception("Connection check %s stopped", check_id)
+        return _check_fail(
+            check_id,
+            "The check stopped before it finished (it ran out of time or hit an "
+            "internal error).",
+            "Run the check again. If it keeps failing, look at the worker's log "
+            f"for check {check_id}.",
+        )
+    return _check_record(check_id, outcome)
+
+
+@transaction.atomic
+def _check_record(check_id: int, outcome: CheckOutcome) -> ConnectionCheck | None:
+    check = (
+        ConnectionCheck.objects.select_for_update(of=("self",))
+        .select_related("connection__organization", "created_by")
+        .filter(pk=check_id)
+        .first()
+    )
+    if check is None or check.status != Status.RUNNING:
+        # The stuck-check sweep failed it meanwhile: its verdict stands.
+        return check
+    passed = outcome.passed
+    check.status = Status.PASSED if passed else Status.FAILED
+    check.steps = [step.as_dict() for step in outcome.steps]
+    check.result = dict(outcome.summary)
+    check.finished_at = timezone.now()
+    check.save(update_fields=["status", "steps", "result", "finished_at"])
+    connection = check.connection
+    failed = [s.key for s in outcome.steps if s.status == FAILED]
+    logger.info("Connection check %s %s", check.pk, check.status)
+    if check.kind == Kind.PERIODIC:
+        _health_record(check, passed=passed, failed=failed)
+    else:
+        audit(
+            action="connection.check_finished",
+            organization=connection.organization,
+            actor=check.created_by,
+            target=connection.name,
+            details={
+                "connection_id": connection.pk,
+                "check_id": check.pk,
+                "status": check.status,
+                "failed_steps": failed,
+            },
+        )
+    return check
+
+
+def _health_record(check: ConnectionCheck, *, passed: bool, failed: list) -> None:
+    """Update the live connection's health; audit and email a new failure."""
+    connection = Connection.objects.select_for_update().get(pk=check.connection_id)
+    if connection.live_id != check.config_id:
+        return  # a newer configuration went live while this check ran
+    before = connection.health
+    after = Health.PASSING if passed else Health.FAILING
+    if before == after:
+        return
+    connection.health = after
+    connection.save(update_fields=["health"])
+    org = check.connection.organization
+    details = {
+        "connection_id": connection.pk,
+        "check_id": check.pk,
+        "before": before,
+        "after": after,
+        "failed_steps": failed,
+    }
+    if after == Health.FAILING:
+        audit(
+            action="connection.health_failing",
+            organization=org,
+            actor=None,
+            target=connection.name,
+            details=details,
+        )
+        transaction.on_commit(lambda: _email_owner_health_failing(check.pk))
+    else:
+        audit(
+            action="connection.health_recovered",
+            organization=org,
+            actor=None,
+            target=connection.name,
+            details=details,
+        )
+
+
+def _email_owner_health_failing(check_id: int) -> None:
+    check = (
+        ConnectionCheck.objects.select_related("connection__organization__owner")
+        .filter(pk=check_id)
+        .first()
+    )
+    if check is None:
+        return
+    connection = check.connection
+    org = connection.organization
+    site = str(settings.SITE_URL).rstrip("/")
+    context = {
+        "organization": org,
+        "connection": connection,
+        "failed_steps": [
+            s for s in check.steps if isinstance(s, dict) and s.get("status") == FAILED
+        ],
+        "check_url": site + check.get_absolute_url(),
+        "connection_url": site
+        + reverse("connection_detail", args=[org.login_path, connection.pk]),
+    }
+    try:
+        send_mail(
+            subject=f"SSO connection '{connection.name}' of {org.name} is failing",
+            message=render_to_string("email/connection_health_failing.txt", context),
+            html_message=render_to_string(
+                "email/connection_health_failing.html", context
+            ),
+            from_email=None,
+            recipient_list=[org.owner.email],
+        )
+    except Exception:
+        # The failure is audited and on the overview; a mail outage must not
+        # undo that or crash the worker.
+        logger.exception("Could not email the owner about check %s", check_id)
+
+
+@transaction.atomic
+def connection_health_checks_start() -> list[int]:
+    """Queue a periodic check of every live configuration; returns check ids.
+
+    A connection whose previous periodic check is still under way is skipped.
+    """
+    busy = ConnectionCheck.objects.filter(
+        kind=Kind.PERIODIC,
+        status__in=_IN_PROGRESS,
+        created_at__gte=timezone.now() - _check_timeout(),
+    ).values("connection_id")
+    connections = (
+        Connection.objects.filter(live__isnull=False)
+        .exclude(pk__in=busy)
+        .select_related("live")
+    )
+    checks = ConnectionCheck.objects.bulk_create(
+        [
+            ConnectionCheck(
+                connection=connection,
+                config=connection.live,
+                fingerprint=connection.live.fingerprint,
+                kind=Kind.PERIODIC,
+            )
+            for connection in connections
+        ]
+    )
+    ids = [check.pk for check in checks]
+    for check_id in ids:
+        transaction.on_commit(lambda check_id=check_id: _enqueue_check(check_id))
+    return ids
+
+
+def checks_fail_stuck(*, now: datetime | None = None) -> int:
+    """Fail checks left queued or running past the timeout; returns how many.
+
+    A worker that died mid-check (or no worker at all) must never leave a
+    check, and the page that follows it, waiting forever.
+    """
+    now = now or timezone.now()
+    timeout = _check_timeout()
+    cutoff = now - timeout
+    stuck = ConnectionCheck.objects.filter(
+        Q(status=Status.QUEUED, created_at__lt=cutoff)
+        | Q(status=Status.RUNNING, started_at__lt=cutoff)
+        | Q(status=Status.RUNNING, started_at__isnull=True, created_at__lt=cutoff)
+    ).values_list("pk", "status")
+    minutes = max(1, round(timeout.total_seconds() / 60))
+    count = 0
+    for check_id, status in list(stuck):
+        if status == Status.QUEUED:
+            detail = (
+                f"No worker picked the check up within {minutes} minute"
+                f"{'s' if minutes != 1 else ''}."
+            )
+        else:
+            detail = (
+                f"The check did not finish within {minutes} minute"
+                f"{'s' if minutes != 1 else ''}: the worker running it stopped."
+            )
+        fix = (
+            "Run the check again. If this keeps happening, make sure a Celery "
+            "worker is running (celery -A config worker)."
+        )
+        if _check_fail(check_id, detail, fix) is not None:
+            count += 1
+    return count

@@ -1,0 +1,600 @@
+"""OIDC connections: create, edit, publish; the reads sign-in and pages need.
+
+A connection has two configurations. Owners edit the *draft*; every edit writes
+a new immutable ``ConnectionConfig`` row and points the draft at it. Sign-in
+uses the *live* one. A connection check (``connections.services.checks``)
+records the row and fingerprint it tested; publishing points ``live`` at the
+draft only when the latest finished check passed for exactly that row and
+fingerprint, evaluated under row locks in the publishing transaction, so an
+edit racing the publish cannot slip through.
+
+The first publish of an organization enforces SSO, which cannot be undone
+(``Organization.save`` refuses to turn it off as well).
+
+The client secret is written once, encrypted, and read only to send it to the
+IdP. No function here returns, logs or audits it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
+
+from rolemapping.models import GroupRoleMapping, Membership
+from rolemapping.permissions import role_has_perm
+
+from ..crypto import encrypt_secret, rotate_secret
+from ..errors import PermissionDenied, ServiceError
+from ..models import (
+    Connection,
+    ConnectionCheck,
+    ConnectionConfig,
+    Domain,
+    Organization,
+    User,
+)
+from ..oidc.discovery import issuer_from_input
+from ..oidc.errors import OIDCError
+from .audit import audit
+from .orgs import require_perm
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "MAX_LEEWAY_SECONDS",
+    "connection_create",
+    "connection_draft_tested",
+    "connection_publish",
+    "connection_publish_blockers",
+    "connection_secrets_rotate",
+    "connection_update",
+    "connection_uris",
+    "connections_for_org",
+    "latest_finished_check",
+    "live_connection_for_org",
+]
+
+Kind = ConnectionCheck.Kind
+Status = ConnectionCheck.Status
+Health = Connection.Health
+
+DEFAULT_SCOPES = "openid email profile groups"
+MAX_SECRET_LENGTH = 2000
+MAX_LEEWAY_SECONDS = 600
+# RFC 6749 3.3 scope-token: printable ASCII without space, '"' or '\'.
+_SCOPE_RE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,100}")
+# Claim names may be URLs (namespaced claims), never whitespace or controls.
+_CLAIM_RE = re.compile(r"[\x21-\x7e]{1,100}")
+_FINISHED = (Status.PASSED, Status.FAILED)
+
+
+# ---------------------------------------------------------------------------
+# Reads shared with the SSO piece and the views
+
+
+def live_connection_for_org(org: Organization) -> Connection | None:
+    """The connection sign-in uses: the most recently published live one."""
+    return (
+        Connection.objects.filter(organization=org, live__isnull=False)
+        .select_related("live", "organization")
+        .order_by("-published_at", "-id")
+        .first()
+    )
+
+
+def connection_uris(org: Organization) -> dict[str, str]:
+    """Every URI an IdP admin types into Okta, built from ``SITE_URL``."""
+    site = str(settings.SITE_URL).rstrip("/")
+    return {
+        "redirect_uri": f"{site}/sso/callback/",
+        "login_uri": f"{site}/sso/login/{org.login_path}/",
+        "initiate_login_uri": f"{site}/sso/initiate/{org.login_path}/",
+        "logout_redirect_uri": f"{site}/sso/logged-out/",
+    }
+
+
+def _latest(field: str, *, finished: bool) -> Subquery:
+    checks = ConnectionCheck.objects.filter(
+        connection=OuterRef("pk"), kind__in=(Kind.CHECK, Kind.PERIODIC)
+    )
+    if finished:
+        checks = checks.filter(kind=Kind.CHECK, status__in=_FINISHED)
+    return Subquery(checks.order_by("-created_at", "-id").values(field)[:1])
+
+
+def connections_for_org(org: Organization) -> QuerySet[Connection]:
+    """The organization's connections for the list page, in a single query.
+
+    Each carries the latest check (``latest_check_id``/``_status``) and the
+    latest finished connection check (``tested_status``, ``tested_config_id``,
+    ``tested_fingerprint``), which ``connection_draft_tested`` reads.
+    """
+    return (
+        Connection.objects.filter(organization=org)
+        .select_related("draft", "live")
+        .annotate(
+            latest_check_id=_latest("id", finished=False),
+            latest_check_status=_latest("status", finished=False),
+            tested_status=_latest("status", finished=True),
+            tested_config_id=_latest("config_id", finished=True),
+            tested_fingerprint=_latest("fingerprint", finished=True),
+        )
+        .order_by("created_at", "id")
+    )
+
+
+def latest_finished_check(connection: Connection) -> ConnectionCheck | None:
+    """The most recently requested connection check that has finished."""
+    return (
+        ConnectionCheck.objects.filter(
+            connection=connection, kind=Kind.CHECK, status__in=_FINISHED
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def connection_draft_tested(
+    connection: Connection, latest: ConnectionCheck | None = None
+) -> bool:
+    """Whether the latest finished check passed for exactly the current draft.
+
+    Uses the annotations of ``connections_for_org`` when present, else
+    ``latest`` (or one query).
+    """
+    draft = connection.draft
+    if draft is None:
+        return False
+    if hasattr(connection, "tested_status"):
+        status = connection.tested_status
+        config_id = connection.tested_config_id
+        fingerprint = connection.tested_fingerprint
+    else:
+        latest = latest if latest is not None else latest_finished_check(connection)
+        if latest is None:
+            return False
+        status, config_id, fingerprint = (
+            latest.status,
+            latest.config_id,
+            latest.fingerprint,
+        )
+    return (
+        status == Status.PASSED
+        and config_id == draft.pk
+        and fingerprint == draft.fingerprint
+    )
+
+
+# ---------------------------------------------------------------------------
+# Create and edit
+
+
+def _cleaned_config(
+    *,
+    issuer_url: str,
+    client_id: str,
+    scopes: str,
+    groups_claim: str,
+    email_claim: str,
+    leeway_seconds: int,
+) -> dict[str, Any]:
+    allow_insecure = bool(getattr(settings, "SSO_ALLOW_INSECURE_ISSUERS", False))
+    raw_issuer = (issuer_url or "").strip()
+    if not raw_issuer:
+        raise ServiceError(
+            "Enter the issuer URL, for example 'https://acme.okta.com' or "
+            "'https://acme.okta.com/oauth2/default'."
+        )
+    try:
+        issuer = issuer_from_input(raw_issuer, allow_insecure=allow_insecure)
+    except OIDCError as exc:
+        raise ServiceError(exc.message) from None
+    if len(issuer) > 500:
+        raise ServiceError("The issuer URL must be at most 500 characters.")
+    client_id = (client_id or "").strip()
+    if not client_id or len(client_id) > 255 or not client_id.isprintable():
+        raise ServiceError(
+            "Enter the client ID from your IdP app (Okta: Applications > your app "
+            "> General > Client Credentials), at most 255 characters."
+        )
+    scope_list = (scopes or DEFAULT_SCOPES).split()
+    if any(not _SCOPE_RE.fullmatch(scope) for scope in scope_list):
+        raise ServiceError(
+            "Scopes are separated by spaces and may not contain quotes or "
+            "backslashes, for example 'openid email profile groups'."
+        )
+    if "openid" not in scope_list:
+        raise ServiceError(
+            "The scopes must include 'openid'; without it the IdP returns no ID token."
+        )
+    scope_list = list(dict.fromkeys(scope_list))
+    claims = {}
+    for field, value, default in (
+        ("groups_claim", groups_claim, "groups"),
+        ("email_claim", email_claim, "email"),
+    ):
+        value = (value or "").strip() or default
+        if not _CLAIM_RE.fullmatch(value):
+            raise ServiceError(
+                f"The {field.replace('_', ' ')} name must be 1 to 100 characters "
+                "without spaces, for example 'groups'."
+            )
+        claims[field] = value
+    try:
+        leeway = int(leeway_seconds)
+    except (TypeError, ValueError):
+        leeway = -1
+    if not 0 <= leeway <= MAX_LEEWAY_SECONDS:
+        raise ServiceError(
+            f"The clock-skew leeway must be 0 to {MAX_LEEWAY_SECONDS} seconds; 60 "
+            "suits most IdPs."
+        )
+    return {
+        "issuer_url": issuer,
+        "client_id": client_id,
+        "scopes": " ".join(scope_list),
+        "leeway_seconds": leeway,
+        **claims,
+    }
+
+
+def _cleaned_secret(client_secret: str) -> str:
+    if len(client_secret) > MAX_SECRET_LENGTH or not client_secret.isprintable():
+        raise ServiceError(
+            "The client secret is not valid: copy it again from your IdP app "
+            f"(at most {MAX_SECRET_LENGTH} characters)."
+        )
+    return client_secret
+
+
+def _cleaned_name(name: str, provider: str | None) -> tuple[str, str]:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ServiceError("Give the connection a name of 1 to 100 characters.")
+    provider = provider or Connection.Provider.OKTA
+    if provider not in Connection.Provider.values:
+        raise ServiceError("Choose Okta or Generic OpenID Connect as the provider.")
+    return name, provider
+
+
+@transaction.atomic
+def connection_create(
+    *,
+    actor_membership: Membership,
+    name: str,
+    issuer_url: str,
+    client_id: str,
+    client_secret: str,
+    provider: str | None = Connection.Provider.OKTA,
+    scopes: str = DEFAULT_SCOPES,
+    groups_claim: str = "groups",
+    email_claim: str = "email",
+    leeway_seconds: int = 60,
+    idp_logout: bool = False,
+    ip: str | None = None,
+) -> Connection:
+    """Create a connection whose draft holds the given configuration."""
+    require_perm(actor_membership, "connections.manage")
+    name, provider = _cleaned_name(name, provider)
+    fields = _cleaned_config(
+        issuer_url=issuer_url,
+        client_id=client_id,
+        scopes=scopes,
+        groups_claim=groups_claim,
+        email_claim=email_claim,
+        leeway_seconds=leeway_seconds,
+    )
+    if not client_secret:
+        raise ServiceError(
+            "Enter the client secret from your IdP app (Okta: Applications > your "
+            "app > General > Client Credentials)."
+        )
+    org = actor_membership.organization
+    connection = Connection.objects.create(
+        organization=org, name=name, provider=provider
+    )
+    config = ConnectionConfig(
+        connection=connection,
+        client_secret_encrypted=encrypt_secret(_cleaned_secret(client_secret)),
+        idp_logout=bool(idp_logout),
+        created_by=actor_membership.user,
+        **fields,
+    )
+    config.save()
+    connection.draft = config
+    connection.save(update_fields=["draft"])
+    audit(
+        action="connection.created",
+        organization=org,
+        actor=actor_membership.user,
+        target=connection.name,
+        details={
+            "connection_id": connection.pk,
+            "provider": provider,
+            "issuer": config.issuer_url,
+            "client_id": config.client_id,
+            "config_id": config.pk,
+        },
+        ip=ip,
+    )
+    return connection
+
+
+_AUDITED_FIELDS = (
+    "issuer_url",
+    "client_id",
+    "scopes",
+    "groups_claim",
+    "email_claim",
+    "leeway_seconds",
+    "idp_logout",
+)
+
+
+@transaction.atomic
+def connection_update(
+    *,
+    actor_membership: Membership,
+    connection: Connection,
+    name: str,
+    issuer_url: str,
+    client_id: str,
+    client_secret: str = "",
+    provider: str | None = None,
+    scopes: str = DEFAULT_SCOPES,
+    groups_claim: str = "groups",
+    email_claim: str = "email",
+    leeway_seconds: int = 60,
+    idp_logout: bool = False,
+    ip: str | None = None,
+) -> Connection:
+    """Edit the draft: a new configuration row, unless nothing changed.
+
+    An empty ``client_secret`` keeps the stored one, and ``provider=None``
+    the current provider. The live configuration is never touched; the new
+    draft needs a passing check before it can be published.
+    """
+    require_perm(actor_membership, "connections.manage")
+    org = actor_membership.organization
+    # The lock serialises this edit with a concurrent publish.
+    connection = (
+        Connection.objects.select_for_update(of=("self",))
+        .select_related("draft")
+        .get(pk=connection.pk, organization=org)
+    )
+    name, provider = _cleaned_name(name, provider or connection.provider)
+    fields = _cleaned_config(
+        issuer_url=issuer_url,
+        client_id=client_id,
+        scopes=scopes,
+        groups_claim=groups_claim,
+        email_claim=email_claim,
+        leeway_seconds=leeway_seconds,
+    )
+    draft = connection.draft
+    if client_secret:
+        ciphertext = encrypt_secret(_cleaned_secret(client_secret))
+    elif draft is not None:
+        ciphertext = draft.client_secret_encrypted
+    else:
+        raise ServiceError("Enter the client secret from your IdP app.")
+    candidate = ConnectionConfig(
+        connection=connection,
+        client_secret_encrypted=ciphertext,
+        idp_logout=bool(idp_logout),
+        created_by=actor_membership.user,
+        **fields,
+    )
+    changed = [
+        f
+        for f in _AUDITED_FIELDS
+        if draft is None or getattr(candidate, f) != getattr(draft, f)
+    ]
+    secret_changed = draft is None or (
+        bool(client_secret) and client_secret != draft.client_secret
+    )
+    renamed = (name, provider) != (connection.name, connection.provider)
+    if not changed and not secret_changed and not renamed:
+        return connection
+    if changed or secret_changed:
+        candidate.save()
+        connection.draft = candidate
+    connection.name, connection.provider = name, provider
+    connection.save(update_fields=["draft", "name", "provider"])
+    audit(
+        action="connection.updated",
+        organization=org,
+        actor=actor_membership.user,
+        target=connection.name,
+        details={
+            "connection_id": connection.pk,
+            "changed": changed + (["name/provider"] if renamed else []),
+            "client_secret_changed": secret_changed,
+            "config_id": connection.draft_id,
+        },
+        ip=ip,
+    )
+    return connection
+
+
+# ---------------------------------------------------------------------------
+# Publish: the irreversible switch
+
+
+def connection_publish_blockers(
+    *, connection: Connection, actor: User, organization: Organization | None = None
+) -> list[str]:
+    """Every reason ``actor`` cannot publish the draft now (empty when allowed)."""
+    org = organization or connection.organization
+    reasons: list[str] = []
+    membership = (
+        Membership.objects.select_related("role")
+        .filter(user=actor, organization=org, is_active=True)
+        .first()
+    )
+    if membership is None or not role_has_perm(membership.role.slug, "sso.enforce"):
+        reasons.append(
+            "Only the organization's owner can publish a connection and switch "
+            "the organization to SSO."
+        )
+    draft = connection.draft
+    if draft is None:
+        return reasons + ["This connection has no configuration yet."]
+    if connection.live_id == draft.pk:
+        reasons.append(
+            "The draft is already live. Edit the connection to change it, test "
+            "it, then publish again."
+        )
+        return reasons
+    latest = latest_finished_check(connection)
+    if latest is None:
+        reasons.append(
+            "The draft has not been tested: run 'Test configuration' and wait for "
+            "it to pass."
+        )
+    elif latest.config_id != draft.pk or latest.fingerprint != draft.fingerprint:
+        reasons.append(
+            "The draft changed after its last check: every change needs a passing "
+            "test before it can be published. Run 'Test configuration' again."
+        )
+    elif latest.status != Status.PASSED:
+        reasons.append(
+            "The last check of the draft failed: fix what it reports, then test again."
+        )
+    if not org.sso_enforced:
+        tested_signin = ConnectionCheck.objects.filter(
+            connection=connection,
+            config=draft,
+            fingerprint=draft.fingerprint,
+            kind=Kind.TEST_SIGNIN,
+            status=Status.PASSED,
+            created_by=actor,
+        ).exists()
+        if not tested_signin:
+            reasons.append(
+                "Sign in once through your IdP with 'Test sign-in' on this page, "
+                "as yourself, with the current draft: it proves the whole sign-in "
+                "works before everyone depends on it."
+            )
+        if not Domain.objects.filter(
+            organization=org, status=Domain.Status.VERIFIED
+        ).exists():
+            reasons.append(
+                "Verify at least one email domain first (Domains page), so people "
+                "can be routed to your IdP by their email address."
+            )
+        if (
+            org.default_role_id is None
+            and not GroupRoleMapping.objects.filter(organization=org).exists()
+        ):
+            reasons.append(
+                "Choose a default role or map at least one IdP group to a role "
+                "(Role mapping page), so people who sign in get a role."
+            )
+    return reasons
+
+
+@transaction.atomic
+def connection_publish(
+    *,
+    actor_membership: Membership,
+    connection: Connection,
+    confirm: str,
+    ip: str | None = None,
+) -> Connection:
+    """Make the draft live; the organization's first publish enforces SSO.
+
+    Refused unless the latest finished check passed for exactly the current
+    draft (and, on the first publish, a passed test sign-in by the actor, a
+    verified domain and a default role or group mapping exist), and unless
+    ``confirm`` is the organization's login path. Evaluated under row locks.
+    """
+    require_perm(actor_membership, "sso.enforce")
+    org = Organization.objects.select_for_update().get(
+        pk=actor_membership.organization_id
+    )
+    connection = (
+        Connection.objects.select_for_update(of=("self",))
+        .select_related("draft")
+        .get(pk=connection.pk, organization=org)
+    )
+    reasons = connection_publish_blockers(
+        connection=connection, actor=actor_membership.user, organization=org
+    )
+    if reasons:
+        if any(r.startswith("Only the organization's owner") for r in reasons):
+            raise PermissionDenied(reasons[0])
+        raise ServiceError(" ".join(reasons))
+    if (confirm or "").strip().lower() != org.login_path:
+        raise ServiceError(
+            f"Type the login path '{org.login_path}' to confirm that you want to "
+            "publish."
+        )
+    now = timezone.now()
+    first = not org.sso_enforced
+    previous_live = connection.live_id
+    connection.live = connection.draft
+    connection.published_at = now
+    # It has just passed a check; the hourly check takes it from here.
+    connection.health = Health.PASSING
+    connection.save(update_fields=["live", "published_at", "health"])
+    audit(
+        action="connection.published",
+        organization=org,
+        actor=actor_membership.user,
+        target=connection.name,
+        details={
+            "connection_id": connection.pk,
+            "config_id": connection.live_id,
+            "previous_config_id": previous_live,
+            "enforces_sso": first,
+        },
+        ip=ip,
+    )
+    if first:
+        org.sso_enforced = True
+        org.sso_enforced_at = now
+        org.save(update_fields=["sso_enforced", "sso_enforced_at"])
+        audit(
+            action="sso.enforced",
+            organization=org,
+            actor=actor_membership.user,
+            target=org.login_path,
+            details={"connection_id": connection.pk},
+            ip=ip,
+        )
+    return connection
+
+
+# ---------------------------------------------------------------------------
+# Operations
+
+
+@transaction.atomic
+def connection_secrets_rotate(*, actor: User | None = None) -> int:
+    """Re-encrypt every stored client secret with the first key; returns count.
+
+    After putting a new key first in FIELD_ENCRYPTION_KEYS, run this, then the
+    old key can be removed. Configuration rows are immutable, so only the
+    ciphertext column is rewritten; their fingerprints stay the same.
+    """
+    count = 0
+    rows = ConnectionConfig.objects.select_for_update().values_list(
+        "pk", "client_secret_encrypted"
+    )
+    for pk, ciphertext in list(rows):
+        ConnectionConfig.objects.filter(pk=pk).update(
+            client_secret_encrypted=rotate_secret(ciphertext)
+        )
+        count += 1
+    audit(
+        action="connection.secrets_rotated",
+        organization=None,
+        actor=actor,
+        details={"count": count},
+    )
+    return count
