@@ -1,0 +1,102 @@
+"""Reads for role mapping. Each costs a constant number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.paginator import Page, Paginator
+from django.db.models import OuterRef, Subquery
+
+from connections.models import Invitation, Organization
+
+from .models import GroupRoleMapping, Membership, Role
+
+
+def org_mappings(organization: Organization) -> dict[str, str]:
+    """All of an organization's mappings as {idp_group: role slug}: one query.
+
+    Loaded whole rather than filtered by the token's groups, so the cost does not
+    depend on how many groups a token carries (and no 1,000-item IN list).
+    """
+    return dict(
+        GroupRoleMapping.objects.filter(organization=organization).values_list(
+            "idp_group", "role__slug"
+        )
+    )
+
+
+def mappings_page(organization: Organization, number: int, size: int) -> Page:
+    mappings = (
+        GroupRoleMapping.objects.filter(organization=organization)
+        .select_related("role")
+        .order_by("idp_group", "id")
+    )
+    return Paginator(mappings, size).get_page(number)
+
+
+def grantable_roles(organization: Organization) -> list[Role]:
+    """The roles an IdP group, a default or an invitation may grant (never owner)."""
+    return list(
+        Role.objects.filter(organization=organization)
+        .exclude(slug=Role.Slug.OWNER)
+        .order_by("-rank")
+    )
+
+
+def org_default_role_slug(organization: Organization) -> str | None:
+    """The organization's default role slug (no query when already loaded)."""
+    if organization.default_role_id is None:
+        return None
+    return organization.default_role.slug
+
+
+@dataclass(frozen=True)
+class ManagedMember:
+    """What the impact preview needs to know of one IdP-managed member."""
+
+    email: str
+    role: str
+    is_active: bool
+    idp_groups: tuple[str, ...]
+    invitation_role: str | None
+
+
+def managed_members(
+    organization: Organization, *, active_only: bool = False
+) -> list[ManagedMember]:
+    """Every IdP-managed member except the owner, in ONE query.
+
+    ``invitation_role`` is the role of the last invitation the member accepted:
+    a sign-in that matches no mapping keeps it (see ``membership_sync``).
+    """
+    accepted = (
+        Invitation.objects.filter(
+            organization=organization,
+            accepted_by=OuterRef("user"),
+            accepted_at__isnull=False,
+        )
+        .order_by("-accepted_at", "-id")
+        .values("role__slug")[:1]
+    )
+    members = Membership.objects.filter(
+        organization=organization, managed_by_idp=True
+    ).exclude(role__slug=Role.Slug.OWNER)
+    if active_only:
+        members = members.filter(is_active=True)
+    rows = (
+        members.annotate(invitation_role=Subquery(accepted))
+        .order_by("created_at", "id")
+        .values_list(
+            "user__email", "role__slug", "is_active", "idp_groups", "invitation_role"
+        )
+    )
+    return [
+        ManagedMember(
+            email=email,
+            role=role,
+            is_active=is_active,
+            idp_groups=tuple(g for g in (groups or []) if isinstance(g, str)),
+            invitation_role=invitation_role,
+        )
+        for email, role, is_active, groups, invitation_role in rows
+    ]

@@ -1,0 +1,510 @@
+"""Group-to-role mappings, provisioning settings and the sync on every SSO sign-in.
+
+Every state change here is one function: it checks permission, writes its audit
+row in the same transaction and raises ``ServiceError`` with a sentence to show
+when it refuses. The deciding itself is pure (``rolemapping.provisioning``); this
+module loads what the decision needs and acts on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connections.errors import ServiceError
+from connections.models import Invitation, Organization, User
+from connections.services.audit import audit
+from connections.services.orgs import require_perm
+
+from .models import GroupRoleMapping, Membership, Role
+from .provisioning import ROLE_RANK, Decision, ProvisioningSettings, roles_from_claims
+from .selectors import managed_members, org_default_role_slug, org_mappings
+
+__all__ = [
+    "Impact",
+    "decision_for_signin",
+    "impact_preview",
+    "idp_group_clean",
+    "mapping_delete",
+    "mapping_set",
+    "membership_sync",
+    "provisioning_settings_for",
+    "provisioning_settings_update",
+    "role_for_decision",
+]
+
+IDP_GROUP_MAX_LENGTH = 255
+# Audit details stay small however many groups a token carries.
+AUDIT_GROUPS_LIMIT = 20
+# The stored groups are re-read under this claim name for the impact preview.
+STORED_GROUPS_CLAIM = "groups"
+OWNER_REFUSAL = (
+    "The owner role is never granted by the identity provider or by an "
+    "invitation: an organization has exactly one owner. Choose admin, member or "
+    "viewer."
+)
+
+
+def _max_groups() -> int:
+    return max(1, int(getattr(settings, "SSO_MAX_GROUPS", 1000)))
+
+
+def provisioning_settings_for(
+    organization: Organization, *, groups_claim: str = STORED_GROUPS_CLAIM
+) -> ProvisioningSettings:
+    """The organization's settings as the pure function's plain values."""
+    return ProvisioningSettings(
+        default_role=org_default_role_slug(organization),
+        only_mapped_groups=organization.only_mapped_groups,
+        groups_claim=groups_claim or STORED_GROUPS_CLAIM,
+        max_groups=_max_groups(),
+    )
+
+
+def decision_for_signin(
+    *, organization: Organization, claims: Mapping[str, Any], groups_claim: str
+) -> Decision:
+    """Decide a sign-in's role from verified claims.
+
+    One query loads every mapping of the organization (plus, once, the default
+    role if it is not loaded yet), however many groups the token carries.
+    """
+    mappings = org_mappings(organization)
+    return roles_from_claims(
+        claims,
+        mappings,
+        provisioning_settings_for(organization, groups_claim=groups_claim),
+    )
+
+
+def role_for_decision(decision: Decision, invitation_role: str | None) -> str | None:
+    """The role a sign-in gets: a matched mapping wins, then the invitation's role,
+    then the decision's default role. None when the decision refuses.
+
+    The invitation's role also applies to later sign-ins that match no mapping
+    (``invitation_role`` is then the role of the invitation they accepted), so a
+    person invited as admin is not demoted to the default role on their second
+    sign-in.
+    """
+    if not decision.allowed:
+        return None
+    if decision.matched_groups:
+        return decision.role
+    if invitation_role in ROLE_RANK:
+        return invitation_role
+    return decision.role
+
+
+def _accepted_invitation_role(organization: Organization, user: User) -> str | None:
+    return (
+        Invitation.objects.filter(
+            organization=organization, accepted_by=user, accepted_at__isnull=False
+        )
+        .order_by("-accepted_at", "-id")
+        .values_list("role__slug", flat=True)
+        .first()
+    )
+
+
+def _locked_membership(organization: Organization, user: User) -> Membership | None:
+    return (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("role")
+        .filter(organization=organization, user=user)
+        .first()
+    )
+
+
+def _groups_detail(groups: tuple[str, ...]) -> list[str]:
+    return list(groups[:AUDIT_GROUPS_LIMIT])
+
+
+@transaction.atomic
+def membership_sync(
+    *,
+    organization: Organization,
+    user: User,
+    decision: Decision,
+    invitation: Invitation | None = None,
+    actor: User | None = None,
+    ip: str | None = None,
+) -> Membership | None:
+    """Create or update ``user``'s membership from a sign-in's decision.
+
+    Allowed: the membership exists, is active, is marked managed by the IdP, has
+    the role from :func:`role_for_decision`, and remembers the groups seen and the
+    sign-in time. Refused: an existing membership is deactivated (its open
+    sessions end on their next request) and None is returned. The owner's
+    membership keeps its role and its access whatever the IdP says; a refused
+    owner sign-in still returns None. Every change is audited.
+    """
+    if invitation is not None and invitation.organization_id != organization.pk:
+        raise ServiceError("This invitation belongs to another organization.")
+    actor = actor or user
+    groups = list(decision.groups)
+    now = timezone.now()
+    membership = _locked_membership(organization, user)
+
+    if membership is not None and membership.role.slug == Role.Slug.OWNER:
+        # The owner's role never comes from the IdP, and removing them from a
+        # group must not lock the organization out of its own console.
+        if not decision.allowed:
+            return None
+        membership.idp_groups = groups
+        membership.last_sso_login_at = now
+        membership.save(update_fields=["idp_groups", "last_sso_login_at"])
+        return membership
+
+    if not decision.allowed:
+        if membership is not None and membership.is_active:
+            membership.is_active = False
+            membership.managed_by_idp = True
+            membership.idp_groups = groups
+            membership.save(update_fields=["is_active", "managed_by_idp", "idp_groups"])
+            audit(
+                action="membership.deactivated",
+                organization=organization,
+                actor=actor,
+                target=user.email,
+                details={
+                    "by": "idp",
+                    "role": membership.role.slug,
+                    "reason": decision.reason,
+                    "groups_claim": decision.groups_claim_status,
+                    "groups": _groups_detail(decision.groups),
+                },
+                ip=ip,
+            )
+        return None
+
+    if invitation is not None:
+        invitation_role = invitation.role.slug
+    elif membership is not None and not decision.matched_groups:
+        invitation_role = _accepted_invitation_role(organization, user)
+    else:
+        invitation_role = None
+    role_slug = role_for_decision(decision, invitation_role)
+    role = Role.objects.get(organization=organization, slug=role_slug)
+    matched = _groups_detail(decision.matched_groups)
+
+    if membership is None:
+        source = Membership.Source.INVITATION if invitation else Membership.Source.SSO
+        try:
+            with transaction.atomic():
+                membership = Membership.objects.create(
+                    user=user,
+                    organization=organization,
+                    role=role,
+                    source=source,
+                    managed_by_idp=True,
+                    idp_groups=groups,
+                    last_sso_login_at=now,
+                )
+        except IntegrityError:
+            # A concurrent first sign-in of the same person created it: update
+            # that row instead, under its lock.
+            membership = _locked_membership(organization, user)
+            if membership is None:  # pragma: no cover (deleted in between)
+                raise
+        else:
+            audit(
+                action="membership.provisioned",
+                organization=organization,
+                actor=actor,
+                target=user.email,
+                details={
+                    "by": "idp",
+                    "role": role.slug,
+                    "source": source,
+                    "reason": decision.reason,
+                    "matched_groups": matched,
+                },
+                ip=ip,
+            )
+            return membership
+
+    before_role = membership.role.slug
+    was_active = membership.is_active
+    was_managed = membership.managed_by_idp
+    membership.role = role
+    membership.is_active = True
+    membership.managed_by_idp = True
+    membership.idp_groups = groups
+    membership.last_sso_login_at = now
+    membership.save(
+        update_fields=[
+            "role",
+            "is_active",
+            "managed_by_idp",
+            "idp_groups",
+            "last_sso_login_at",
+        ]
+    )
+    if before_role != role.slug:
+        audit(
+            action="membership.role_changed",
+            organization=organization,
+            actor=actor,
+            target=user.email,
+            details={
+                "before": before_role,
+                "after": role.slug,
+                "by": "idp",
+                "reason": decision.reason,
+                "matched_groups": matched,
+            },
+            ip=ip,
+        )
+    if not was_active:
+        audit(
+            action="membership.reactivated",
+            organization=organization,
+            actor=actor,
+            target=user.email,
+            details={"by": "idp", "role": role.slug, "reason": decision.reason},
+            ip=ip,
+        )
+    if not was_managed:
+        audit(
+            action="membership.managed_by_idp",
+            organization=organization,
+            actor=actor,
+            target=user.email,
+            details={"role": role.slug},
+            ip=ip,
+        )
+    return membership
+
+
+# --------------------------------------------------------------------- mappings
+
+
+def idp_group_clean(raw: str) -> str:
+    """Return the group name to store, or raise ServiceError with a sentence.
+
+    Surrounding whitespace is dropped (a pasted name often carries some); inside
+    the name, case and spaces are kept: matching is exact.
+    """
+    name = (raw or "").strip()
+    if not name:
+        raise ServiceError(
+            "Enter the group's name exactly as your identity provider sends it in "
+            "the groups claim, for example 'Engineering'."
+        )
+    if len(name) > IDP_GROUP_MAX_LENGTH:
+        raise ServiceError(
+            f"A group name can be at most {IDP_GROUP_MAX_LENGTH} characters long."
+        )
+    if any(not ch.isprintable() for ch in name):
+        raise ServiceError(
+            "The group name contains a control character (a tab or a line break?). "
+            "Type it on one line, exactly as the IdP sends it."
+        )
+    return name
+
+
+def grantable_role(organization: Organization, slug: str | None) -> Role:
+    """The role ``slug`` names in this organization, refusing the owner role."""
+    if slug == Role.Slug.OWNER:
+        raise ServiceError(OWNER_REFUSAL)
+    role = Role.objects.filter(organization=organization, slug=slug or "").first()
+    if role is None:
+        raise ServiceError(
+            f"There is no role '{slug}'. Choose admin, member or viewer."
+        )
+    return role
+
+
+@transaction.atomic
+def mapping_set(
+    *,
+    actor_membership: Membership,
+    idp_group: str,
+    role_slug: str,
+    ip: str | None = None,
+) -> GroupRoleMapping:
+    """Map an IdP group to a role, or change the role it maps to."""
+    require_perm(actor_membership, "mappings.manage")
+    organization = actor_membership.organization
+    name = idp_group_clean(idp_group)
+    role = grantable_role(organization, role_slug)
+    mapping = (
+        GroupRoleMapping.objects.select_for_update(of=("self",))
+        .select_related("role")
+        .filter(organization=organization, idp_group=name)
+        .first()
+    )
+    if mapping is None:
+        try:
+            with transaction.atomic():
+                mapping = GroupRoleMapping.objects.create(
+                    organization=organization, idp_group=name, role=role
+                )
+        except IntegrityError as exc:
+            raise ServiceError(
+                f"The group '{name}' was mapped by someone else just now; reload "
+                "the page to see its role."
+            ) from exc
+        audit(
+            action="mapping.created",
+            organization=organization,
+            actor=actor_membership.user,
+            target=name,
+            details={"role": role.slug},
+            ip=ip,
+        )
+        return mapping
+    before = mapping.role.slug
+    if before == role.slug:
+        return mapping
+    mapping.role = role
+    mapping.save(update_fields=["role"])
+    audit(
+        action="mapping.changed",
+        organization=organization,
+        actor=actor_membership.user,
+        target=name,
+        details={"before": before, "after": role.slug},
+        ip=ip,
+    )
+    return mapping
+
+
+@transaction.atomic
+def mapping_delete(
+    *,
+    actor_membership: Membership,
+    mapping: GroupRoleMapping,
+    ip: str | None = None,
+) -> None:
+    """Delete a mapping; members of that group get another role on next sign-in."""
+    require_perm(actor_membership, "mappings.manage")
+    organization = actor_membership.organization
+    row = (
+        GroupRoleMapping.objects.select_for_update(of=("self",))
+        .select_related("role")
+        .filter(pk=mapping.pk, organization=organization)
+        .first()
+    )
+    if row is None:
+        raise ServiceError("This mapping was already deleted.")
+    audit(
+        action="mapping.deleted",
+        organization=organization,
+        actor=actor_membership.user,
+        target=row.idp_group,
+        details={"role": row.role.slug},
+        ip=ip,
+    )
+    row.delete()
+
+
+@transaction.atomic
+def provisioning_settings_update(
+    *,
+    actor_membership: Membership,
+    default_role_slug: str | None,
+    only_mapped_groups: bool,
+    invitation_only: bool,
+    ip: str | None = None,
+) -> Organization:
+    """Change the default role, "only mapped groups" and "invitation only"."""
+    require_perm(actor_membership, "mappings.manage")
+    organization = Organization.objects.select_for_update().get(
+        pk=actor_membership.organization_id
+    )
+    new_default = (
+        grantable_role(organization, default_role_slug) if default_role_slug else None
+    )
+    before = {
+        "default_role": org_default_role_slug(organization),
+        "only_mapped_groups": organization.only_mapped_groups,
+        "invitation_only": organization.invitation_only,
+    }
+    after = {
+        "default_role": new_default.slug if new_default else None,
+        "only_mapped_groups": bool(only_mapped_groups),
+        "invitation_only": bool(invitation_only),
+    }
+    if before == after:
+        return organization
+    organization.default_role = new_default
+    organization.only_mapped_groups = after["only_mapped_groups"]
+    organization.invitation_only = after["invitation_only"]
+    organization.save(
+        update_fields=["default_role", "only_mapped_groups", "invitation_only"]
+    )
+    changed = [key for key in after if before[key] != after[key]]
+    audit(
+        action="provisioning.settings_changed",
+        organization=organization,
+        actor=actor_membership.user,
+        target=organization.login_path,
+        details={
+            "before": {key: before[key] for key in changed},
+            "after": {key: after[key] for key in changed},
+        },
+        ip=ip,
+    )
+    return organization
+
+
+# ---------------------------------------------------------------- impact preview
+
+
+@dataclass(frozen=True)
+class Impact:
+    """How a change of mappings or settings would affect IdP-managed members.
+
+    Computed from the groups stored at each active member's last sign-in; the
+    change itself takes effect at their next sign-in.
+    """
+
+    managed_count: int
+    role_changes: list[tuple[str, str, str]] = field(default_factory=list)
+    lose_access: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def affected_count(self) -> int:
+        return len(self.role_changes) + len(self.lose_access)
+
+
+def impact_preview(
+    *,
+    organization: Organization,
+    mappings: Mapping[str, str],
+    default_role: str | None,
+    only_mapped_groups: bool,
+) -> Impact:
+    """Who would change role or lose access under the given settings.
+
+    ``mappings`` is the full after-change {group: role slug}. One query reads
+    the members; the caller already holds the mappings. Deactivated members are
+    left out: nothing they hold can change until they sign in again.
+    """
+    after = ProvisioningSettings(
+        default_role=default_role,
+        only_mapped_groups=only_mapped_groups,
+        groups_claim=STORED_GROUPS_CLAIM,
+        max_groups=_max_groups(),
+    )
+    members = managed_members(organization, active_only=True)
+    role_changes: list[tuple[str, str, str]] = []
+    lose: list[tuple[str, str]] = []
+    for member in members:
+        decision = roles_from_claims(
+            {STORED_GROUPS_CLAIM: list(member.idp_groups)}, mappings, after
+        )
+        role = role_for_decision(decision, member.invitation_role)
+        if role is None:
+            lose.append((member.email, decision.reason))
+        elif role != member.role:
+            role_changes.append((member.email, member.role, role))
+    return Impact(
+        managed_count=len(members), role_changes=role_changes, lose_access=lose
+    )
