@@ -89,6 +89,7 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 AUTH_USER_MODEL = "connections.User"
 AUTHENTICATION_BACKENDS = [
     "connections.backends.EmailPasswordBackend",
+    "connections.oidc.backend.OrganizationOIDCBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

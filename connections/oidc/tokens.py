@@ -107,7 +107,27 @@ def _json_object(data: bytes, name: str) -> dict[str, Any]:
         raise _malformed(f"its {name} is not valid JSON") from None
     if not isinstance(value, dict):
         raise _malformed(f"its {name} is not a JSON object")
+    if not _text_is_storable(value):
+        # JSON escapes can smuggle in lone surrogates (not encodable as UTF-8)
+        # and NUL (refused by PostgreSQL): refuse them here, once, so no claim
+        # check or database write downstream ever meets one.
+        raise _malformed(f"its {name} holds text that is not valid Unicode")
     return value
+
+
+def _text_is_storable(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" not in value and not any(
+            "\ud800" <= char <= "\udfff" for char in value
+        )
+    if isinstance(value, dict):
+        return all(
+            _text_is_storable(key) and _text_is_storable(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return all(_text_is_storable(item) for item in value)
+    return True
 
 
 def _split(raw: object) -> _CompactJWS:

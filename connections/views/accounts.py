@@ -74,7 +74,10 @@ def sso_required_orgs(user) -> list:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def password_login(request: HttpRequest) -> HttpResponse:
-    form = LoginForm(request, request.POST or None)
+    # Email-first sign-in sends people here with ?email= when their domain has
+    # no SSO; keep what they typed.
+    initial = {"username": request.GET.get("email", "")[:254]}
+    form = LoginForm(request, request.POST or None, initial=initial)
     sso_orgs = []
     if request.method == "POST" and form.is_valid():
         user = form.user

@@ -1,3 +1,852 @@
-"""Filled in by its issue."""
+"""SSO sign-in: organization login, IdP-initiated login, the callback, sign-out,
+the email-first page and an owner's test sign-in.
 
-urlpatterns: list = []
+The views are mozilla-django-oidc's, subclassed so that every value comes
+from the organization's connection instead of settings; the protocol work is
+in ``connections.oidc`` and the account rules in ``connections.services.sso``.
+Every failure writes a sign-in event and shows a page with a reference the
+person can give their admin, with a 4xx status; it never signs anyone in.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.generic import View
+from mozilla_django_oidc.views import (
+    OIDCAuthenticationCallbackView,
+    OIDCAuthenticationRequestView,
+    OIDCLogoutView,
+)
+
+from ..access import SSO_SESSION_KEY, OrgContext, org_view
+from ..domain_names import email_domain
+from ..errors import ServiceError
+from ..models import (
+    Connection,
+    ConnectionConfig,
+    Organization,
+    SignInEvent,
+    User,
+)
+from ..oidc.backend import BACKEND_PATH, OrganizationOIDCBackend, VerifiedSignIn
+from ..oidc.errors import OIDCError
+from ..oidc.flow import FlowError, flow_begin, flow_consume
+from ..oidc.tokens import validate_authorization_response_iss
+from ..services.connections import live_connection_for_org
+from ..services.domains import verified_domain_org
+from ..services.sso import (
+    SignInRefused,
+    flow_targets,
+    new_reference,
+    signin_event_record,
+    signin_test_preview,
+    signin_test_record,
+    signin_test_steps,
+)
+
+logger = logging.getLogger(__name__)
+
+# Server-side session keys. The ID token is kept only to end the IdP session
+# at sign-out, and only when the connection asks for that.
+IDP_LOGOUT_SESSION_KEY = "sso_idp_logout"
+LOGOUT_STATE_SESSION_KEY = "sso_logout_state"
+PENDING_INVITATION_SESSION_KEY = "pending_invitation_id"
+_COOKIE_SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+_MAX_HINT_CHARS = 254
+_MAX_NEXT_CHARS = 2000
+_MAX_ERROR_DESCRIPTION_CHARS = 300
+
+PROTOCOL_MESSAGE = (
+    "Signing you in through {org}'s identity provider did not work, because of a "
+    "configuration or connection problem between this site and the provider. Try "
+    "again in a moment; if it keeps happening, give your administrator the "
+    "reference below."
+)
+FLOW_MESSAGES = {
+    "state_missing": (
+        "This sign-in response is incomplete. Start again from your organization's "
+        "sign-in page."
+    ),
+    "state_unknown": (
+        "This sign-in response does not belong to a sign-in started in this "
+        "browser. Start again from your organization's sign-in page, in the same "
+        "browser."
+    ),
+    "state_reused": (
+        "This sign-in response was already used. Start again from your "
+        "organization's sign-in page."
+    ),
+    "state_expired": (
+        "The sign-in took too long to complete. Start again from your "
+        "organization's sign-in page."
+    ),
+}
+ACCESS_DENIED_MESSAGE = (
+    "The identity provider did not sign you in: you cancelled, or you are not "
+    "assigned to this app. If you should have access, ask your administrator to "
+    "assign you to the app at {org}'s identity provider."
+)
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def _ttl() -> int:
+    return int(getattr(settings, "SSO_STATE_TTL", 600))
+
+
+def _redirect_uri() -> str:
+    return settings.SITE_URL + reverse("sso_callback")
+
+
+def _printable(value: str, limit: int) -> str:
+    value = " ".join(value.split())
+    return "".join(ch for ch in value if ch.isprintable())[:limit]
+
+
+def local_next(value: str | None) -> str:
+    """``value`` if it is a path on this site, else "" (no open redirect)."""
+    if not value or len(value) > _MAX_NEXT_CHARS:
+        return ""
+    if not value.startswith("/") or value.startswith(("//", "/\\")):
+        return ""
+    if any(not ch.isprintable() or ch.isspace() for ch in value):
+        return ""
+    if not url_has_allowed_host_and_scheme(value, allowed_hosts=None):
+        return ""
+    return value
+
+
+def _login_hint(value: str | None) -> str:
+    value = (value or "").strip()
+    if len(value) > _MAX_HINT_CHARS or any(not ch.isprintable() for ch in value):
+        return ""
+    return value
+
+
+def _organization(login_path: str) -> Organization | None:
+    # Login paths are stored lower-cased.
+    return Organization.objects.filter(login_path=login_path.lower()[:100]).first()
+
+
+def _error_page(
+    request: HttpRequest,
+    *,
+    message: str,
+    reference: str,
+    organization: Organization | None = None,
+    status: int = 400,
+    title: str = "Sign-in did not work",
+) -> HttpResponse:
+    retry_url = (
+        reverse("sso_login", args=[organization.login_path]) if organization else ""
+    )
+    return render(
+        request,
+        "sso/error.html",
+        {
+            "title": title,
+            "message": message,
+            "reference": reference,
+            "sso_org": organization,
+            "retry_url": retry_url,
+        },
+        status=status,
+    )
+
+
+def _fail(
+    request: HttpRequest,
+    *,
+    organization: Organization | None,
+    connection: Connection | None,
+    step: str,
+    detail: str,
+    message: str,
+    status: int = 400,
+    is_test: bool = False,
+    subject: str = "",
+    email: str = "",
+) -> HttpResponse:
+    """Record a failed attempt and show the person a page with its reference."""
+    reference = new_reference()
+    if organization is not None:
+        signin_event_record(
+            organization=organization,
+            connection=connection,
+            outcome=SignInEvent.Outcome.FAILURE,
+            step=step,
+            detail=detail,
+            subject=subject,
+            email=email,
+            is_test=is_test,
+            ip=_client_ip(request),
+            reference=reference,
+        )
+    # Ids and the step only: the detail can name people.
+    logger.warning(
+        "SSO sign-in failed: org=%s connection=%s step=%s reference=%s",
+        organization.pk if organization else None,
+        connection.pk if connection else None,
+        step,
+        reference,
+    )
+    return _error_page(
+        request,
+        message=message,
+        reference=reference,
+        organization=organization,
+        status=status,
+    )
+
+
+def _begin(
+    request: HttpRequest,
+    *,
+    organization: Organization,
+    connection: Connection,
+    config: ConnectionConfig,
+    next_url: str = "",
+    login_hint: str = "",
+    actor: User | None = None,
+) -> HttpResponse:
+    """Start a sign-in: fresh state, nonce and PKCE, then off to the IdP.
+
+    Raises OIDCError when the IdP's discovery document cannot be had.
+    """
+    backend = OrganizationOIDCBackend(config)
+    backend.provider_metadata()
+    flow = flow_begin(
+        request.session,
+        cache,
+        organization_id=organization.pk,
+        connection_id=connection.pk,
+        config_id=config.pk,
+        issuer=config.issuer_url,
+        redirect_uri=_redirect_uri(),
+        next_url=next_url,
+        is_test=actor is not None,
+        actor_id=actor.pk if actor is not None else None,
+        ttl=_ttl(),
+    )
+    return HttpResponseRedirect(backend.authorization_url(flow, login_hint))
+
+
+def _begin_live(
+    request: HttpRequest,
+    organization: Organization,
+    *,
+    next_url: str,
+    login_hint: str,
+    expected_issuer: str | None = None,
+) -> HttpResponse:
+    connection = live_connection_for_org(organization)
+    if connection is None or connection.live is None:
+        return _fail(
+            request,
+            organization=organization,
+            connection=None,
+            step="no_connection",
+            detail="Someone tried to sign in, but the organization has no live "
+            "connection.",
+            message=f"{organization.name} has not switched on single sign-on yet. "
+            "Sign in with your email and password instead.",
+            status=404,
+        )
+    config = connection.live
+    if expected_issuer is not None and expected_issuer != config.issuer_url:
+        return _fail(
+            request,
+            organization=organization,
+            connection=connection,
+            step="initiate_iss",
+            detail="An IdP-initiated sign-in named an issuer that is not the "
+            "connection's, so it was not started. Check the app's 'Initiate login "
+            "URI' at the provider.",
+            message=f"This sign-in link does not come from {organization.name}'s "
+            "identity provider. Start from your organization's sign-in page.",
+        )
+    try:
+        return _begin(
+            request,
+            organization=organization,
+            connection=connection,
+            config=config,
+            next_url=next_url,
+            login_hint=login_hint,
+        )
+    except OIDCError as exc:
+        return _fail(
+            request,
+            organization=organization,
+            connection=connection,
+            step=exc.step,
+            detail=exc.message,
+            message=PROTOCOL_MESSAGE.format(org=organization.name),
+        )
+
+
+def _test_signin_finish(
+    request: HttpRequest,
+    *,
+    connection: Connection,
+    config: ConnectionConfig,
+    passed: bool,
+    steps: list[dict[str, str]],
+    result: dict[str, Any],
+    started_at: float | None,
+) -> HttpResponse:
+    """Record a test sign-in's check and show it (the check page)."""
+    try:
+        check = signin_test_record(
+            connection=connection,
+            config=config,
+            actor=request.user,
+            passed=passed,
+            steps=steps,
+            result=result,
+            started_at=started_at,
+            ip=_client_ip(request),
+        )
+    except ServiceError as exc:  # no longer allowed to manage the connection
+        return _fail(
+            request,
+            organization=connection.organization,
+            connection=connection,
+            step="test_actor",
+            detail=str(exc),
+            message=str(exc),
+            status=403,
+            is_test=True,
+        )
+    return redirect(check.get_absolute_url())
+
+
+def _test_signin_failed(
+    request: HttpRequest,
+    *,
+    connection: Connection,
+    config: ConnectionConfig,
+    step: str,
+    detail: str,
+    started_at: float | None = None,
+) -> HttpResponse:
+    return _test_signin_finish(
+        request,
+        connection=connection,
+        config=config,
+        passed=False,
+        steps=signin_test_steps(step, detail),
+        result={
+            "claims": [],
+            "groups": [],
+            "would_be_role": None,
+            "allowed": False,
+            "step": step,
+            "reason": detail,
+        },
+        started_at=started_at,
+    )
+
+
+# ----------------------------------------------------------------------- views
+
+
+@method_decorator(never_cache, name="dispatch")
+class SsoLoginView(OIDCAuthenticationRequestView):
+    """``/sso/login/<login_path>/``: start a sign-in at the organization's IdP.
+
+    Takes ``?login_hint=`` (passed to the IdP) and ``?next=`` (a local path).
+    """
+
+    http_method_names = ["get"]
+
+    def __init__(self, **kwargs: Any) -> None:
+        # The parent reads one provider from settings; providers come from
+        # the organization's connection.
+        View.__init__(self, **kwargs)
+
+    def get(self, request: HttpRequest, login_path: str) -> HttpResponse:
+        organization = _organization(login_path)
+        if organization is None:
+            return _error_page(
+                request,
+                message="There is no organization at this sign-in address. Check "
+                "the link, or sign in with your email address.",
+                reference=new_reference(),
+                status=404,
+                title="Unknown organization",
+            )
+        return _begin_live(
+            request,
+            organization,
+            next_url=local_next(request.GET.get("next")),
+            login_hint=_login_hint(request.GET.get("login_hint")),
+        )
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(never_cache, name="dispatch")
+class SsoInitiateView(SsoLoginView):
+    """``/sso/initiate/<login_path>/``: OpenID Connect third-party initiated login.
+
+    The IdP names itself (``iss``), may pass ``login_hint`` and
+    ``target_link_uri``; a normal sign-in with fresh state follows. Nothing
+    here is trusted beyond that: no token is ever accepted unsolicited.
+    It takes POST too (the spec allows it), without CSRF protection because it
+    only starts a sign-in bound to this browser's session.
+    """
+
+    http_method_names = ["get", "post"]
+
+    def get(self, request: HttpRequest, login_path: str) -> HttpResponse:
+        params = request.POST if request.method == "POST" else request.GET
+        organization = _organization(login_path)
+        if organization is None:
+            return _error_page(
+                request,
+                message="There is no organization at this sign-in address.",
+                reference=new_reference(),
+                status=404,
+                title="Unknown organization",
+            )
+        issuer = params.get("iss")
+        if not issuer:
+            return _fail(
+                request,
+                organization=organization,
+                connection=None,
+                step="initiate_iss",
+                detail="An IdP-initiated sign-in came without the required 'iss' "
+                "parameter.",
+                message="This sign-in link is incomplete. Start from your "
+                "organization's sign-in page.",
+            )
+        return _begin_live(
+            request,
+            organization,
+            next_url=_target_link(params.get("target_link_uri")),
+            login_hint=_login_hint(params.get("login_hint")),
+            expected_issuer=issuer,
+        )
+
+    def post(self, request: HttpRequest, login_path: str) -> HttpResponse:
+        return self.get(request, login_path)
+
+
+def _target_link(value: str | None) -> str:
+    """A ``target_link_uri`` on this site, as a local path; anything else is dropped."""
+    if not value:
+        return ""
+    site = settings.SITE_URL
+    if value.startswith(site + "/"):
+        parts = urlsplit(value)
+        value = parts.path + (f"?{parts.query}" if parts.query else "")
+    return local_next(value)
+
+
+@method_decorator(never_cache, name="dispatch")
+class SsoCallbackView(OIDCAuthenticationCallbackView):
+    """``/sso/callback/``: the one redirect URI of every connection."""
+
+    http_method_names = ["get"]
+
+    def __init__(self, **kwargs: Any) -> None:
+        View.__init__(self, **kwargs)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        self.idp_error_code = ""
+        try:
+            flow = flow_consume(
+                request.session, cache, request.GET.get("state"), ttl=_ttl()
+            )
+        except FlowError as exc:
+            return self._flow_failure(exc)
+        try:
+            organization, connection, config = flow_targets(flow)
+        except SignInRefused as exc:
+            organization = Organization.objects.filter(pk=flow.organization_id).first()
+            return _fail(
+                request,
+                organization=organization,
+                connection=Connection.objects.filter(
+                    pk=flow.connection_id, organization=organization
+                ).first(),
+                step=exc.step,
+                detail=exc.detail,
+                message=str(exc),
+                is_test=flow.is_test,
+            )
+        self.flow, self.organization = flow, organization
+        self.connection, self.config = connection, config
+        if flow.is_test:
+            return self._test_signin()
+        backend = OrganizationOIDCBackend(config)
+        invitation_id = request.session.get(PENDING_INVITATION_SESSION_KEY)
+        try:
+            code = self._authorization_code(backend)
+            self.user = backend.authenticate(
+                request,
+                sso_flow=flow,
+                code=code,
+                invitation_id=invitation_id if isinstance(invitation_id, int) else None,
+            )
+        except OIDCError as exc:
+            # A protocol failure keeps a pending invitation for the next try.
+            return self._protocol_failure(exc)
+        except SignInRefused as exc:
+            request.session.pop(PENDING_INVITATION_SESSION_KEY, None)
+            return _fail(
+                request,
+                organization=organization,
+                connection=connection,
+                step=exc.step,
+                detail=exc.detail,
+                message=str(exc),
+                status=403,
+                subject=exc.subject,
+                email=exc.email,
+            )
+        request.session.pop(PENDING_INVITATION_SESSION_KEY, None)
+        self.verified = backend.verified
+        return self.login_success()
+
+    def _authorization_code(self, backend: OrganizationOIDCBackend) -> str:
+        """Check the authorization response itself; return its code."""
+        params = self.request.GET
+        metadata = backend.provider_metadata()
+        # RFC 9207: the issuer is checked before anything else in the response
+        # is used, so a response from another IdP (mix-up) is never processed.
+        validate_authorization_response_iss(
+            params.get("iss"),
+            self.config.issuer_url,
+            metadata.authorization_response_iss_parameter_supported,
+        )
+        error = params.get("error")
+        if error is not None:
+            code = self.idp_error_code = _printable(error, 64)
+            description = _printable(
+                params.get("error_description", ""), _MAX_ERROR_DESCRIPTION_CHARS
+            )
+            detail = f"The identity provider answered with error '{code}'"
+            detail += f": {description}" if description else "."
+            raise OIDCError("idp_error", detail, _idp_error_fix(code))
+        code = params.get("code")
+        if not code or len(code) > 4096:
+            raise OIDCError(
+                "code_missing",
+                "The identity provider's response has no authorization code.",
+                "Check that the app at the provider uses the authorization code flow.",
+            )
+        return code
+
+    def _flow_failure(self, exc: FlowError) -> HttpResponse:
+        target = exc.target
+        organization = connection = None
+        if target is not None:
+            organization = Organization.objects.filter(
+                pk=target.organization_id
+            ).first()
+            connection = Connection.objects.filter(
+                pk=target.connection_id, organization=organization
+            ).first()
+        return _fail(
+            self.request,
+            organization=organization,
+            connection=connection,
+            step=exc.step,
+            detail=exc.detail,
+            message=FLOW_MESSAGES.get(exc.step, FLOW_MESSAGES["state_unknown"]),
+            is_test=bool(target and target.is_test),
+        )
+
+    def _protocol_failure(self, exc: OIDCError) -> HttpResponse:
+        if exc.step == "idp_error" and self.idp_error_code == "access_denied":
+            message = ACCESS_DENIED_MESSAGE.format(org=self.organization.name)
+            status = 403
+        else:
+            message = PROTOCOL_MESSAGE.format(org=self.organization.name)
+            status = 400
+        return _fail(
+            self.request,
+            organization=self.organization,
+            connection=self.connection,
+            step=exc.step,
+            detail=exc.message,
+            message=message,
+            status=status,
+        )
+
+    def _test_signin(self) -> HttpResponse:
+        """Complete an owner's test sign-in: validate, preview, record; no login."""
+        request, flow = self.request, self.flow
+        if not request.user.is_authenticated or request.user.pk != flow.actor_id:
+            return _fail(
+                request,
+                organization=self.organization,
+                connection=self.connection,
+                step="test_actor",
+                detail="A test sign-in came back to a browser session that is not "
+                "the owner's who started it; it was not used.",
+                message="This test sign-in belongs to another session. Sign in to "
+                "the console as the owner and start the test again.",
+                status=403,
+                is_test=True,
+            )
+        backend = OrganizationOIDCBackend(self.config)
+        try:
+            code = self._authorization_code(backend)
+            verified = backend.verified_sign_in(flow, code)
+        except OIDCError as exc:
+            return _test_signin_failed(
+                request,
+                connection=self.connection,
+                config=self.config,
+                step=exc.step,
+                detail=exc.message,
+                started_at=flow.created_at,
+            )
+        return self._test_signin_done(verified)
+
+    def _test_signin_done(self, verified: VerifiedSignIn) -> HttpResponse:
+        result = signin_test_preview(
+            organization=self.organization,
+            connection=self.connection,
+            config=self.config,
+            claims=verified.claims,
+        )
+        result["used_userinfo"] = verified.used_userinfo
+        passed = bool(result["allowed"])
+        steps = signin_test_steps(
+            None if passed else result["step"] or "role",
+            result["reason"],
+            passed_detail=f"Would sign in as {result['would_be_role']}: "
+            f"{result['reason']}",
+        )
+        return _test_signin_finish(
+            self.request,
+            connection=self.connection,
+            config=self.config,
+            passed=passed,
+            steps=steps,
+            result=result,
+            started_at=self.flow.created_at,
+        )
+
+    def login_success(self) -> HttpResponse:
+        request = self.request
+        was_signed_in = request.user.is_authenticated and request.user == self.user
+        login(request, self.user, backend=BACKEND_PATH)
+        if was_signed_in:
+            # login() keeps the key for a user already signed in here; a new
+            # privilege (this organization's SSO) still gets a new key.
+            request.session.cycle_key()
+        org_ids = [
+            pk for pk in request.session.get(SSO_SESSION_KEY, []) if isinstance(pk, int)
+        ]
+        if self.organization.pk not in org_ids:
+            org_ids.append(self.organization.pk)
+        request.session[SSO_SESSION_KEY] = org_ids
+        if self.config.idp_logout and settings.SESSION_ENGINE != _COOKIE_SESSION_ENGINE:
+            request.session[IDP_LOGOUT_SESSION_KEY] = {
+                "connection_id": self.connection.pk,
+                "config_id": self.config.pk,
+                "id_token": self.verified.id_token,
+            }
+        return HttpResponseRedirect(self.flow.next_url or reverse("home"))
+
+
+def _idp_error_fix(code: str) -> str:
+    if code == "access_denied":
+        return (
+            "The person cancelled, or is not assigned to the app at the provider: "
+            "assign them (or their group) to the app."
+        )
+    if code in ("invalid_client", "unauthorized_client"):
+        return (
+            "Check the client ID and that the app allows the authorization code flow."
+        )
+    if code == "invalid_scope":
+        return "Remove the scopes the provider does not offer from the connection."
+    return "Check the app's settings at the provider."
+
+
+class SsoLogoutView(OIDCLogoutView):
+    """``POST /sso/logout/``: end the session, and the IdP's when configured."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        idp_url = None
+        stored = request.session.get(IDP_LOGOUT_SESSION_KEY)
+        if request.user.is_authenticated and isinstance(stored, dict):
+            idp_url = self._idp_logout_url(stored)
+        logout(request)
+        if idp_url is None:
+            messages.info(request, "You are signed out.")
+            return redirect("login")
+        state, url = idp_url
+        request.session[LOGOUT_STATE_SESSION_KEY] = state
+        return HttpResponseRedirect(url)
+
+    def _idp_logout_url(self, stored: dict[str, Any]) -> tuple[str, str] | None:
+        config = (
+            ConnectionConfig.objects.filter(
+                pk=stored.get("config_id"), connection_id=stored.get("connection_id")
+            )
+            .select_related("connection")
+            .first()
+        )
+        id_token = stored.get("id_token")
+        if config is None or not config.idp_logout or not isinstance(id_token, str):
+            return None
+        state = secrets.token_urlsafe(24)
+        try:
+            url = OrganizationOIDCBackend(config).end_session_url(
+                id_token=id_token,
+                post_logout_redirect_uri=settings.SITE_URL + reverse("sso_logged_out"),
+                state=state,
+            )
+        except OIDCError as exc:
+            # Signing out here must work even when the IdP is unreachable.
+            logger.warning(
+                "IdP sign-out skipped: connection=%s step=%s",
+                config.connection_id,
+                exc.step,
+            )
+            return None
+        return (state, url) if url else None
+
+
+@never_cache
+@require_http_methods(["GET"])
+def sso_logged_out(request: HttpRequest) -> HttpResponse:
+    """Where the IdP sends people back after signing them out there too."""
+    expected = request.session.pop(LOGOUT_STATE_SESSION_KEY, None)
+    returned = request.GET.get("state")
+    from_idp = bool(
+        expected and returned and secrets.compare_digest(expected, returned)
+    )
+    return render(request, "sso/logged_out.html", {"from_idp": from_idp})
+
+
+class EmailLoginForm(forms.Form):
+    email = forms.EmailField(
+        label="Work email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_login(request: HttpRequest) -> HttpResponse:
+    """``/login/``: ask for the email, then route to its organization's SSO.
+
+    An email in a domain verified by an organization with live single sign-on
+    goes there (with ``login_hint``); anyone else to password sign-in.
+    """
+    next_url = local_next(request.POST.get("next") or request.GET.get("next"))
+    if request.method == "POST":
+        form = EmailLoginForm(request.POST)
+        if form.is_valid():
+            return redirect(_route_email(form.cleaned_data["email"], next_url))
+    else:
+        form = EmailLoginForm(initial={"email": _login_hint(request.GET.get("email"))})
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "sso/email_login.html",
+        {"form": form, "next": next_url},
+        status=status,
+    )
+
+
+def _route_email(email: str, next_url: str) -> str:
+    email = email.strip().lower()
+    domain = email_domain(email)
+    organization = verified_domain_org(domain) if domain else None
+    connection = live_connection_for_org(organization) if organization else None
+    if organization is not None and connection is not None:
+        query = {"login_hint": email, **({"next": next_url} if next_url else {})}
+        return (
+            f"{reverse('sso_login', args=[organization.login_path])}?{urlencode(query)}"
+        )
+    query = {"email": email, **({"next": next_url} if next_url else {})}
+    return f"{reverse('login')}?{urlencode(query)}"
+
+
+@require_POST
+@org_view("connections.manage")
+def connection_test_signin(
+    request: HttpRequest, org: OrgContext, connection_id: int
+) -> HttpResponse:
+    """Start an owner's test sign-in against the connection's draft."""
+    connection = get_object_or_404(
+        Connection.objects.select_related("draft", "organization"),
+        pk=connection_id,
+        organization=org.organization,
+    )
+    if connection.draft is None:
+        return _error_page(
+            request,
+            message="This connection has no configuration to test yet.",
+            reference="",
+            title="Nothing to test",
+        )
+    try:
+        return _begin(
+            request,
+            organization=org.organization,
+            connection=connection,
+            config=connection.draft,
+            actor=request.user,
+        )
+    except OIDCError as exc:
+        return _test_signin_failed(
+            request,
+            connection=connection,
+            config=connection.draft,
+            step=exc.step,
+            detail=exc.message,
+        )
+
+
+urlpatterns = [
+    path("sso/login/<str:login_path>/", SsoLoginView.as_view(), name="sso_login"),
+    path(
+        "sso/initiate/<str:login_path>/",
+        SsoInitiateView.as_view(),
+        name="sso_initiate",
+    ),
+    path("sso/callback/", SsoCallbackView.as_view(), name="sso_callback"),
+    path("sso/logout/", SsoLogoutView.as_view(), name="sso_logout"),
+    path("sso/logged-out/", sso_logged_out, name="sso_logged_out"),
+    path("login/", email_login, name="email_login"),
+    path(
+        "orgs/<str:org>/connections/<int:connection_id>/test-signin/",
+        connection_test_signin,
+        name="connection_test_signin",
+    ),
+]

@@ -1,0 +1,699 @@
+"""SSO sign-in: who a verified ID token is, just-in-time provisioning, events.
+
+The protocol work (code exchange, ID token validation) is done before anything
+here runs; these functions receive claims that are already verified and decide
+what they may do:
+
+* An identity is (connection, issuer, ``sub``), never an email address.
+* A first sign-in may link to an existing account, or create one, only when
+  the IdP says the email is verified and its domain is verified by *this*
+  organization. Whatever the identity, the account signed into must have its
+  email in a domain this organization has verified, so one organization's IdP
+  can never reach an account that belongs to another's domain.
+* The role comes from the role-mapping decision; invitations are honoured and
+  invitation-only organizations refuse people without one.
+
+Every attempt, good or bad, is a ``SignInEvent`` with a short reference the
+person can give their admin. Events and audit rows never hold a token.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from rolemapping.models import Membership, Role
+from rolemapping.permissions import role_has_perm
+from rolemapping.provisioning import Decision
+from rolemapping.services import decision_for_signin, membership_sync, role_for_decision
+
+from ..domain_names import email_domain
+from ..errors import PermissionDenied, ServiceError
+from ..models import (
+    Connection,
+    ConnectionCheck,
+    ConnectionConfig,
+    Invitation,
+    Organization,
+    SignInEvent,
+    SsoIdentity,
+    User,
+)
+from ..oidc.flow import LoginFlow
+from .audit import audit
+from .domains import org_has_verified_domain
+from .invitations import invitation_for_signin, invitation_mark_accepted
+
+__all__ = [
+    "SignInRefused",
+    "SignInResult",
+    "flow_targets",
+    "new_reference",
+    "signin_complete",
+    "signin_event_record",
+    "signin_test_preview",
+    "signin_test_record",
+    "signin_test_steps",
+]
+
+# No 0/O or 1/I: references are read out over the phone.
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_REFERENCE_LENGTH = 10
+_MAX_DETAIL_CHARS = 2000
+# Claims never shown in a test sign-in's summary: single-use or hash values
+# that mean nothing to an admin.
+_HIDDEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "s_hash"})
+_MAX_CLAIM_VALUE_CHARS = 300
+_MAX_CLAIM_LIST_ITEMS = 50
+_MAX_SUMMARY_CLAIMS = 60
+
+
+class SignInRefused(ServiceError):
+    """A sign-in this product refuses. ``str()`` is the sentence for the person.
+
+    ``step`` names the rule ("email_verified", "email_domain", "role", ...);
+    ``detail`` is what the organization's admins read in the sign-in events.
+    """
+
+    def __init__(
+        self,
+        step: str,
+        sentence: str,
+        *,
+        detail: str = "",
+        subject: str = "",
+        email: str = "",
+    ) -> None:
+        super().__init__(sentence)
+        self.step = step
+        self.detail = detail or sentence
+        self.subject = subject
+        self.email = email
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user: User
+    membership: Membership
+    event: SignInEvent
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """What a verified sign-in would do, decided without writing anything."""
+
+    subject: str
+    issuer: str
+    email: str
+    identity: SsoIdentity | None
+    user: User | None
+    membership: Membership | None
+    invitation: Invitation | None
+    decision: Decision
+
+
+def new_reference() -> str:
+    """A short random reference that ties a person's error page to an event."""
+    return "".join(
+        secrets.choice(_REFERENCE_ALPHABET) for _ in range(_REFERENCE_LENGTH)
+    )
+
+
+def signin_event_record(
+    *,
+    organization: Organization,
+    connection: Connection | None,
+    outcome: str,
+    step: str = "",
+    detail: str = "",
+    subject: str = "",
+    email: str = "",
+    is_test: bool = False,
+    ip: str | None = None,
+    reference: str | None = None,
+) -> SignInEvent:
+    """Write one sign-in event. ``detail`` must never contain a token."""
+    return SignInEvent.objects.create(
+        organization=organization,
+        connection=connection,
+        outcome=outcome,
+        step=_storable(step, 40),
+        detail=_storable(detail, _MAX_DETAIL_CHARS),
+        subject=_storable(subject, 255),
+        email=_storable(email, 254),
+        reference=reference or new_reference(),
+        is_test=is_test,
+        ip_address=ip,
+    )
+
+
+def _storable(text: str, limit: int) -> str:
+    """``text`` cut to ``limit``, without what a database refuses.
+
+    Messages may quote what an IdP sent (an issuer, an error description),
+    which can hold NUL characters or lone surrogates.
+    """
+    text = text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+    return text[:limit]
+
+
+def _storable_json(value: Any) -> Any:
+    """A check result or steps list (this module's own shapes) made storable."""
+    if isinstance(value, str):
+        return _storable(value, _MAX_DETAIL_CHARS)
+    if isinstance(value, list):
+        return [_storable_json(item) for item in value]
+    if isinstance(value, dict):
+        return {str(k): _storable_json(v) for k, v in value.items()}
+    return value
+
+
+def flow_targets(flow: LoginFlow) -> tuple[Organization, Connection, ConnectionConfig]:
+    """The organization, connection and configuration a sign-in was started for.
+
+    Refuses when the configuration is no longer the one in use (the live one,
+    or for a test sign-in the draft): a sign-in started before an admin
+    changed the connection must not complete with the old settings.
+    """
+    connection = (
+        Connection.objects.select_related("organization", "live", "draft")
+        .filter(pk=flow.connection_id, organization_id=flow.organization_id)
+        .first()
+    )
+    if connection is None:
+        raise SignInRefused(
+            "connection",
+            "This organization's single sign-on connection was removed while you "
+            "were signing in.",
+        )
+    config = connection.draft if flow.is_test else connection.live
+    if config is None or config.pk != flow.config_id:
+        raise SignInRefused(
+            "config_changed",
+            "The organization changed its single sign-on settings while you were "
+            "signing in. Start again.",
+            detail="The connection's configuration changed between the start of "
+            "the sign-in and the response; the response was not used.",
+        )
+    if config.issuer_url != flow.issuer:  # configurations are immutable
+        raise SignInRefused(
+            "config_changed", "The sign-in does not match the connection's issuer."
+        )
+    config.connection = connection  # already loaded: spare the backend a query
+    return connection.organization, connection, config
+
+
+def _email_verified(claims: Mapping[str, Any]) -> bool:
+    # Some providers (Amazon Cognito) send the string "true".
+    value = claims.get("email_verified")
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _claimed_email(claims: Mapping[str, Any], email_claim: str) -> str:
+    value = claims.get(email_claim)
+    if not isinstance(value, str):
+        return ""
+    value = value.strip().lower()
+    return value if len(value) <= 254 else ""
+
+
+def _refuse_domain(organization: Organization, email: str, subject: str) -> None:
+    """Refuse unless ``email`` is in a domain ``organization`` has verified."""
+    domain = email_domain(email) if email else None
+    if domain is None or not org_has_verified_domain(organization, domain):
+        raise SignInRefused(
+            "email_domain",
+            f"{organization.name} can only sign in people whose email address is "
+            "in one of its verified domains. Ask your administrator which address "
+            "to use.",
+            detail=f"The email address's domain ({domain or 'none'}) is not "
+            "verified by this organization, so the sign-in was refused. Verify "
+            "the domain, or check the connection's email claim.",
+            subject=subject,
+            email=email,
+        )
+
+
+def _evaluate(
+    *,
+    organization: Organization,
+    connection: Connection,
+    config: ConnectionConfig,
+    claims: Mapping[str, Any],
+    invitation_id: int | None,
+) -> _Evaluation:
+    """Apply every sign-in rule to verified claims; raise SignInRefused or not.
+
+    Reads only, so the test sign-in can show exactly what a sign-in would do.
+    """
+    subject = claims["sub"]
+    issuer = claims["iss"]
+    email = _claimed_email(claims, config.email_claim)
+    identity = (
+        SsoIdentity.objects.select_related("user")
+        .filter(connection=connection, issuer=issuer, subject=subject)
+        .first()
+    )
+    if identity is not None:
+        user: User | None = identity.user
+    else:
+        # A first sign-in: the email decides which account, so it must be one
+        # the IdP verified, in a domain this organization proved it owns.
+        if not email:
+            raise SignInRefused(
+                "email",
+                "Your identity provider did not send an email address, so you "
+                "cannot be signed in. Ask your administrator to check the app's "
+                "settings.",
+                detail=f"The verified claims have no usable '{config.email_claim}' "
+                "claim. Check the connection's email claim and that the 'email' "
+                "scope is granted.",
+                subject=subject,
+            )
+        if not _email_verified(claims):
+            raise SignInRefused(
+                "email_verified",
+                "Your identity provider says your email address is not verified, "
+                "so you cannot be signed in. Verify it with your identity "
+                "provider, or ask your administrator.",
+                detail="The ID token's 'email_verified' is not true; accounts are "
+                "only created or linked for verified addresses.",
+                subject=subject,
+                email=email,
+            )
+        _refuse_domain(organization, email, subject)
+        user = User.objects.filter(email=email).first()
+    # Whatever the identity: the account itself must be in this organization's
+    # verified domains (a domain can move to another organization later).
+    account_email = user.email if user is not None else email
+    _refuse_domain(organization, account_email, subject)
+    if user is not None and not user.is_active:
+        raise SignInRefused(
+            "inactive",
+            "Your account is deactivated. Ask your administrator.",
+            subject=subject,
+            email=account_email,
+        )
+    if user is not None and (user.is_staff or user.is_superuser):
+        # The operators' own accounts are never reachable through a tenant's IdP.
+        raise SignInRefused(
+            "staff_account",
+            "This account cannot be signed into with single sign-on.",
+            detail="The email belongs to a staff or superuser account of this "
+            "console, which single sign-on never signs into.",
+            subject=subject,
+            email=account_email,
+        )
+    membership = (
+        Membership.objects.select_related("role")
+        .filter(user=user, organization=organization)
+        .first()
+        if user is not None
+        else None
+    )
+    try:
+        invitation = invitation_for_signin(
+            organization=organization, invitation_id=invitation_id, email=account_email
+        )
+    except ServiceError as exc:
+        raise SignInRefused(
+            "invitation", str(exc), subject=subject, email=account_email
+        ) from exc
+    if organization.invitation_only and membership is None and invitation is None:
+        raise SignInRefused(
+            "invitation_only",
+            f"{organization.name} lets people in by invitation only, and there is "
+            "no invitation for your email address. Ask an administrator to invite "
+            "you.",
+            subject=subject,
+            email=account_email,
+        )
+    decision = decision_for_signin(
+        organization=organization, claims=claims, groups_claim=config.groups_claim
+    )
+    if not decision.allowed and membership is None:
+        raise SignInRefused(
+            "role", decision.reason, subject=subject, email=account_email
+        )
+    return _Evaluation(
+        subject=subject,
+        issuer=issuer,
+        email=account_email,
+        identity=identity,
+        user=user,
+        membership=membership,
+        invitation=invitation,
+        decision=decision,
+    )
+
+
+def signin_complete(
+    *,
+    organization: Organization,
+    connection: Connection,
+    config: ConnectionConfig,
+    claims: Mapping[str, Any],
+    invitation_id: int | None = None,
+    ip: str | None = None,
+) -> SignInResult:
+    """Sign a verified identity in: find or provision the account, sync the
+    membership, accept an invitation, and record the event.
+
+    Raises SignInRefused (nothing written, except that a member the IdP no
+    longer lets in is deactivated, which is kept).
+    """
+    refusal: SignInRefused | None = None
+    with transaction.atomic():
+        found = _evaluate(
+            organization=organization,
+            connection=connection,
+            config=config,
+            claims=claims,
+            invitation_id=invitation_id,
+        )
+        user = found.user or _user_provision(
+            organization=organization, email=found.email, claims=claims, ip=ip
+        )
+        membership = membership_sync(
+            organization=organization,
+            user=user,
+            decision=found.decision,
+            invitation=found.invitation,
+            ip=ip,
+        )
+        if membership is None:
+            refusal = SignInRefused(
+                "role", found.decision.reason, subject=found.subject, email=found.email
+            )
+        else:
+            _identity_touch(
+                organization=organization,
+                connection=connection,
+                user=user,
+                found=found,
+                ip=ip,
+            )
+            if found.invitation is not None:
+                invitation_mark_accepted(invitation=found.invitation, user=user, ip=ip)
+            event = signin_event_record(
+                organization=organization,
+                connection=connection,
+                outcome=SignInEvent.Outcome.SUCCESS,
+                step="signed_in",
+                detail=f"Signed in as {membership.role.slug}. {found.decision.reason}",
+                subject=found.subject,
+                email=user.email,
+                ip=ip,
+            )
+    if refusal is not None:
+        raise refusal
+    return SignInResult(user=user, membership=membership, event=event)
+
+
+def _user_provision(
+    *,
+    organization: Organization,
+    email: str,
+    claims: Mapping[str, Any],
+    ip: str | None,
+) -> User:
+    """Create the account of a first sign-in (just in time)."""
+    name = claims.get("name")
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email=email, name=name[:150] if isinstance(name, str) else ""
+            )
+    except IntegrityError:
+        # A concurrent first sign-in of the same person created it.
+        return User.objects.get(email=email)
+    audit(
+        action="user.provisioned",
+        organization=organization,
+        actor=user,
+        target=user.email,
+        details={"by": "sso"},
+        ip=ip,
+    )
+    return user
+
+
+def _identity_touch(
+    *,
+    organization: Organization,
+    connection: Connection,
+    user: User,
+    found: _Evaluation,
+    ip: str | None,
+) -> None:
+    now = timezone.now()
+    if found.identity is not None:
+        SsoIdentity.objects.filter(pk=found.identity.pk).update(last_login_at=now)
+        return
+    try:
+        with transaction.atomic():
+            SsoIdentity.objects.create(
+                user=user,
+                connection=connection,
+                issuer=found.issuer,
+                subject=found.subject,
+                last_login_at=now,
+            )
+    except IntegrityError as exc:
+        # A concurrent first sign-in linked it: fine if it is the same account.
+        existing = SsoIdentity.objects.get(
+            connection=connection, issuer=found.issuer, subject=found.subject
+        )
+        if existing.user_id != user.pk:
+            raise SignInRefused(
+                "identity", "Sign-in failed; try again.", subject=found.subject
+            ) from exc
+        return
+    audit(
+        action="sso.identity_linked",
+        organization=organization,
+        actor=user,
+        target=user.email,
+        details={"connection_id": connection.pk, "issuer": found.issuer},
+        ip=ip,
+    )
+
+
+# ------------------------------------------------------------------ test sign-in
+
+# The stages of a test sign-in, as steps on its check page.
+TEST_STAGES = (
+    ("response", "Response from the identity provider"),
+    ("tokens", "Code exchange and ID token validation"),
+    ("email", "Verified email address in a verified domain"),
+    ("role", "Role from the groups claim"),
+)
+_RESPONSE_STEPS = frozenset(
+    {"discovery", "issuer_mismatch", "iss_param", "idp_error", "code_missing"}
+)
+_EMAIL_STEPS = frozenset(
+    {
+        "email",
+        "email_verified",
+        "email_domain",
+        "inactive",
+        "staff_account",
+        "invitation",
+        "invitation_only",
+    }
+)
+
+
+def _stage_of(step: str) -> str:
+    if step in _RESPONSE_STEPS:
+        return "response"
+    if step in _EMAIL_STEPS:
+        return "email"
+    if step == "role":
+        return "role"
+    return "tokens"
+
+
+def signin_test_steps(
+    failed_step: str | None, detail: str, passed_detail: str = ""
+) -> list[dict[str, str]]:
+    """A test sign-in's steps for its check page: passed up to the step that
+    failed (None: none did), failed there, skipped after it."""
+    failed_stage = _stage_of(failed_step) if failed_step else None
+    steps: list[dict[str, str]] = []
+    reached_failure = False
+    for key, name in TEST_STAGES:
+        if reached_failure:
+            steps.append({"name": name, "status": "skipped", "detail": ""})
+        elif key == failed_stage:
+            reached_failure = True
+            steps.append({"name": name, "status": "failed", "detail": detail})
+        else:
+            last = key == TEST_STAGES[-1][0]
+            steps.append(
+                {
+                    "name": name,
+                    "status": "passed",
+                    "detail": passed_detail if last else "",
+                }
+            )
+    return steps
+
+
+def _claims_summary(claims: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The verified claims as readable text, without hash or nonce values."""
+    summary: list[dict[str, str]] = []
+    for name in sorted(claims)[:_MAX_SUMMARY_CLAIMS]:
+        if name in _HIDDEN_CLAIMS:
+            continue
+        summary.append({"name": name[:100], "value": _display(claims[name])})
+    return summary
+
+
+def _display(value: Any) -> str:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        text = ", ".join(value[:_MAX_CLAIM_LIST_ITEMS])
+        if len(value) > _MAX_CLAIM_LIST_ITEMS:
+            text += f", … ({len(value)} in all)"
+    else:
+        text = json.dumps(value, default=str)
+    return text[:_MAX_CLAIM_VALUE_CHARS]
+
+
+def signin_test_preview(
+    *,
+    organization: Organization,
+    connection: Connection,
+    config: ConnectionConfig,
+    claims: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What signing in with these verified claims would do, writing nothing.
+
+    Returns the check result: claims summary, groups, the role they would get,
+    whether the sign-in would be allowed, and why.
+    """
+    decision = decision_for_signin(
+        organization=organization, claims=claims, groups_claim=config.groups_claim
+    )
+    result: dict[str, Any] = {
+        "claims": _claims_summary(claims),
+        "subject": str(claims.get("sub", ""))[:255],
+        "email": _claimed_email(claims, config.email_claim),
+        "groups": list(decision.groups),
+        "groups_claim": config.groups_claim,
+        "groups_claim_status": decision.groups_claim_status,
+        "would_be_role": None,
+        "allowed": False,
+        "reason": decision.reason,
+        "step": "",
+    }
+    try:
+        found = _evaluate(
+            organization=organization,
+            connection=connection,
+            config=config,
+            claims=claims,
+            invitation_id=None,
+        )
+    except SignInRefused as exc:
+        if exc.step != "invitation_only":
+            result.update(step=exc.step, reason=exc.detail)
+            return result
+        # Invitations are per person: the test still shows the role an
+        # invited person would get.
+        result["reason"] = f"{exc.detail} {decision.reason}"
+        found = None
+    if (
+        found is not None
+        and found.membership is not None
+        and (found.membership.role.slug == Role.Slug.OWNER)
+    ):
+        role: str | None = Role.Slug.OWNER if decision.allowed else None
+    else:
+        role = role_for_decision(decision, None)
+    result.update(
+        would_be_role=role,
+        allowed=decision.allowed,
+        step="" if decision.allowed else "role",
+    )
+    return result
+
+
+@transaction.atomic
+def signin_test_record(
+    *,
+    connection: Connection,
+    config: ConnectionConfig,
+    actor: User,
+    passed: bool,
+    steps: list[dict[str, str]],
+    result: dict[str, Any],
+    started_at: float | None = None,
+    ip: str | None = None,
+) -> ConnectionCheck:
+    """Record an owner's test sign-in of the draft as a check (and an event).
+
+    The result must hold no token: it is shown on the check page.
+    """
+    organization = connection.organization
+    membership = (
+        Membership.objects.select_related("role")
+        .filter(user=actor, organization=organization, is_active=True)
+        .first()
+    )
+    if membership is None or not role_has_perm(
+        membership.role.slug, "connections.manage"
+    ):
+        raise PermissionDenied("Only the organization's owner can run a test sign-in.")
+    now = timezone.now()
+    reference = result.get("reference") or new_reference()
+    check = ConnectionCheck.objects.create(
+        connection=connection,
+        config=config,
+        fingerprint=config.fingerprint,
+        kind=ConnectionCheck.Kind.TEST_SIGNIN,
+        status=(
+            ConnectionCheck.Status.PASSED if passed else ConnectionCheck.Status.FAILED
+        ),
+        steps=_storable_json(steps),
+        result=_storable_json({**result, "reference": reference}),
+        created_by=actor,
+        started_at=(datetime.fromtimestamp(started_at, tz=UTC) if started_at else now),
+        finished_at=now,
+    )
+    signin_event_record(
+        organization=organization,
+        connection=connection,
+        outcome=(
+            SignInEvent.Outcome.SUCCESS if passed else SignInEvent.Outcome.FAILURE
+        ),
+        step=result.get("step") or ("test_signin" if passed else "failed"),
+        detail=str(result.get("reason", "")),
+        subject=str(result.get("subject", "")),
+        email=str(result.get("email", "")),
+        is_test=True,
+        ip=ip,
+        reference=reference,
+    )
+    audit(
+        action="connection.test_signin",
+        organization=organization,
+        actor=actor,
+        target=connection.name,
+        details={
+            "check_id": check.pk,
+            "config_id": config.pk,
+            "status": check.status,
+        },
+        ip=ip,
+    )
+    return check
