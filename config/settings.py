@@ -187,7 +187,10 @@ SESSION_COOKIE_AGE = 12 * 60 * 60
 SESSION_COOKIE_SECURE = SITE_IS_HTTPS
 CSRF_COOKIE_SECURE = SITE_IS_HTTPS
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
-SECURE_REFERRER_POLICY = "no-referrer"
+# Not "no-referrer": with it, Chromium sends `Origin: null` on same-origin form
+# POSTs (and no Referer over https), so Django's CSRF check refuses every form.
+# "same-origin" gives other sites (the IdP included) no referrer at all.
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = (
