@@ -252,12 +252,17 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    # bool is an int subclass in Python; 1e400 parses to inf.
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or (isinstance(value, float) and not math.isfinite(value))
-    ):
+    # bool is an int subclass in Python; 1e400 parses to inf, and 10**400
+    # (an int) overflows as soon as it meets the float clock.
+    try:
+        usable = (
+            not isinstance(value, bool)
+            and isinstance(value, int | float)
+            and math.isfinite(value)
+        )
+    except OverflowError:
+        usable = False
+    if not usable:
         raise OIDCError(
             name,
             f"The ID token's '{name}' claim is not a number of seconds.",

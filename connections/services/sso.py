@@ -210,15 +210,25 @@ def flow_targets(flow: LoginFlow) -> tuple[Organization, Connection, ConnectionC
     return connection.organization, connection, config
 
 
-def _email_verified(claims: Mapping[str, Any]) -> bool:
+def _email_verified(claims: Mapping[str, Any], email: str) -> bool:
+    """Whether the IdP verified ``email``, the address read from the claims.
+
+    ``email_verified`` speaks for the ``email`` claim alone (OIDC Core 5.1):
+    with another email claim configured, it vouches for that address only
+    when the ``email`` claim holds the same one.
+    """
     # Some providers (Amazon Cognito) send the string "true".
     value = claims.get("email_verified")
-    return value is True or (isinstance(value, str) and value.lower() == "true")
+    verified = value is True or (isinstance(value, str) and value.lower() == "true")
+    return verified and _claimed_email(claims, "email") == email
 
 
 def _claimed_email(claims: Mapping[str, Any], email_claim: str) -> str:
     value = claims.get(email_claim)
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value.isascii():
+        # Lower-casing folds some non-ASCII letters onto ASCII ones (KELVIN
+        # SIGN to "k"), which would let one verified address reach another's
+        # account: only plain ASCII addresses are matched to accounts.
         return ""
     value = value.strip().lower()
     return value if len(value) <= 254 else ""
@@ -273,18 +283,25 @@ def _evaluate(
                 "cannot be signed in. Ask your administrator to check the app's "
                 "settings.",
                 detail=f"The verified claims have no usable '{config.email_claim}' "
-                "claim. Check the connection's email claim and that the 'email' "
+                "claim (it is missing, longer than 254 characters, or not plain "
+                "ASCII). Check the connection's email claim and that the 'email' "
                 "scope is granted.",
                 subject=subject,
             )
-        if not _email_verified(claims):
+        if not _email_verified(claims, email):
             raise SignInRefused(
                 "email_verified",
                 "Your identity provider says your email address is not verified, "
                 "so you cannot be signed in. Verify it with your identity "
                 "provider, or ask your administrator.",
-                detail="The ID token's 'email_verified' is not true; accounts are "
-                "only created or linked for verified addresses.",
+                detail="The ID token's 'email_verified' is not true"
+                + (
+                    ""
+                    if config.email_claim == "email"
+                    else f" for the address in '{config.email_claim}' (it vouches "
+                    "only for the 'email' claim, which must hold the same address)"
+                )
+                + "; accounts are only created or linked for verified addresses.",
                 subject=subject,
                 email=email,
             )
@@ -401,7 +418,15 @@ def signin_complete(
                 ip=ip,
             )
             if found.invitation is not None:
-                invitation_mark_accepted(invitation=found.invitation, user=user, ip=ip)
+                try:
+                    invitation_mark_accepted(
+                        invitation=found.invitation, user=user, ip=ip
+                    )
+                except ServiceError as exc:
+                    # Revoked or re-sent since _evaluate read it: undo it all.
+                    raise SignInRefused(
+                        "invitation", str(exc), subject=found.subject, email=user.email
+                    ) from exc
             event = signin_event_record(
                 organization=organization,
                 connection=connection,
