@@ -98,6 +98,12 @@ def org_view(perm: str = "org.view"):
     return decorator
 
 
+def client_ip(request: HttpRequest) -> str | None:
+    """The address audit rows and throttles record: the one place to change
+    when the app runs behind a proxy that sets X-Forwarded-For."""
+    return request.META.get("REMOTE_ADDR")
+
+
 def wants_json(request: HttpRequest) -> bool:
     accept = request.headers.get("Accept", "")
     return "application/json" in accept and "text/html" not in accept

@@ -1,11 +1,14 @@
 from django import forms
 from django.contrib.auth import authenticate, password_validation
 
+from .access import client_ip
+from .models import User
 from .throttle import login_failed, login_succeeded, login_throttled
 
 
-class SignupForm(forms.Form):
-    email = forms.EmailField(label="Work email", max_length=254)
+class NewPasswordForm(forms.Form):
+    """Two password fields, checked against each other and the validators."""
+
     password1 = forms.CharField(
         label="Password",
         strip=False,
@@ -16,12 +19,10 @@ class SignupForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
-    org_name = forms.CharField(label="Organization name", max_length=100)
-    login_path = forms.CharField(
-        label="Login path",
-        max_length=100,  # the service says what the limit is, in a sentence
-        help_text="3 to 40 of a-z, 0-9 and '-'. Your team's SSO URL ends with it.",
-    )
+
+    def password_owner_email(self) -> str:
+        """The address the password must not resemble."""
+        return ""
 
     def clean(self):
         data = super().clean()
@@ -30,10 +31,40 @@ class SignupForm(forms.Form):
             self.add_error("password2", "The two passwords differ; type them again.")
         elif p1:
             try:
-                password_validation.validate_password(p1)
+                password_validation.validate_password(
+                    p1, User(email=self.password_owner_email())
+                )
             except forms.ValidationError as exc:
                 self.add_error("password1", exc)
         return data
+
+
+class SignupForm(NewPasswordForm):
+    email = forms.EmailField(label="Work email", max_length=254)
+    org_name = forms.CharField(label="Organization name", max_length=100)
+    login_path = forms.CharField(
+        label="Login path",
+        max_length=100,  # the service says what the limit is, in a sentence
+        help_text="3 to 40 of a-z, 0-9 and '-'. Your team's SSO URL ends with it.",
+    )
+    field_order = ["email", "password1", "password2", "org_name", "login_path"]
+
+    def password_owner_email(self) -> str:
+        return self.cleaned_data.get("email", "")
+
+
+class InvitationAcceptForm(NewPasswordForm):
+    """A password account for the invited address (before SSO is live)."""
+
+    name = forms.CharField(label="Your name", max_length=150, required=False)
+    field_order = ["name", "password1", "password2"]
+
+    def __init__(self, *args, email: str, **kwargs) -> None:
+        self.email = email
+        super().__init__(*args, **kwargs)
+
+    def password_owner_email(self) -> str:
+        return self.email
 
 
 class LoginForm(forms.Form):
@@ -56,7 +87,7 @@ class LoginForm(forms.Form):
         email, password = data.get("username"), data.get("password")
         if not email or not password:
             return data
-        ip = self.request.META.get("REMOTE_ADDR")
+        ip = client_ip(self.request)
         if login_throttled(email, ip):
             raise forms.ValidationError(
                 "Too many failed sign-ins. Wait 15 minutes and try again, or reset "

@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from connections.access import OrgContext, org_view, wants_json
+from connections.access import OrgContext, client_ip, org_view, wants_json
 from connections.errors import ServiceError
 
 from .forms import MappingForm, ProvisioningSettingsForm
@@ -42,10 +42,6 @@ def _page_number(request: HttpRequest) -> int:
         return max(1, int(request.GET.get("page", "1")))
     except ValueError:
         return 1
-
-
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 def _current_default(org: OrgContext, roles: Sequence[Role]) -> str | None:
@@ -185,7 +181,7 @@ def mappings(request: HttpRequest, org: OrgContext) -> HttpResponse:
             actor_membership=org.membership,
             idp_group=name,
             role_slug=role,
-            ip=_ip(request),
+            ip=client_ip(request),
         )
     except ServiceError as exc:
         form.add_error(None, str(exc))
@@ -232,7 +228,7 @@ def mapping_delete_view(
         return preview
     try:
         mapping_delete(
-            actor_membership=org.membership, mapping=mapping, ip=_ip(request)
+            actor_membership=org.membership, mapping=mapping, ip=client_ip(request)
         )
     except ServiceError as exc:
         messages.error(request, str(exc))
@@ -294,7 +290,7 @@ def mapping_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
             default_role_slug=default_after,
             only_mapped_groups=only_after,
             invitation_only=data["invitation_only"],
-            ip=_ip(request),
+            ip=client_ip(request),
         )
     except ServiceError as exc:
         form.add_error(None, str(exc))

@@ -17,13 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from rolemapping.models import Membership, Role
 
+from ..access import client_ip
 from ..errors import ServiceError
 from ..forms import LoginForm, SignupForm
 from ..services.orgs import owner_signup
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 def safe_next(request: HttpRequest, default: str) -> str:

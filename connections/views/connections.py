@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ..access import OrgContext, org_view, wants_json
+from ..access import OrgContext, client_ip, org_view, wants_json
 from ..errors import PermissionDenied, ServiceError
 from ..forms_connections import ConnectionForm, PublishForm
 from ..models import Connection, ConnectionCheck
@@ -33,10 +33,6 @@ from ..services.connections import (
 
 HISTORY_SIZE = 25
 _FINAL = (ConnectionCheck.Status.PASSED, ConnectionCheck.Status.FAILED)
-
-
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 def _connection_or_404(org: OrgContext, connection_id: int) -> Connection:
@@ -134,7 +130,7 @@ def connection_new(request: HttpRequest, org: OrgContext) -> HttpResponse:
         try:
             connection = connection_create(
                 actor_membership=org.membership,
-                ip=_ip(request),
+                ip=client_ip(request),
                 **form.service_kwargs(),
             )
         except ServiceError as exc:
@@ -218,7 +214,7 @@ def connection_edit(
             connection_update(
                 actor_membership=org.membership,
                 connection=connection,
-                ip=_ip(request),
+                ip=client_ip(request),
                 **form.service_kwargs(),
             )
         except ServiceError as exc:
@@ -248,7 +244,9 @@ def connection_test(
     connection = _connection_or_404(org, connection_id)
     try:
         check = connection_check_start(
-            actor_membership=org.membership, connection=connection, ip=_ip(request)
+            actor_membership=org.membership,
+            connection=connection,
+            ip=client_ip(request),
         )
     except ServiceError as exc:
         if wants_json(request):
@@ -326,7 +324,7 @@ def connection_publish_view(
                     actor_membership=org.membership,
                     connection=connection,
                     confirm=form.cleaned_data["confirm"],
-                    ip=_ip(request),
+                    ip=client_ip(request),
                 )
             except PermissionDenied as exc:
                 messages.error(request, str(exc))

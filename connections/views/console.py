@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from rolemapping.models import Membership, Role
 
-from ..access import OrgContext, org_view, wants_json
+from ..access import OrgContext, client_ip, org_view, wants_json
 from ..errors import ServiceError
 from ..selectors import (
     audit_page,
@@ -84,7 +84,7 @@ def member_role(request: HttpRequest, org: OrgContext, member_id: int) -> HttpRe
             actor_membership=org.membership,
             membership=membership,
             role_slug=request.POST.get("role", ""),
-            ip=request.META.get("REMOTE_ADDR"),
+            ip=client_ip(request),
         )
     except ServiceError as exc:
         messages.error(request, str(exc))

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ..access import OrgContext, org_view, wants_json
+from ..access import OrgContext, client_ip, org_view, wants_json
 from ..domain_names import VERIFICATION_RECORD_PREFIX
 from ..errors import ServiceError
 from ..models import Domain
@@ -76,10 +76,6 @@ def _require_manage(org: OrgContext) -> None:
         )
 
 
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
-
-
 def _list_url(org: OrgContext, domain: Domain | None = None) -> str:
     url = reverse("domain_list", args=[org.organization.login_path])
     return f"{url}#domain-{domain.pk}" if domain else url
@@ -97,7 +93,7 @@ def domain_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
                 domain = domain_add(
                     actor_membership=org.membership,
                     name=form.cleaned_data["domain"],
-                    ip=_ip(request),
+                    ip=client_ip(request),
                 )
             except ServiceError as exc:
                 if wants_json(request):
@@ -163,7 +159,7 @@ def domain_verify(
     _require_manage(org)
     try:
         queued = domain_request_check(
-            actor_membership=org.membership, domain=domain, ip=_ip(request)
+            actor_membership=org.membership, domain=domain, ip=client_ip(request)
         )
     except ServiceError as exc:
         if wants_json(request):
@@ -199,7 +195,9 @@ def domain_delete(
     domain = get_object_or_404(Domain, pk=domain_id, organization=org.organization)
     _require_manage(org)
     try:
-        domain_remove(actor_membership=org.membership, domain=domain, ip=_ip(request))
+        domain_remove(
+            actor_membership=org.membership, domain=domain, ip=client_ip(request)
+        )
     except ServiceError as exc:
         if wants_json(request):
             return JsonResponse({"error": str(exc)}, status=400)

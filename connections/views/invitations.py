@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import login, password_validation
+from django.contrib.auth import login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,8 +18,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rolemapping.models import Role
 from rolemapping.permissions import ROLE_RANK
 
-from ..access import OrgContext, org_view, wants_json
+from ..access import OrgContext, client_ip, org_view, wants_json
 from ..errors import ServiceError
+from ..forms import InvitationAcceptForm
 from ..models import Invitation, Organization, User
 from ..services.connections import live_connection_for_org
 from ..services.invitations import (
@@ -63,42 +64,6 @@ class InviteForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = roles
         self.fields["role"].initial = Role.Slug.MEMBER
-
-
-class AcceptForm(forms.Form):
-    """A password account for the invited address (before SSO is live)."""
-
-    name = forms.CharField(label="Your name", max_length=150, required=False)
-    password1 = forms.CharField(
-        label="Password",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    password2 = forms.CharField(
-        label="Password again",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def __init__(self, *args, email: str, **kwargs) -> None:
-        self.email = email
-        super().__init__(*args, **kwargs)
-
-    def clean(self):
-        data = super().clean()
-        p1, p2 = data.get("password1"), data.get("password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("password2", "The two passwords differ; type them again.")
-        elif p1:
-            try:
-                password_validation.validate_password(p1, User(email=self.email))
-            except forms.ValidationError as exc:
-                self.add_error("password1", exc)
-        return data
-
-
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -154,7 +119,7 @@ def invitation_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
                     actor_membership=org.membership,
                     emails=form.cleaned_data["emails"],
                     role_slug=form.cleaned_data["role"],
-                    ip=_ip(request),
+                    ip=client_ip(request),
                 )
             except ServiceError as exc:
                 form.add_error("emails", str(exc))
@@ -194,7 +159,11 @@ def _admin_action(request: HttpRequest, org: OrgContext, invitation_id: int, act
         organization=org.organization,
     )
     try:
-        action(actor_membership=org.membership, invitation=invitation, ip=_ip(request))
+        action(
+            actor_membership=org.membership,
+            invitation=invitation,
+            ip=client_ip(request),
+        )
     except ServiceError as exc:
         messages.error(request, str(exc))
         return None
@@ -273,7 +242,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "connections/invitations_accept.html", context)
         if request.method == "POST":
             try:
-                invitation_accept_for_user(token=token, user=user, ip=_ip(request))
+                invitation_accept_for_user(
+                    token=token, user=user, ip=client_ip(request)
+                )
             except ServiceError as exc:
                 context["error"] = str(exc)
             else:
@@ -288,14 +259,14 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         )
         return render(request, "connections/invitations_accept.html", context)
 
-    form = AcceptForm(request.POST or None, email=invitation.email)
+    form = InvitationAcceptForm(request.POST or None, email=invitation.email)
     if request.method == "POST" and form.is_valid():
         try:
             new_user, _ = invitation_accept_with_password(
                 token=token,
                 password=form.cleaned_data["password1"],
                 name=form.cleaned_data["name"],
-                ip=_ip(request),
+                ip=client_ip(request),
             )
         except ServiceError as exc:
             form.add_error(None, str(exc))
