@@ -39,6 +39,7 @@ from django.db.models import QuerySet
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from .. import outbound
+from ..access import client_ip
 from ..models import ConnectionConfig, User
 from ..services.sso import signin_complete
 from .discovery import ProviderMetadata, fetch_metadata
@@ -386,7 +387,7 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
             config=config,
             claims=payload,
             invitation_id=self.invitation_id,
-            ip=self.request.META.get("REMOTE_ADDR") if self.request else None,
+            ip=client_ip(self.request) if self.request else None,
         )
         return result.user
 

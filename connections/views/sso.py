@@ -35,7 +35,7 @@ from mozilla_django_oidc.views import (
     OIDCLogoutView,
 )
 
-from ..access import SSO_SESSION_KEY, OrgContext, org_view
+from ..access import SSO_SESSION_KEY, OrgContext, client_ip, org_view
 from ..domain_names import email_domain
 from ..errors import ServiceError
 from ..models import (
@@ -106,10 +106,6 @@ ACCESS_DENIED_MESSAGE = (
 
 
 # --------------------------------------------------------------------- helpers
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 def _ttl() -> int:
@@ -201,7 +197,7 @@ def _fail(
             subject=subject,
             email=email,
             is_test=is_test,
-            ip=_client_ip(request),
+            ip=client_ip(request),
             reference=reference,
         )
     # Ids and the step only: the detail can name people.
@@ -327,7 +323,7 @@ def _test_signin_finish(
             steps=steps,
             result=result,
             started_at=started_at,
-            ip=_client_ip(request),
+            ip=client_ip(request),
         )
     except ServiceError as exc:  # no longer allowed to manage the connection
         return _fail(
