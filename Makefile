@@ -8,7 +8,7 @@ AXE_MODULES := tests/e2e/node_modules/.package-lock.json
 SERVICES_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/sso_console \
 	CACHE_URL=redis://127.0.0.1:6379/1 CELERY_BROKER_URL=redis://127.0.0.1:6379/0
 
-.PHONY: run test e2e lint install clean worker
+.PHONY: run test e2e lint install clean worker bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: $(VENV)/.test-installed $(IDP_MODULES) $(AXE_MODULES)
 # The journeys in a real browser; needs chromium, PostgreSQL and Redis here.
 e2e: $(VENV)/.test-installed $(IDP_MODULES) $(AXE_MODULES)
 	$(SERVICES_ENV) E2E_REQUIRED=1 $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+# Sign-in speed and scale next to stock mozilla-django-oidc; needs PostgreSQL,
+# Redis and Node here. Writes docs/performance.md.
+bench: $(VENV)/.test-installed $(IDP_MODULES)
+	$(BIN)/python -m bench.run
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

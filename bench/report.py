@@ -1,0 +1,615 @@
+"""The benchmark's tables, targets and environment, as Markdown.
+
+Everything printed comes from the run's measurements; the only constants are
+the targets of issue 9 and the sizes the run chose.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from .load import LoadResult, median, percentile
+
+IDP_PACKAGE = (
+    Path(__file__).resolve().parent.parent
+    / "tests"
+    / "idp"
+    / "node_modules"
+    / "oidc-provider"
+    / "package.json"
+)
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+TOKEN_PATH = "/oauth2/v1/token"
+KEYS_PATH = "/oauth2/v1/keys"
+USERINFO_PATH = "/oauth2/v1/userinfo"
+SERVER_PATHS = (DISCOVERY_PATH, TOKEN_PATH, KEYS_PATH, USERINFO_PATH)
+THROUGHPUT_RATIO_TARGET = 1.5
+TAIL_RATIO_TARGET = 4.0
+
+
+@dataclass
+class Report:
+    """Everything one run measured."""
+
+    clients: int
+    window_s: float
+    rounds: int
+    versions: dict[str, str] = field(default_factory=dict)
+    loads: dict[str, LoadResult] = field(default_factory=dict)
+    idp_requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    signin_queries: list[Any] = field(default_factory=list)
+    callback_breakdown: Any = None
+    scale: Any = None
+    routing: Any = None
+    console: list[Any] = field(default_factory=list)
+    checks: Any = None
+    phases: dict[str, float] = field(default_factory=dict)
+    total_s: float = 0.0
+    budget_s: float = 0.0
+    checks_timeout_s: float = 0.0
+    warm_queries: dict[str, Any] = field(default_factory=dict)
+    loadavg_start: tuple[float, ...] = ()
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _loadavg(values: tuple[float, ...]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values) or "?"
+
+
+def _node_version() -> str:
+    try:
+        return subprocess.run(  # noqa: S603
+            ["node", "--version"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment(report: Report) -> list[tuple[str, str]]:
+    """CPU, cores and the versions of everything in the measured path."""
+    import django
+
+    cores = os.cpu_count() or 0
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    return [
+        ("Date", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        ("CPU", _cpu_model()),
+        ("Cores", f"{cores} (usable by this run: {usable or cores})"),
+        ("OS", f"{platform.system()} {platform.release()}"),
+        (
+            "Load average (1, 5, 15 min) at start / end",
+            f"{_loadavg(report.loadavg_start)} / {_loadavg(os.getloadavg())}",
+        ),
+        ("Python", platform.python_version()),
+        ("Django", django.get_version()),
+        ("mozilla-django-oidc", version("mozilla-django-oidc")),
+        ("gunicorn", version("gunicorn")),
+        ("Celery", version("celery")),
+        ("PostgreSQL", report.versions.get("PostgreSQL", "?")),
+        ("Redis", report.versions.get("Redis", "?")),
+        ("Node.js", _node_version()),
+        ("oidc-provider", json.loads(IDP_PACKAGE.read_text())["version"]),
+    ]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _server_side(counts: dict[str, int]) -> int:
+    return sum(counts.get(path, 0) for path in SERVER_PATHS)
+
+
+def _browser_side(counts: dict[str, int]) -> int:
+    return sum(n for path, n in counts.items() if path not in SERVER_PATHS)
+
+
+# ------------------------------------------------------------------ sections
+
+
+def _throughput(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
+    ours, stock = report.loads["ours"], report.loads["stock"]
+    rows = []
+    for load in (ours, stock):
+        rows.append(
+            [
+                load.app,
+                load.clients,
+                f"{load.elapsed_s:.1f}",
+                load.signins,
+                f"{load.per_second:.1f}",
+                _ms(percentile(load.callback_s, 50)),
+                _ms(percentile(load.callback_s, 95)),
+                _ms(percentile(load.callback_s, 99)),
+                _ms(percentile(load.signin_s, 50)),
+                load.errors,
+            ]
+        )
+    ratio = ours.per_second / stock.per_second if stock.per_second else 0.0
+    p50 = percentile(ours.callback_s, 50)
+    p99 = percentile(ours.callback_s, 99)
+    tail = p99 / p50 if p50 else float("inf")
+    text = _table(
+        [
+            "app",
+            "clients",
+            "seconds",
+            "sign-ins",
+            "sign-ins/s",
+            "callback p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "whole sign-in p50 ms",
+            "errors",
+        ],
+        rows,
+    )
+    text += f"\n\nOurs over stock: **{ratio:.2f}x** sign-ins per second."
+    text += (
+        "\n\nPer sign-in, during the same windows (milliseconds; statement time "
+        "is pg_stat_database's active_time of the app's own database, so it "
+        "includes waiting for a core):\n\n"
+    )
+    text += _cpu_table([ours, stock])
+    text += "\n\n" + _where_time_goes(report)
+    samples = [s for load in (ours, stock) for s in load.error_samples]
+    if samples:
+        text += "\n\nErrors: " + "; ".join(samples)
+    targets = [
+        (
+            f"Sign-in throughput >= {THROUGHPUT_RATIO_TARGET}x stock's",
+            f"{ratio:.2f}x ({ours.per_second:.1f} vs {stock.per_second:.1f}/s)",
+            ratio >= THROUGHPUT_RATIO_TARGET and not ours.errors,
+        ),
+        (
+            f"Callback p99 < {TAIL_RATIO_TARGET:.0f}x p50 (ours)",
+            f"p99 {_ms(p99)} ms = {tail:.2f}x p50 {_ms(p50)} ms",
+            tail < TAIL_RATIO_TARGET,
+        ),
+    ]
+    return text, targets
+
+
+def _where_time_goes(report: Report) -> str:
+    """A sentence or two computed from the measurements above."""
+    ours, stock = report.loads["ours"], report.loads["stock"]
+
+    def per(load: LoadResult, key: str) -> float:
+        return load.cpu_s.get(key, 0.0) / (load.signins or 1) * 1000
+
+    app_ratio = per(ours, "app") / per(stock, "app") if per(stock, "app") else 0.0
+    db_ratio = (
+        per(ours, "db active") / per(stock, "db active")
+        if per(stock, "db active")
+        else 0.0
+    )
+    text = (
+        f"Our app spends {per(ours, 'app'):.1f} ms of CPU per sign-in, stock "
+        f"{per(stock, 'app'):.1f} ms ({app_ratio:.2f}x); the IdP spends "
+        f"{per(ours, 'IdP'):.1f} ms per sign-in for ours and {per(stock, 'IdP'):.1f} "
+        f"ms for stock (the JWKS and UserInfo requests stock makes); PostgreSQL "
+        f"statement time is {db_ratio:.2f}x stock's."
+    )
+    queries = report.warm_queries
+    if queries:
+        ours_q, stock_q = queries["ours"], queries["stock"]
+        text += (
+            " Queries of one warm sign-in (start + callback + landing page, "
+            f"Django's test client): ours {ours_q.start} + {ours_q.callback} + "
+            f"{ours_q.landing} = {ours_q.total}, stock {stock_q['start']} + "
+            f"{stock_q['callback']} + {stock_q['landing']} = "
+            f"{stock_q['start'] + stock_q['callback'] + stock_q['landing']}."
+        )
+    b = report.callback_breakdown
+    if b is not None:
+        text += (
+            f" One warm callback of ours, in this process, one at a time "
+            f"(median of {b.samples}, returning person): {b.total_ms:.1f} ms = SQL "
+            f"{b.sql_ms:.1f} ms ({b.sql_queries} queries) + IdP round trip "
+            f"{b.idp_ms:.1f} ms ({b.idp_requests} request) + Python "
+            f"{b.python_ms:.1f} ms."
+        )
+    return text
+
+
+def _cpu_table(loads: list[LoadResult]) -> str:
+    cores = os.cpu_count() or 1
+    rows = []
+    for load in loads:
+        n = load.signins or 1
+        cpu = load.cpu_s
+        known = sum(cpu.get(k, 0.0) for k in ("app", "IdP", "load generator"))
+        machine = cpu.get("machine", 0.0)
+        busy = machine / (load.elapsed_s * cores) * 100 if load.elapsed_s else 0.0
+        rows.append(
+            [
+                load.app,
+                f"{cpu.get('app', 0.0) / n * 1000:.1f}",
+                f"{cpu.get('IdP', 0.0) / n * 1000:.1f}",
+                f"{cpu.get('load generator', 0.0) / n * 1000:.1f}",
+                f"{max(0.0, machine - known) / n * 1000:.1f}",
+                f"{busy:.0f}%",
+                f"{cpu.get('db active', 0.0) / n * 1000:.1f}",
+                f"{cpu.get('db sessions', 0.0) / n:.1f}",
+            ]
+        )
+    return _table(
+        [
+            "app",
+            "app CPU (gunicorn workers)",
+            "IdP CPU (node)",
+            "load generator CPU",
+            "all other CPU (PostgreSQL, Redis, other processes)",
+            "machine busy",
+            "PostgreSQL statement time",
+            "database connections",
+        ],
+        rows,
+    )
+
+
+def _idp_requests(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
+    cases = dict(report.idp_requests)
+    for name, load in report.loads.items():
+        if load.signins:
+            cases[f"{name}, average over the load ({load.signins} sign-ins)"] = {
+                path: n / load.signins for path, n in load.idp_counts.items()
+            }
+    rows = []
+    for name, counts in cases.items():
+        rows.append(
+            [name]
+            + [_num(counts.get(path, 0)) for path in SERVER_PATHS]
+            + [_num(_server_side(counts)), _num(_browser_side(counts))]
+        )
+    text = _table(
+        [
+            "sign-in",
+            "discovery",
+            "token",
+            "keys (JWKS)",
+            "userinfo",
+            "**server-side total**",
+            "browser at the IdP (authorize, ...)",
+        ],
+        rows,
+    )
+    warm = report.idp_requests.get("ours, warm", {})
+    ours_load = report.loads["ours"]
+    per_signin = (
+        _server_side(ours_load.idp_counts) / ours_load.signins
+        if ours_load.signins
+        else 0.0
+    )
+    targets = [
+        (
+            "Exactly 1 IdP request per warm sign-in (ours)",
+            f"{_server_side(warm)} (average over the load: {per_signin:.3f})",
+            _server_side(warm) == 1 and abs(per_signin - 1.0) < 1e-9,
+        )
+    ]
+    return text, targets
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+
+
+def _signin_queries(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
+    rows = [
+        [
+            f"{q.organizations:,}",
+            q.groups,
+            q.first_start,
+            q.first_callback,
+            q.repeat_start,
+            q.repeat_callback,
+        ]
+        for q in report.signin_queries
+    ]
+    text = _table(
+        [
+            "organizations",
+            "groups (claim and mappings)",
+            "first sign-in: start",
+            "first: callback",
+            "repeat sign-in: start",
+            "repeat: callback",
+        ],
+        rows,
+    )
+    kinds = {
+        (q.first_start, q.first_callback, q.repeat_start, q.repeat_callback)
+        for q in report.signin_queries
+    }
+    worst = max(
+        (q.first_start + q.first_callback for q in report.signin_queries), default=0
+    )
+    targets = [
+        (
+            "Queries per sign-in equal at 1 and 10,000 orgs, 10 and 500 groups",
+            f"{'equal' if len(kinds) == 1 else 'NOT equal'}; at most {worst} "
+            "(first sign-in, start + callback)",
+            len(kinds) == 1,
+        )
+    ]
+    return text, targets
+
+
+def _console(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
+    rows = [
+        [
+            p.page,
+            f"{p.rows:,}",
+            p.queries,
+            f"{p.median_ms:.1f}",
+            p.rows_shown,
+            p.last_page_queries,
+            f"{p.last_page_ms:.1f}",
+            p.last_page_rows_shown,
+        ]
+        for p in report.console
+    ]
+    text = _table(
+        [
+            "page",
+            "rows",
+            "queries (page 1)",
+            "ms (page 1)",
+            "rows shown",
+            "queries (last page)",
+            "ms (last page)",
+            "rows shown",
+        ],
+        rows,
+    )
+    by_page: dict[str, set[int]] = {}
+    for p in report.console:
+        by_page.setdefault(p.page, set()).update({p.queries, p.last_page_queries})
+    constant = all(len(counts) == 1 for counts in by_page.values())
+    paginated = all(
+        p.rows_shown <= 50 and p.last_page_rows_shown <= 50 for p in report.console
+    ) and any(p.rows_shown == 50 for p in report.console)
+    targets = [
+        (
+            "Console pages: constant queries at 10 and 5,000 rows, paginated",
+            ", ".join(f"{page} {sorted(c)}" for page, c in by_page.items())
+            + f"; at most {max(p.rows_shown for p in report.console)} rows a page",
+            constant and paginated,
+        )
+    ]
+    return text, targets
+
+
+def _routing(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
+    r = report.routing
+    rows = [
+        [
+            "verified_domain_org, known domain",
+            len(r.selector_ms),
+            f"{median(r.selector_ms):.2f}",
+            f"{percentile(r.selector_ms, 95):.2f}",
+            f"{percentile(r.selector_ms, 99):.2f}",
+            r.selector_queries,
+        ],
+        [
+            "verified_domain_org, unknown domain",
+            len(r.miss_ms),
+            f"{median(r.miss_ms):.2f}",
+            f"{percentile(r.miss_ms, 95):.2f}",
+            f"{percentile(r.miss_ms, 99):.2f}",
+            r.selector_queries,
+        ],
+        [
+            "POST /login/ (routed to the org's SSO)",
+            len(r.post_ms),
+            f"{median(r.post_ms):.2f}",
+            f"{percentile(r.post_ms, 95):.2f}",
+            f"{percentile(r.post_ms, 99):.2f}",
+            r.post_queries,
+        ],
+    ]
+    text = _table(["lookup", "samples", "p50 ms", "p95 ms", "p99 ms", "queries"], rows)
+    text += (
+        f"\n\n{r.verified_domains:,} verified domains. PostgreSQL's plan: `{r.plan}`"
+    )
+    targets = [
+        (
+            "Email-first routing with 100,000 verified domains (no numeric target)",
+            f"POST /login/ p50 {median(r.post_ms):.2f} ms, selector p50 "
+            f"{median(r.selector_ms):.2f} ms, index used: "
+            f"{'yes' if r.uses_index else 'no'}",
+            r.uses_index,
+        )
+    ]
+    return text, targets
+
+
+def _checks(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
+    c = report.checks
+    rate = c.created / c.total_s if c.total_s else 0.0
+    idp_total = sum(c.idp_counts.values())
+    text = _table(
+        [
+            "live connections",
+            "checks",
+            "passed",
+            "failed",
+            "unfinished",
+            "total s",
+            "checks/s",
+            "one check p50 ms",
+            "p95 ms",
+            "queue wait p95 s",
+            "IdP requests",
+        ],
+        [
+            [
+                f"{c.live_connections:,}",
+                c.created,
+                c.passed,
+                c.failed,
+                c.unfinished,
+                f"{c.total_s:.1f}",
+                f"{rate:.1f}",
+                f"{c.run_p50_ms:.0f}",
+                f"{c.run_p95_ms:.0f}",
+                f"{c.wait_p95_s:.1f}",
+                idp_total,
+            ]
+        ],
+    )
+    if c.failed_sample:
+        text += f"\n\nA failed check said: {c.failed_sample}"
+    ok = c.created == c.live_connections and c.unfinished == 0
+    targets = [
+        (
+            f"{c.live_connections:,} health checks through Redis, 4 worker "
+            "processes: none stuck",
+            f"{c.created - c.unfinished}/{c.created} finished in {c.total_s:.1f} s "
+            f"({c.passed} passed, {c.failed} failed)",
+            ok,
+        )
+    ]
+    return text, targets
+
+
+METHOD = """\
+- Everything runs on this machine, on loopback: the IdP is `tests/idp/server.mjs`
+  (`oidc-provider`), started by the test fixture's own starter
+  (`tests/fixtures/idp.py`). Our app and the stock app each run under gunicorn
+  ({workers} workers x {threads} threads, `DEBUG=False`) with PostgreSQL (fresh
+  databases `sso_bench` and `bench_stock`, Django's default `CONN_MAX_AGE=0`
+  for both) and database sessions; ours uses Redis db 14 as its cache and db
+  15 as its Celery broker. The stock app (`bench/stock/`) is configured only as
+  mozilla-django-oidc's documentation says (endpoints, client, RS256, PKCE
+  because the IdP requires it).
+- **1.** {clients} clients, each a `requests.Session` that keeps its IdP session
+  cookie, sign in again and again for {window:.0f} s per round, {rounds}
+  alternating rounds per app. A sign-in is: GET the app's start URL, the IdP's
+  authorize (redirects straight back once the IdP session exists), GET the
+  callback (timed: code exchange, ID token validation, account and membership,
+  session), then the landing page, which must name the person (ours
+  `/accounts/me/`, stock `/`). The app's cookies are dropped after each
+  sign-in, so each one makes a new app session. Each client's first sign-in
+  (through the IdP's form, which provisions the account) is made before the
+  clock starts. The load generator shares the machine's cores with both apps,
+  the IdP and PostgreSQL, the same for both apps.
+- **2.** Counted by the IdP itself (`request_counts()`, per URL path):
+  server-side requests are the app's own (discovery, token, keys, userinfo);
+  the browser's requests to the IdP are shown apart. Cold is the first sign-in
+  after emptying the cache (Redis db 14).
+- **3.** Django's test client in this process, against the same database and
+  cache, through the real IdP; `CaptureQueriesContext` counts the start and
+  the callback. For N groups the person's groups claim carries N groups and
+  the organization has N group mappings. "First" provisions the person;
+  "repeat" is the same person again.
+- **4.** Test client as the owner; rows made with `bulk_create`; page 1 and the
+  last page; time is the median of {repeats} requests; "rows shown" counts the
+  seeded rows found in the HTML.
+- **5.** 10,000 organizations with 10 verified domains each; 1,000 random
+  known domains through `verified_domain_org`, 200 unknown ones, and 200
+  `POST /login/` for domains of organizations with a live connection.
+- **6.** {live:,} live connections pointed at the IdP; one
+  `connections.tasks.connections_health_check_all` is sent through Redis to a
+  worker started with `celery -A config worker --concurrency=4`; total time is
+  from sending it to the last check's `finished_at`; a check not finished
+  within {timeout:.0f} s counts as stuck.
+"""
+
+
+def render(report: Report) -> str:
+    """The whole report as Markdown."""
+    from . import scale, stack
+
+    sections = [
+        ("1. Sign-in throughput and callback latency", _throughput),
+        ("2. IdP requests per sign-in", _idp_requests),
+        ("3. Queries per sign-in", _signin_queries),
+        ("4. Console pages", _console),
+        ("5. Email-first routing", _routing),
+        ("6. Checks at scale", _checks),
+    ]
+    bodies, targets = [], []
+    for title, build in sections:
+        body, section_targets = build(report)
+        bodies.append(f"## {title}\n\n{body}")
+        targets.extend(section_targets)
+    within = report.total_s <= report.budget_s
+    targets.append(
+        (
+            f"Whole benchmark under {report.budget_s / 60:.0f} minutes",
+            f"{report.total_s:.0f} s",
+            within,
+        )
+    )
+    env_rows = [[name, value] for name, value in environment(report)]
+    phase_rows = [[name, f"{secs:.1f}"] for name, secs in report.phases.items()]
+    parts = [
+        "# Performance",
+        "Written by `make bench` (`bench/run.py`); every figure below was "
+        "measured by the run that wrote this file. Run it again to compare a "
+        "change.",
+        "## Machine and versions\n\n" + _table(["", ""], env_rows),
+        "## Targets\n\n"
+        + _table(
+            ["target", "result", "verdict"],
+            [[name, result, _verdict(ok)] for name, result, ok in targets],
+        ),
+        *bodies,
+        "## How it is measured\n\n"
+        + METHOD.format(
+            workers=stack.GUNICORN_WORKERS,
+            threads=stack.GUNICORN_THREADS,
+            clients=report.clients,
+            window=report.window_s,
+            rounds=report.rounds,
+            repeats=scale.TIMED_REPEATS,
+            live=report.checks.live_connections if report.checks else 0,
+            timeout=report.checks_timeout_s,
+        ),
+        "## Run time by phase\n\n"
+        + _table(["phase", "seconds"], phase_rows)
+        + f"\n\nTotal: {report.total_s:.0f} s.",
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def write_report(report: Report, path: Path) -> str:
+    text = render(report)
+    path.write_text(text)
+    return text
