@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -81,10 +82,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _name = DATABASES["default"]["NAME"]
     if _name and not Path(_name).is_absolute() and _name != ":memory:":
         DATABASES["default"]["NAME"] = str(BASE_DIR / _name)
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+else:
+    # Persistent connections (checked before reuse): opening a PostgreSQL
+    # connection per request costs more than most of our requests' queries.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Sessions live in Redis when the cache is Redis (shared by every worker); with
+# the per-process local-memory cache they must stay in the database.
+_CACHE_IS_SHARED = "redis" in CACHES["default"]["BACKEND"].lower()
+SESSION_ENGINE = env.str(
+    "SESSION_ENGINE",
+    default="django.contrib.sessions.backends.cache"
+    if _CACHE_IS_SHARED
+    else "django.contrib.sessions.backends.db",
+)
 
 AUTH_USER_MODEL = "connections.User"
 AUTHENTICATION_BACKENDS = [
@@ -126,6 +140,15 @@ _DEV_FERNET_KEY = "ZGV2LW9ubHktZmVybmV0LWtleS1kby1ub3QtdXNlLSE="
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS", default=[_DEV_FERNET_KEY] if DEBUG else []
 )
+for _index, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
+    try:
+        Fernet(_key)
+    except (ValueError, TypeError):
+        # Caught here, at start-up, not by the first owner who saves a secret.
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEYS entry {_index} is not a Fernet key (32 "
+            "url-safe base64-encoded bytes)."
+        ) from None
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured(
         "FIELD_ENCRYPTION_KEYS is not set. Generate a key with: python -c "

@@ -74,6 +74,14 @@ def test_production_without_secret_key_fails_at_start_up_with_a_sentence():
     assert "SECRET_KEY is not set" in result.stderr
 
 
+def test_a_malformed_encryption_key_fails_at_start_up_with_a_sentence():
+    result = _run_settings(
+        {"DEBUG": "False", "SECRET_KEY": "x" * 50, "FIELD_ENCRYPTION_KEYS": "short"}
+    )
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS entry 1 is not a Fernet key" in result.stderr
+
+
 def test_production_deployment_checks_are_clean():
     env = {
         "DEBUG": "False",
