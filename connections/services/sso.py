@@ -432,7 +432,7 @@ def signin_complete(
                 connection=connection,
                 outcome=SignInEvent.Outcome.SUCCESS,
                 step="signed_in",
-                detail=f"Signed in as {membership.role.slug}. {found.decision.reason}",
+                detail=_granted_detail(membership.role.slug, found.decision),
                 subject=found.subject,
                 email=user.email,
                 ip=ip,
@@ -440,6 +440,14 @@ def signin_complete(
     if refusal is not None:
         raise refusal
     return SignInResult(user=user, membership=membership, event=event)
+
+
+def _granted_detail(role: str, decision: Decision) -> str:
+    """Why the member has the role they signed in with."""
+    if decision.matched_groups or role == decision.role:
+        return f"Signed in as {role}. {decision.reason}"
+    # No mapped group decided it: the role of the invitation they accepted.
+    return f"Signed in as {role}: the role of their invitation (no mapped group)."
 
 
 def _user_provision(

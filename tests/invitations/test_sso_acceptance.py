@@ -7,7 +7,7 @@ callback accepts the invitation only for the address it was sent to.
 import pytest
 from django.urls import reverse
 
-from connections.models import Invitation, Organization
+from connections.models import Invitation, Organization, SignInEvent
 from rolemapping.models import GroupRoleMapping, Membership, Role
 
 from .sso_flow import make_sso_live, sign_in_through_idp
@@ -47,6 +47,10 @@ def test_the_invited_address_accepts_through_sso_with_the_invitation_role(
     assert invitation.state == "accepted"
     assert invitation.accepted_by == membership.user
     assert "pending_invitation_id" not in client.session
+    event = SignInEvent.objects.get(outcome="success")
+    assert event.detail == (
+        "Signed in as admin: the role of their invitation (no mapped group)."
+    )
 
 
 def test_a_mapped_group_wins_over_the_invitation_role(
