@@ -1,5 +1,4 @@
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -12,31 +11,11 @@ from connections.oidc.discovery import (
 )
 from connections.oidc.errors import OIDCError
 
+from .fakes import FakeOutboundError, FakeResponse
+
 OKTA_ORG = "https://acme.okta.com"
 OKTA_DEFAULT = "https://acme.okta.com/oauth2/default"
 REMOVED = object()
-
-
-class FakeOutboundError(Exception):
-    """Shaped like connections.outbound.OutboundError."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-@dataclass
-class FakeResponse:
-    status: int
-    content: bytes
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.content)
-        except ValueError:
-            raise FakeOutboundError("bad_json", "The answer is not JSON.") from None
 
 
 class FakeFetch:

@@ -1,5 +1,4 @@
 import json
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -10,29 +9,9 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from connections.oidc.errors import OIDCError
 from connections.oidc.jwks import JWKSCache
 
+from .fakes import FakeOutboundError, FakeResponse
+
 JWKS_URI = "https://acme.okta.com/oauth2/default/v1/keys"
-
-
-class FakeOutboundError(Exception):
-    """Shaped like connections.outbound.OutboundError."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-@dataclass
-class FakeResponse:
-    status: int
-    content: bytes
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.content)
-        except ValueError:
-            raise FakeOutboundError("bad_json", "The answer is not JSON.") from None
 
 
 class FakeIdP:
