@@ -3,15 +3,12 @@ removal refuses the next sign-in and ends the open session, and the members page
 refuses to edit a managed member by hand."""
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
 from connections.models import AuditEvent, Organization
 from rolemapping.models import Membership, Role
 from tests.invitations.sso_flow import make_sso_live, sign_in_through_idp
-
-OIDC_BACKEND = "connections.oidc.backend.OrganizationOIDCBackend"
 
 
 @pytest.fixture
@@ -47,13 +44,6 @@ def test_the_role_follows_the_groups_between_two_signins(
     assert (event.details["before"], event.details["after"]) == ("member", "admin")
 
 
-# An SSO session outlives its first request only once the OIDC backend is in
-# AUTHENTICATION_BACKENDS (config/settings.py); until then this must fail.
-@pytest.mark.xfail(
-    OIDC_BACKEND not in settings.AUTHENTICATION_BACKENDS,
-    reason="config/settings.py does not list the OIDC backend yet",
-    strict=True,
-)
 def test_removal_from_every_mapped_group_refuses_and_ends_the_open_session(
     client, sso_org, clean_oidc_idp
 ):
