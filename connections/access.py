@@ -18,6 +18,7 @@ from rolemapping.models import Membership, Role
 from rolemapping.permissions import role_has_perm
 
 from .models import Organization
+from .services.orgs import login_path_lookup
 
 SSO_SESSION_KEY = "sso_org_ids"
 
@@ -45,12 +46,15 @@ def session_signed_in_by_sso(request: HttpRequest, org: Organization) -> bool:
 
 def org_context(request: HttpRequest, login_path: str, perm: str) -> OrgContext:
     """Resolve the organization of a console URL for the signed-in user."""
+    login_path = login_path_lookup(login_path)
+    if login_path is None:
+        raise Http404("No such organization.")
     membership = (
         Membership.objects.select_related("organization", "role")
         .filter(
             user=request.user,
             is_active=True,
-            organization__login_path=login_path.lower(),
+            organization__login_path=login_path,
         )
         .first()
     )

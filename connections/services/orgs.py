@@ -58,6 +58,13 @@ SEEDED_ROLES = (
 )
 
 
+def login_path_lookup(raw: str) -> str | None:
+    """The stored form of a login path from a URL, or None when no organization
+    could have it (so it never reaches the database: PostgreSQL refuses NUL)."""
+    value = raw.lower()
+    return value if len(value) <= 40 and LOGIN_PATH_RE.match(value) else None
+
+
 def login_path_validate(raw: str) -> str:
     """Return the normalised login path, or raise ServiceError with a sentence."""
     value = (raw or "").strip().lower()
@@ -182,6 +189,9 @@ def membership_change_role(
         raise ServiceError("The owner's role cannot be changed.")
     if role_slug == Role.Slug.OWNER:
         raise ServiceError("There is exactly one owner; the owner role is not given.")
+    if role_slug not in Role.Slug.values:
+        # Checked before any query: a posted value may hold anything, NUL too.
+        raise ServiceError("There is no such role. Choose admin, member or viewer.")
     if membership.managed_by_idp:
         raise ServiceError(
             f"{membership.user.email}'s role is managed by your identity provider: "
@@ -196,7 +206,7 @@ def membership_change_role(
     try:
         role = Role.objects.get(organization=membership.organization, slug=role_slug)
     except Role.DoesNotExist as exc:
-        raise ServiceError(f"There is no role '{role_slug}'.") from exc
+        raise ServiceError("There is no such role in this organization.") from exc
     before = membership.role.slug
     if before == role.slug:
         return membership

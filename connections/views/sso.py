@@ -51,6 +51,7 @@ from ..oidc.flow import FlowError, flow_begin, flow_consume
 from ..oidc.tokens import validate_authorization_response_iss
 from ..services.connections import live_connection_for_org
 from ..services.domains import verified_domain_org
+from ..services.orgs import login_path_lookup
 from ..services.sso import (
     SignInRefused,
     flow_targets,
@@ -142,8 +143,10 @@ def _login_hint(value: str | None) -> str:
 
 
 def _organization(login_path: str) -> Organization | None:
-    # Login paths are stored lower-cased.
-    return Organization.objects.filter(login_path=login_path.lower()[:100]).first()
+    stored = login_path_lookup(login_path)
+    if stored is None:
+        return None
+    return Organization.objects.filter(login_path=stored).first()
 
 
 def _error_page(
