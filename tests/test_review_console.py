@@ -56,3 +56,15 @@ def test_member_role_change_refuses_unknown_role_without_error(
 def test_public_sso_url_with_unstorable_org_path_is_404(client, org, prefix, path):
     response = client.get(f"{prefix}{path}/")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/accounts/signup/", "/accounts/login/", "/orgs/acme/connections/new/"],
+)
+def test_an_empty_post_is_a_400_that_says_what_is_missing(owner_client, org, url):
+    if url.startswith("/accounts/"):
+        owner_client.logout()
+    response = owner_client.post(url, {})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()

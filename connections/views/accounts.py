@@ -35,7 +35,7 @@ def safe_next(request: HttpRequest, default: str) -> str:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -74,7 +74,9 @@ def password_login(request: HttpRequest) -> HttpResponse:
     # Email-first sign-in sends people here with ?email= when their domain has
     # no SSO; keep what they typed.
     initial = {"username": request.GET.get("email", "")[:254]}
-    form = LoginForm(request, request.POST or None, initial=initial)
+    form = LoginForm(
+        request, request.POST if request.method == "POST" else None, initial=initial
+    )
     sso_orgs = []
     if request.method == "POST" and form.is_valid():
         user = form.user

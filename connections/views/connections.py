@@ -125,7 +125,7 @@ def connection_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @org_view("connections.manage")
 def connection_new(request: HttpRequest, org: OrgContext) -> HttpResponse:
-    form = ConnectionForm(request.POST or None)
+    form = ConnectionForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             connection = connection_create(
@@ -205,7 +205,7 @@ def connection_edit(
 ) -> HttpResponse:
     connection = _connection_or_404(org, connection_id)
     form = ConnectionForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         initial=ConnectionForm.initial_for(connection),
         editing=True,
     )
@@ -314,7 +314,7 @@ def connection_publish_view(
     request: HttpRequest, org: OrgContext, connection_id: int
 ) -> HttpResponse:
     connection = _connection_or_404(org, connection_id)
-    form = PublishForm(request.POST or None)
+    form = PublishForm(request.POST if request.method == "POST" else None)
     first_publish = not org.organization.sso_enforced
     status = 200
     if request.method == "POST":

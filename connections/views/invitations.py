@@ -259,7 +259,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         )
         return render(request, "connections/invitations_accept.html", context)
 
-    form = InvitationAcceptForm(request.POST or None, email=invitation.email)
+    form = InvitationAcceptForm(
+        request.POST if request.method == "POST" else None, email=invitation.email
+    )
     if request.method == "POST" and form.is_valid():
         try:
             new_user, _ = invitation_accept_with_password(
