@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import socket
 import time
-import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 
 from connections import dns as dns_module
 from connections.dns import TxtLookup, parse_nameservers, txt_lookup
+from tests.settings_setter import settings_setter
 
 NAME = "_sso-console-challenge.example.com"
 
@@ -31,28 +30,7 @@ def lookup(dns) -> Callable[..., TxtLookup]:
 
 @pytest.fixture
 def dns_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Set settings for one test: Django's override when configured, else a stand-in."""
-    from django.conf import settings
-
-    try:
-        settings.INSTALLED_APPS  # noqa: B018 -- raises when not configured
-    except ImproperlyConfigured:
-        stand_in = types.SimpleNamespace()
-        monkeypatch.setattr(dns_module, "settings", stand_in)
-        yield lambda **values: vars(stand_in).update(values)
-        return
-    from django.test import override_settings
-
-    overrides: list[override_settings] = []
-
-    def apply(**values: Any) -> None:
-        override = override_settings(**values)
-        override.enable()
-        overrides.append(override)
-
-    yield apply
-    for override in reversed(overrides):
-        override.disable()
+    yield from settings_setter(monkeypatch, dns_module)
 
 
 def test_single_record_is_found(dns, lookup):

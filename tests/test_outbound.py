@@ -18,7 +18,6 @@ import ssl
 import sys
 import threading
 import time
-import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,10 +30,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from django.core.exceptions import ImproperlyConfigured
 
 from connections import outbound
 from connections.outbound import OutboundError, address_block_reason, fetch
+from tests.settings_setter import settings_setter
 
 # Explicit arguments for talking to the local test servers.
 LOCAL: dict[str, Any] = {
@@ -286,28 +285,7 @@ def closed_port() -> Iterator[int]:
 
 @pytest.fixture
 def outbound_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Set settings for one test: Django's override when configured, else a stand-in."""
-    from django.conf import settings
-
-    try:
-        settings.INSTALLED_APPS  # noqa: B018 -- raises when not configured
-    except ImproperlyConfigured:
-        stand_in = types.SimpleNamespace()
-        monkeypatch.setattr(outbound, "settings", stand_in)
-        yield lambda **values: vars(stand_in).update(values)
-        return
-    from django.test import override_settings
-
-    overrides: list[override_settings] = []
-
-    def apply(**values: Any) -> None:
-        override = override_settings(**values)
-        override.enable()
-        overrides.append(override)
-
-    yield apply
-    for override in reversed(overrides):
-        override.disable()
+    yield from settings_setter(monkeypatch, outbound)
 
 
 # ---------------------------------------------------------------------------
