@@ -205,3 +205,15 @@ def test_me_lists_memberships_and_is_401_for_anonymous(client, db):
         "email": org.owner.email,
         "memberships": [{"org": "acme", "role": "owner", "source": "owner"}],
     }
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/", "/\\evil.example/", "/orgs/\x00x/", "/" + "a" * 3000]
+)
+def test_login_next_refuses_anything_but_a_plain_local_path(client, db, target):
+    make_user("someone@example.test")
+    response = client.post(
+        reverse("login"),
+        {"username": "someone@example.test", "password": PASSWORD, "next": target},
+    )
+    assert response["Location"] == "/"

@@ -11,25 +11,19 @@ from django.db import connection as db_connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from rolemapping.models import Membership, Role
 
-from ..access import client_ip
+from ..access import client_ip, local_next
 from ..errors import ServiceError
 from ..forms import LoginForm, SignupForm
 from ..services.orgs import owner_signup
 
 
 def safe_next(request: HttpRequest, default: str) -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts=None, require_https=False
-    ):
-        return candidate
-    return default
+    return local_next(request.POST.get("next") or request.GET.get("next")) or default
 
 
 @never_cache
@@ -119,9 +113,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
     chosen = request.GET.get("org", "")
-    if chosen.startswith("/orgs/") and url_has_allowed_host_and_scheme(
-        chosen, allowed_hosts=None
-    ):
+    if chosen.startswith("/orgs/") and local_next(chosen):
         return redirect(chosen)
     first = (
         Membership.objects.filter(user=request.user, is_active=True)

@@ -24,7 +24,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -35,7 +34,7 @@ from mozilla_django_oidc.views import (
     OIDCLogoutView,
 )
 
-from ..access import SSO_SESSION_KEY, OrgContext, client_ip, org_view
+from ..access import SSO_SESSION_KEY, OrgContext, client_ip, local_next, org_view
 from ..domain_names import email_domain
 from ..errors import ServiceError
 from ..models import (
@@ -71,7 +70,6 @@ LOGOUT_STATE_SESSION_KEY = "sso_logout_state"
 PENDING_INVITATION_SESSION_KEY = "pending_invitation_id"
 _COOKIE_SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 _MAX_HINT_CHARS = 254
-_MAX_NEXT_CHARS = 2000
 _MAX_ERROR_DESCRIPTION_CHARS = 300
 
 PROTOCOL_MESSAGE = (
@@ -120,19 +118,6 @@ def _redirect_uri() -> str:
 def _printable(value: str, limit: int) -> str:
     value = " ".join(value.split())
     return "".join(ch for ch in value if ch.isprintable())[:limit]
-
-
-def local_next(value: str | None) -> str:
-    """``value`` if it is a path on this site, else "" (no open redirect)."""
-    if not value or len(value) > _MAX_NEXT_CHARS:
-        return ""
-    if not value.startswith("/") or value.startswith(("//", "/\\")):
-        return ""
-    if any(not ch.isprintable() or ch.isspace() for ch in value):
-        return ""
-    if not url_has_allowed_host_and_scheme(value, allowed_hosts=None):
-        return ""
-    return value
 
 
 def _login_hint(value: str | None) -> str:
