@@ -123,6 +123,14 @@ def local_next(value: str | None) -> str:
     return value
 
 
+def page_number(request: HttpRequest) -> int:
+    """The ?page= of a list view: a whole number from 1, else 1."""
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
 def wants_json(request: HttpRequest) -> bool:
     accept = request.headers.get("Accept", "")
     return "application/json" in accept and "text/html" not in accept

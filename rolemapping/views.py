@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from connections.access import OrgContext, client_ip, org_view, wants_json
+from connections.access import OrgContext, client_ip, org_view, page_number, wants_json
 from connections.errors import ServiceError
 
 from .forms import MappingForm, ProvisioningSettingsForm
@@ -35,13 +35,6 @@ PAGE_SIZE = 50
 # The preview names at most this many people per list; the counts are exact.
 PREVIEW_NAMES = 20
 MANAGE_REFUSAL = "Only owners and admins can change role mappings and sign-in settings."
-
-
-def _page_number(request: HttpRequest) -> int:
-    try:
-        return max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        return 1
 
 
 def _current_default(org: OrgContext, roles: Sequence[Role]) -> str | None:
@@ -68,7 +61,7 @@ def _render_page(
     settings_form: ProvisioningSettingsForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    page = mappings_page(org.organization, _page_number(request), PAGE_SIZE)
+    page = mappings_page(org.organization, page_number(request), PAGE_SIZE)
     return render(
         request,
         "rolemapping/mappings.html",
@@ -129,7 +122,7 @@ def mappings(request: HttpRequest, org: OrgContext) -> HttpResponse:
     roles = grantable_roles(org.organization)
     if request.method == "GET":
         if wants_json(request):
-            page = mappings_page(org.organization, _page_number(request), PAGE_SIZE)
+            page = mappings_page(org.organization, page_number(request), PAGE_SIZE)
             return JsonResponse(
                 {
                     "default_role": _current_default(org, roles),

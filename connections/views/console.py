@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from rolemapping.models import Membership, Role
 
-from ..access import OrgContext, client_ip, org_view, wants_json
+from ..access import OrgContext, client_ip, org_view, page_number, wants_json
 from ..errors import ServiceError
 from ..selectors import (
     audit_page,
@@ -21,13 +21,6 @@ from ..selectors import (
 from ..services.orgs import membership_change_role
 
 PAGE_SIZE = 50
-
-
-def page_number(request: HttpRequest) -> int:
-    try:
-        return max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        return 1
 
 
 @org_view()

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rolemapping.models import Role
 from rolemapping.permissions import ROLE_RANK
 
-from ..access import OrgContext, client_ip, org_view, wants_json
+from ..access import OrgContext, client_ip, org_view, page_number, wants_json
 from ..errors import ServiceError
 from ..forms import InvitationAcceptForm
 from ..models import Invitation, Organization, User
@@ -64,13 +64,6 @@ class InviteForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = roles
         self.fields["role"].initial = Role.Slug.MEMBER
-
-
-def _page_number(request: HttpRequest) -> int:
-    try:
-        return max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        return 1
 
 
 def _role_choices(org: OrgContext) -> list[tuple[str, str]]:
@@ -134,7 +127,7 @@ def invitation_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
                 },
                 roles=roles,
             )
-    page = invitations_page(org.organization, _page_number(request), PAGE_SIZE, state)
+    page = invitations_page(org.organization, page_number(request), PAGE_SIZE, state)
     if request.method == "GET" and wants_json(request):
         return JsonResponse([_invitation_json(i) for i in page], safe=False)
     return render(
