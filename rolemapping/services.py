@@ -32,6 +32,8 @@ __all__ = [
     "idp_group_clean",
     "mapping_delete",
     "mapping_set",
+    "locked_membership",
+    "membership_apply",
     "membership_sync",
     "provisioning_settings_for",
     "provisioning_settings_update",
@@ -111,13 +113,29 @@ def _accepted_invitation_role(organization: Organization, user: User) -> str | N
     )
 
 
-def _locked_membership(organization: Organization, user: User) -> Membership | None:
+def locked_membership(organization: Organization, user: User) -> Membership | None:
+    """``user``'s membership in ``organization`` with its role, locked until the
+    transaction ends (None if they have none)."""
     return (
         Membership.objects.select_for_update(of=("self",))
         .select_related("role")
         .filter(organization=organization, user=user)
         .first()
     )
+
+
+def _role(
+    organization: Organization, slug: str | None, membership: Membership | None
+) -> Role:
+    """The organization's role ``slug``, without a query when it is one already
+    loaded: the member's current role (a repeat sign-in) or the default role."""
+    known = [membership.role] if membership is not None else []
+    if Organization.default_role.is_cached(organization):
+        known.append(organization.default_role)
+    for role in known:
+        if role is not None and role.slug == slug:
+            return role
+    return Role.objects.get(organization=organization, slug=slug)
 
 
 def _groups_detail(groups: tuple[str, ...]) -> list[str]:
@@ -143,12 +161,40 @@ def membership_sync(
     membership keeps its role and its access whatever the IdP says; a refused
     owner sign-in still returns None. Every change is audited.
     """
+    return membership_apply(
+        organization=organization,
+        user=user,
+        membership=locked_membership(organization, user),
+        decision=decision,
+        invitation=invitation,
+        actor=actor,
+        ip=ip,
+    )
+
+
+def membership_apply(
+    *,
+    organization: Organization,
+    user: User,
+    membership: Membership | None,
+    decision: Decision,
+    invitation: Invitation | None = None,
+    actor: User | None = None,
+    ip: str | None = None,
+) -> Membership | None:
+    """:func:`membership_sync` for a caller that already holds ``membership``
+    (``user``'s in ``organization``, None if they have none) locked by
+    :func:`locked_membership` in the transaction this runs in.
+
+    The SSO callback reads the membership once, locked, to decide and to write.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("membership_apply needs the transaction holding the lock.")
     if invitation is not None and invitation.organization_id != organization.pk:
         raise ServiceError("This invitation belongs to another organization.")
     actor = actor or user
     groups = list(decision.groups)
     now = timezone.now()
-    membership = _locked_membership(organization, user)
 
     if membership is not None and membership.role.slug == Role.Slug.OWNER:
         # The owner's role never comes from the IdP, and removing them from a
@@ -188,8 +234,7 @@ def membership_sync(
         invitation_role = _accepted_invitation_role(organization, user)
     else:
         invitation_role = None
-    role_slug = role_for_decision(decision, invitation_role)
-    role = Role.objects.get(organization=organization, slug=role_slug)
+    role = _role(organization, role_for_decision(decision, invitation_role), membership)
     matched = _groups_detail(decision.matched_groups)
 
     if membership is None:
@@ -208,7 +253,7 @@ def membership_sync(
         except IntegrityError:
             # A concurrent first sign-in of the same person created it: update
             # that row instead, under its lock.
-            membership = _locked_membership(organization, user)
+            membership = locked_membership(organization, user)
             if membership is None:  # pragma: no cover (deleted in between)
                 raise
         else:

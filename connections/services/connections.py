@@ -55,6 +55,7 @@ __all__ = [
     "connection_uris",
     "connections_for_org",
     "latest_finished_check",
+    "live_connection_at",
     "live_connection_for_org",
 ]
 
@@ -80,6 +81,19 @@ def live_connection_for_org(org: Organization) -> Connection | None:
     """The connection sign-in uses: the most recently published live one."""
     return (
         Connection.objects.filter(organization=org, live__isnull=False)
+        .select_related("live", "organization")
+        .order_by("-published_at", "-id")
+        .first()
+    )
+
+
+def live_connection_at(login_path: str) -> Connection | None:
+    """:func:`live_connection_for_org` of the organization at ``login_path``
+    (its stored form), with the organization: one query, for the sign-in start."""
+    return (
+        Connection.objects.filter(
+            organization__login_path=login_path, live__isnull=False
+        )
         .select_related("live", "organization")
         .order_by("-published_at", "-id")
         .first()

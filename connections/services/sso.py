@@ -32,7 +32,12 @@ from django.utils import timezone
 from rolemapping.models import Membership, Role
 from rolemapping.permissions import role_has_perm
 from rolemapping.provisioning import Decision
-from rolemapping.services import decision_for_signin, membership_sync, role_for_decision
+from rolemapping.services import (
+    decision_for_signin,
+    locked_membership,
+    membership_apply,
+    role_for_decision,
+)
 
 from ..domain_names import email_domain
 from ..errors import PermissionDenied, ServiceError
@@ -182,17 +187,18 @@ def flow_targets(flow: LoginFlow) -> tuple[Organization, Connection, ConnectionC
     or for a test sign-in the draft): a sign-in started before an admin
     changed the connection must not complete with the old settings.
     """
-    connection = (
-        Connection.objects.select_related("organization", "live", "draft")
-        .filter(pk=flow.connection_id, organization_id=flow.organization_id)
-        .first()
-    )
-    if connection is None:
+    try:
+        # One query: the organization's default role and only the configuration
+        # this kind of sign-in uses come along.
+        connection = Connection.objects.select_related(
+            "organization__default_role", "draft" if flow.is_test else "live"
+        ).get(pk=flow.connection_id, organization_id=flow.organization_id)
+    except Connection.DoesNotExist:
         raise SignInRefused(
             "connection",
             "This organization's single sign-on connection was removed while you "
             "were signing in.",
-        )
+        ) from None
     config = connection.draft if flow.is_test else connection.live
     if config is None or config.pk != flow.config_id:
         raise SignInRefused(
@@ -258,10 +264,13 @@ def _evaluate(
     config: ConnectionConfig,
     claims: Mapping[str, Any],
     invitation_id: int | None,
+    lock: bool = False,
 ) -> _Evaluation:
     """Apply every sign-in rule to verified claims; raise SignInRefused or not.
 
     Reads only, so the test sign-in can show exactly what a sign-in would do.
+    With ``lock`` (a real sign-in, inside its transaction) the membership is
+    read locked, once, for the sync that follows.
     """
     subject = claims["sub"]
     issuer = claims["iss"]
@@ -328,13 +337,16 @@ def _evaluate(
             subject=subject,
             email=account_email,
         )
-    membership = (
-        Membership.objects.select_related("role")
-        .filter(user=user, organization=organization)
-        .first()
-        if user is not None
-        else None
-    )
+    if user is None:
+        membership = None
+    elif lock:
+        membership = locked_membership(organization, user)
+    else:
+        membership = (
+            Membership.objects.select_related("role")
+            .filter(user=user, organization=organization)
+            .first()
+        )
     try:
         invitation = invitation_for_signin(
             organization=organization, invitation_id=invitation_id, email=account_email
@@ -394,13 +406,15 @@ def signin_complete(
             config=config,
             claims=claims,
             invitation_id=invitation_id,
+            lock=True,
         )
         user = found.user or _user_provision(
             organization=organization, email=found.email, claims=claims, ip=ip
         )
-        membership = membership_sync(
+        membership = membership_apply(
             organization=organization,
             user=user,
+            membership=found.membership,
             decision=found.decision,
             invitation=found.invitation,
             ip=ip,

@@ -48,7 +48,7 @@ from ..oidc.backend import BACKEND_PATH, OrganizationOIDCBackend, VerifiedSignIn
 from ..oidc.errors import OIDCError
 from ..oidc.flow import FlowError, flow_begin, flow_consume
 from ..oidc.tokens import validate_authorization_response_iss
-from ..services.connections import live_connection_for_org
+from ..services.connections import live_connection_at, live_connection_for_org
 from ..services.domains import verified_domain_org
 from ..services.orgs import login_path_lookup
 from ..services.sso import (
@@ -127,11 +127,16 @@ def _login_hint(value: str | None) -> str:
     return value
 
 
-def _organization(login_path: str) -> Organization | None:
+def _live_target(login_path: str) -> tuple[Organization | None, Connection | None]:
+    """The organization at ``login_path`` and its live connection (None, None
+    when there is no such organization); one query when both exist."""
     stored = login_path_lookup(login_path)
     if stored is None:
-        return None
-    return Organization.objects.filter(login_path=stored).first()
+        return None, None
+    connection = live_connection_at(stored)
+    if connection is not None:
+        return connection.organization, connection
+    return Organization.objects.filter(login_path=stored).first(), None
 
 
 def _error_page(
@@ -240,12 +245,14 @@ def _begin(
 def _begin_live(
     request: HttpRequest,
     organization: Organization,
+    connection: Connection | None,
     *,
     next_url: str,
     login_hint: str,
     expected_issuer: str | None = None,
 ) -> HttpResponse:
-    connection = live_connection_for_org(organization)
+    """Start a sign-in at ``connection``, the organization's live one (None:
+    it has none, which the person is told)."""
     if connection is None or connection.live is None:
         return _fail(
             request,
@@ -372,7 +379,7 @@ class SsoLoginView(OIDCAuthenticationRequestView):
         View.__init__(self, **kwargs)
 
     def get(self, request: HttpRequest, login_path: str) -> HttpResponse:
-        organization = _organization(login_path)
+        organization, connection = _live_target(login_path)
         if organization is None:
             return _error_page(
                 request,
@@ -385,6 +392,7 @@ class SsoLoginView(OIDCAuthenticationRequestView):
         return _begin_live(
             request,
             organization,
+            connection,
             next_url=local_next(request.GET.get("next")),
             login_hint=_login_hint(request.GET.get("login_hint")),
         )
@@ -406,7 +414,7 @@ class SsoInitiateView(SsoLoginView):
 
     def get(self, request: HttpRequest, login_path: str) -> HttpResponse:
         params = request.POST if request.method == "POST" else request.GET
-        organization = _organization(login_path)
+        organization, connection = _live_target(login_path)
         if organization is None:
             return _error_page(
                 request,
@@ -430,6 +438,7 @@ class SsoInitiateView(SsoLoginView):
         return _begin_live(
             request,
             organization,
+            connection,
             next_url=_target_link(params.get("target_link_uri")),
             login_hint=_login_hint(params.get("login_hint")),
             expected_issuer=issuer,

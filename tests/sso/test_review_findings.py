@@ -136,7 +136,7 @@ def test_an_invitation_revoked_during_the_sign_in_is_a_refusal_not_a_500(
 
     monkeypatch.setattr(sso, "invitation_for_signin", lambda **kw: object())
     monkeypatch.setattr(sso, "invitation_mark_accepted", revoked_meanwhile)
-    monkeypatch.setattr(sso, "membership_sync", _fake_sync)
+    monkeypatch.setattr(sso, "membership_apply", _fake_sync)
     response = sign_in(client, fake_idp)
 
     event = assert_refused(client, response, "invitation")

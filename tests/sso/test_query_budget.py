@@ -1,0 +1,91 @@
+"""What a sign-in costs in queries, pinned so a change that adds one is noticed.
+
+The benchmark (``make bench``) measures the same under load; these tests say
+which queries: a start is one query, and a returning member's callback reads
+the membership once (locked, for the sync) and no role.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from rolemapping.models import Membership
+
+from .helpers import callback, map_group, signed_in_user_id, start_login
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _sessions_in_the_cache(settings):
+    # As in production (Redis): the tests' database sessions would add queries.
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+
+# A returning member's callback: the connection (with the organization, its
+# default role and the live configuration); the identity with the account;
+# the account's domain; the membership (locked); the open invitation; the
+# mappings; the membership, identity and account updates; the sign-in event;
+# and the transaction's two statements.
+REPEAT_CALLBACK_QUERIES = 12
+
+
+def _sign_in(client: Client, fake, **claims):
+    request = start_login(client)
+    fake.next_id_token = fake.sign({**fake.claims(request["nonce"]), **claims})
+    return callback(client, fake.issuer, request["state"])
+
+
+def _reads_of(queries: list[dict], table: str) -> list[str]:
+    """The SELECTs whose main table is ``table`` (not those joining it)."""
+    return [q["sql"] for q in queries if f' FROM "{table}" ' in q["sql"] + " "]
+
+
+def test_a_sign_in_start_is_one_query(client, acme, acme_connection):
+    with CaptureQueriesContext(connection) as start:
+        start_login(client)
+
+    assert len(start) == 1, [q["sql"] for q in start.captured_queries]
+
+
+def test_a_returning_members_callback_reads_the_membership_once_and_no_role(
+    acme, acme_connection, fake_idp
+):
+    map_group(acme, "Engineering", "admin")
+    first = _sign_in(Client(), fake_idp, groups=["Engineering"])
+    assert first.status_code == 302, first.content.decode()[:2000]
+
+    browser = Client()
+    request = start_login(browser)
+    fake_idp.next_id_token = fake_idp.sign(
+        {**fake_idp.claims(request["nonce"]), "groups": ["Engineering"]}
+    )
+    with CaptureQueriesContext(connection) as captured:
+        response = callback(browser, fake_idp.issuer, request["state"])
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert signed_in_user_id(browser) is not None
+    queries = captured.captured_queries
+    assert len(_reads_of(queries, "rolemapping_membership")) == 1
+    assert _reads_of(queries, "rolemapping_role") == []
+    assert len(queries) == REPEAT_CALLBACK_QUERIES, [q["sql"] for q in queries]
+
+
+def test_a_role_change_at_the_idp_still_applies_on_the_next_sign_in(
+    acme, acme_connection, fake_idp
+):
+    # The role is taken from what is loaded when it can be; a new one is read.
+    map_group(acme, "Engineering", "admin")
+    assert _sign_in(Client(), fake_idp, groups=["Engineering"]).status_code == 302
+    membership = Membership.objects.get(organization=acme, user__email="ada@acme.test")
+    assert membership.role.slug == "admin"
+
+    assert _sign_in(Client(), fake_idp, groups=["Sales"]).status_code == 302
+
+    membership.refresh_from_db()
+    assert membership.role.slug == "member"  # acme's default role
+    assert _sign_in(Client(), fake_idp, groups=["Engineering"]).status_code == 302
+    membership.refresh_from_db()
+    assert membership.role.slug == "admin"
