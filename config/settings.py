@@ -90,6 +90,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "config.cache.RedisCache"  # reuses its clients
 # Sessions live in Redis when the cache is Redis (shared by every worker); with
 # the per-process local-memory cache they must stay in the database.
 _CACHE_IS_SHARED = "redis" in CACHES["default"]["BACKEND"].lower()
