@@ -24,6 +24,7 @@ def _sessions_in_the_cache(settings):
     # As in production (Redis): the tests' database sessions would add queries.
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 
+
 # A returning member's callback: the connection (with the organization, its
 # default role and the live configuration); the identity with the account;
 # the account's domain; the membership (locked); the open invitation; the
