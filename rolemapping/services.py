@@ -116,12 +116,14 @@ def _accepted_invitation_role(organization: Organization, user: User) -> str | N
 def locked_membership(organization: Organization, user: User) -> Membership | None:
     """``user``'s membership in ``organization`` with its role, locked until the
     transaction ends (None if they have none)."""
-    return (
-        Membership.objects.select_for_update(of=("self",))
-        .select_related("role")
-        .filter(organization=organization, user=user)
-        .first()
-    )
+    try:
+        return (
+            Membership.objects.select_for_update(of=("self",))
+            .select_related("role")
+            .get(organization=organization, user=user)
+        )
+    except Membership.DoesNotExist:
+        return None
 
 
 def _role(

@@ -27,7 +27,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.paginator import Page, Paginator
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -707,15 +707,6 @@ def invitation_accept_for_user(
     return membership
 
 
-def _open_invitations(organization: Organization) -> QuerySet[Invitation]:
-    return Invitation.objects.select_related("role", "organization").filter(
-        organization=organization,
-        accepted_at__isnull=True,
-        revoked_at__isnull=True,
-        expires_at__gt=timezone.now(),
-    )
-
-
 def invitation_for_signin(
     *, organization: Organization, invitation_id: int | None, email: str
 ) -> Invitation | None:
@@ -744,7 +735,20 @@ def invitation_for_signin(
             return invitation
     if not email:
         return None
-    return _open_invitations(organization).filter(email=email).first()
+    # Every sign-in asks, and there is rarely one: a lean query (at most one
+    # open invitation per address), without ordering or the organization.
+    try:
+        invitation = Invitation.objects.select_related("role").get(
+            organization=organization,
+            email=email,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+    except Invitation.DoesNotExist:
+        return None
+    invitation.organization = organization
+    return invitation
 
 
 @transaction.atomic

@@ -275,11 +275,12 @@ def _evaluate(
     subject = claims["sub"]
     issuer = claims["iss"]
     email = _claimed_email(claims, config.email_claim)
-    identity = (
-        SsoIdentity.objects.select_related("user")
-        .filter(connection=connection, issuer=issuer, subject=subject)
-        .first()
-    )
+    try:
+        identity: SsoIdentity | None = SsoIdentity.objects.select_related("user").get(
+            connection=connection, issuer=issuer, subject=subject
+        )
+    except SsoIdentity.DoesNotExist:
+        identity = None
     if identity is not None:
         user: User | None = identity.user
     else:
