@@ -22,7 +22,7 @@ import requests
 
 from . import stack
 from .load import App, LoadResult, first_sign_ins, run_load, sign_in
-from .report import Report, write_report
+from .report import STOCK_DEPLOYED_AS_OURS, Report, write_report
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 WINDOW_S = float(os.environ.get("BENCH_WINDOW_S", "8"))
@@ -37,6 +37,8 @@ BUDGET_S = 600.0
 DOMAIN = "bench.test"
 LOGIN_PATH = "bench"
 OUT = stack.ROOT / "docs" / "performance.md"
+# Stock mozilla-django-oidc deployed as ours is (see bench/stock/settings.py).
+TUNED, TUNED_PROCESS = STOCK_DEPLOYED_AS_OURS, "stock-deployed"
 
 
 @dataclass
@@ -68,9 +70,11 @@ class Bench:
     site: str = ""
     ours_port: int = 0
     stock_port: int = 0
+    tuned_port: int = 0
     queue: str = ""
     env: dict[str, str] = field(default_factory=dict)
     stock_env: dict[str, str] = field(default_factory=dict)
+    tuned_env: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     org: Any = None
     scale: Any = None
@@ -104,12 +108,13 @@ def _stop_idp(process: Any) -> None:
 
 def prepare(bench: Bench) -> None:
     """Fresh stores, the IdP and its clients, both databases migrated."""
-    for db in (stack.CACHE_REDIS_DB, stack.BROKER_REDIS_DB):
+    for db in stack.REDIS_DBS:
         stack.flush_redis(db)
     stack.recreate_database(stack.OURS_DB)
     stack.recreate_database(stack.STOCK_DB)
     bench.idp, bench.idp_process = _start_idp(stack.ARTIFACTS / "idp")
     bench.ours_port, bench.stock_port = stack.free_port(), stack.free_port()
+    bench.tuned_port = stack.free_port()
     bench.site = f"http://127.0.0.1:{bench.ours_port}"
     bench.queue = stack.new_queue_name()
     bench.env = stack.app_env(site_url=bench.site, queue=bench.queue)
@@ -129,14 +134,23 @@ def prepare(bench: Bench) -> None:
     idp.add_client(
         "bench-stock",
         bench.secrets["stock"],
-        [f"http://127.0.0.1:{bench.stock_port}/oidc/callback/"],
+        [
+            f"http://127.0.0.1:{port}/oidc/callback/"
+            for port in (bench.stock_port, bench.tuned_port)
+        ],
         token_endpoint_auth_method="client_secret_post",
     )
     idp.add_client(
         "bench-checks", bench.secrets["checks"], [bench.site + "/sso/callback/"]
     )
-    bench.stock_env = stack.stock_env(
-        endpoints=idp.metadata, client_id="bench-stock", secret=bench.secrets["stock"]
+    bench.stock_env, bench.tuned_env = (
+        stack.stock_env(
+            endpoints=idp.metadata,
+            client_id="bench-stock",
+            secret=bench.secrets["stock"],
+            deployed_as_ours=tuned,
+        )
+        for tuned in (False, True)
     )
     log = bench.processes.start(
         "stock-migrate",
@@ -230,7 +244,12 @@ def _merge(results: list[LoadResult]) -> LoadResult:
 
 
 def signins_under_gunicorn(bench: Bench) -> None:
-    """Items 2 and 1: both apps under gunicorn, the same clients and IdP."""
+    """Items 2 and 1: the apps under gunicorn, the same clients and IdP.
+
+    Three apps: ours, stock as its documentation configures it (the target's
+    comparison), and stock deployed as ours is (persistent connections, Redis
+    sessions), which shows what the code alone is worth.
+    """
     idp, processes, report = bench.idp, bench.processes, bench.report
     ours = App(
         "ours",
@@ -246,37 +265,54 @@ def signins_under_gunicorn(bench: Bench) -> None:
         ),
         "/oidc/authenticate/",
     )
+    tuned = App(
+        TUNED,
+        stack.start_gunicorn(
+            processes,
+            TUNED_PROCESS,
+            "bench.stock.wsgi",
+            bench.tuned_port,
+            bench.tuned_env,
+        ),
+        "/oidc/authenticate/",
+    )
+    apps = (ours, stock, tuned)
     emails = [f"load-{i:02d}@{DOMAIN}" for i in range(CLIENTS)]
     for email in emails:
         idp.add_account(email.split("@")[0], email, groups=["Engineering"])
-    ours_sessions = first_sign_ins(idp, ours, emails)
-    stock_sessions = first_sign_ins(idp, stock, emails)
+    sessions = {app.name: first_sign_ins(idp, app, emails) for app in apps}
     stack.flush_redis(stack.CACHE_REDIS_DB)
     report.idp_requests["ours, cold cache"] = _counted(
-        idp, lambda: sign_in(ours_sessions[0], idp, ours, emails[0])
+        idp, lambda: sign_in(sessions["ours"][0], idp, ours, emails[0])
     )
     report.idp_requests["ours, warm"] = _counted(
-        idp, lambda: sign_in(ours_sessions[0], idp, ours, emails[0])
+        idp, lambda: sign_in(sessions["ours"][0], idp, ours, emails[0])
     )
     report.idp_requests["stock"] = _counted(
-        idp, lambda: sign_in(stock_sessions[0], idp, stock, emails[0])
+        idp, lambda: sign_in(sessions["stock"][0], idp, stock, emails[0])
     )
     idp_pid = bench.idp_process.pid
-    ours_probe = _cpu_probe(processes.process("ours").pid, idp_pid, stack.OURS_DB)
-    stock_probe = _cpu_probe(processes.process("stock").pid, idp_pid, stack.STOCK_DB)
-    loads: dict[str, list[LoadResult]] = {"ours": [], "stock": []}
+    databases = {"ours": stack.OURS_DB, "stock": stack.STOCK_DB, TUNED: stack.STOCK_DB}
+    labels = {"ours": "ours", "stock": "stock", TUNED: TUNED_PROCESS}
+    probes = {
+        app.name: _cpu_probe(
+            processes.process(labels[app.name]).pid, idp_pid, databases[app.name]
+        )
+        for app in apps
+    }
+    loads: dict[str, list[LoadResult]] = {app.name: [] for app in apps}
     for _round in range(ROUNDS):
         # Alternating short rounds, so a change in the machine's other load
-        # hits both apps alike.
-        loads["ours"].append(
-            run_load(idp, ours, ours_sessions, emails, WINDOW_S, ours_probe)
-        )
-        loads["stock"].append(
-            run_load(idp, stock, stock_sessions, emails, WINDOW_S, stock_probe)
-        )
+        # hits every app alike.
+        for app in apps:
+            loads[app.name].append(
+                run_load(
+                    idp, app, sessions[app.name], emails, WINDOW_S, probes[app.name]
+                )
+            )
     report.loads = {name: _merge(results) for name, results in loads.items()}
-    processes.stop("ours")
-    processes.stop("stock")
+    for label in labels.values():
+        processes.stop(label)
     report.warm_queries = warm_signin_queries(bench, emails[0])
 
 
@@ -399,7 +435,7 @@ def _cleanup(bench: Bench) -> None:
             stack.drop_database(name)
         except stack.BenchError as exc:
             print(f"Could not drop {name}: {exc}", file=sys.stderr)
-    for db in (stack.CACHE_REDIS_DB, stack.BROKER_REDIS_DB):
+    for db in stack.REDIS_DBS:
         try:
             stack.flush_redis(db)
         except stack.BenchError as exc:

@@ -32,6 +32,9 @@ OURS_DB = "sso_bench"
 STOCK_DB = "bench_stock"
 CACHE_REDIS_DB = 14
 BROKER_REDIS_DB = 15
+# The stock app deployed as ours is keeps its sessions here.
+STOCK_CACHE_REDIS_DB = 13
+REDIS_DBS = (STOCK_CACHE_REDIS_DB, CACHE_REDIS_DB, BROKER_REDIS_DB)
 GUNICORN_WORKERS = 2
 GUNICORN_THREADS = 4
 START_TIMEOUT_S = 60.0
@@ -126,8 +129,7 @@ def app_env(*, site_url: str, queue: str) -> dict[str, str]:
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         SITE_URL=site_url,
         DATABASE_URL=database_url(OURS_DB),
-        # Django's default, as in the stock app: one connection per request.
-        CONN_MAX_AGE="0",
+        # CONN_MAX_AGE and SESSION_ENGINE: the production defaults (settings).
         CACHE_URL=redis_url(CACHE_REDIS_DB),
         CELERY_BROKER_URL=redis_url(BROKER_REDIS_DB),
         CELERY_QUEUE=queue,
@@ -139,8 +141,13 @@ def app_env(*, site_url: str, queue: str) -> dict[str, str]:
     return env
 
 
-def stock_env(*, endpoints: dict[str, str], client_id: str, secret: str) -> dict:
-    """The stock app's environment: its settings read the IdP and client here."""
+def stock_env(
+    *, endpoints: dict[str, str], client_id: str, secret: str, deployed_as_ours: bool
+) -> dict:
+    """The stock app's environment: its settings read the IdP and client here.
+
+    ``deployed_as_ours``: persistent connections and Redis sessions, as ours.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
@@ -157,6 +164,8 @@ def stock_env(*, endpoints: dict[str, str], client_id: str, secret: str) -> dict
         OIDC_OP_USER_ENDPOINT=endpoints["userinfo_endpoint"],
         OIDC_OP_JWKS_ENDPOINT=endpoints["jwks_uri"],
     )
+    if deployed_as_ours:
+        env["STOCK_CACHE_URL"] = redis_url(STOCK_CACHE_REDIS_DB)
     return env
 
 

@@ -1,6 +1,10 @@
 """A minimal app using stock mozilla-django-oidc, configured only as its
 documentation's installation and settings pages say, for the side-by-side
-benchmark. Endpoints come from the environment (set by bench/run.py)."""
+benchmark. Endpoints come from the environment (set by bench/run.py).
+
+With ``STOCK_CACHE_URL`` set, the same app is deployed as ours is (persistent,
+health-checked database connections; sessions in Django's Redis cache), so the
+benchmark can also compare the code alone."""
 
 import os
 
@@ -30,6 +34,15 @@ DATABASES = {
         "PORT": "5432",
     }
 }
+if os.environ.get("STOCK_CACHE_URL"):
+    DATABASES["default"].update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=True)
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["STOCK_CACHE_URL"],
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 
