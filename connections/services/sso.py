@@ -349,9 +349,16 @@ def _evaluate(
             .first()
         )
     try:
-        invitation = invitation_for_signin(
-            organization=organization, invitation_id=invitation_id, email=account_email
-        )
+        if invitation_id is None and membership is not None and membership.is_active:
+            # Nobody is invited while an active member (inviting refuses
+            # them): a returning member's sign-in has no invitation to accept.
+            invitation = None
+        else:
+            invitation = invitation_for_signin(
+                organization=organization,
+                invitation_id=invitation_id,
+                email=account_email,
+            )
     except ServiceError as exc:
         raise SignInRefused(
             "invitation", str(exc), subject=subject, email=account_email

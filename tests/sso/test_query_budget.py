@@ -7,12 +7,17 @@ the membership once (locked, for the sync) and no role.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from rolemapping.models import Membership
+from connections.models import Invitation
+from rolemapping.models import Membership, Role
+from tests.factories import make_member, make_user
 
 from .helpers import callback, map_group, signed_in_user_id, start_login
 
@@ -27,10 +32,10 @@ def _sessions_in_the_cache(settings):
 
 # A returning member's callback: the connection (with the organization, its
 # default role and the live configuration); the identity with the account;
-# the account's domain; the membership (locked); the open invitation; the
-# mappings; the membership, identity and account updates; the sign-in event;
-# and the transaction's two statements.
-REPEAT_CALLBACK_QUERIES = 12
+# the account's domain; the membership (locked); the mappings; the membership,
+# identity and account updates; the sign-in event; and the transaction's two
+# statements. No invitation: an active member cannot hold an open one.
+REPEAT_CALLBACK_QUERIES = 11
 
 
 def _sign_in(client: Client, fake, **claims):
@@ -51,7 +56,7 @@ def test_a_sign_in_start_is_one_query(client, acme, acme_connection):
     assert len(start) == 1, [q["sql"] for q in start.captured_queries]
 
 
-def test_a_returning_members_callback_reads_the_membership_once_and_no_role(
+def test_a_returning_members_callback_reads_the_membership_once_no_role_no_invitation(
     acme, acme_connection, fake_idp
 ):
     map_group(acme, "Engineering", "admin")
@@ -71,6 +76,7 @@ def test_a_returning_members_callback_reads_the_membership_once_and_no_role(
     queries = captured.captured_queries
     assert len(_reads_of(queries, "rolemapping_membership")) == 1
     assert _reads_of(queries, "rolemapping_role") == []
+    assert _reads_of(queries, "connections_invitation") == []
     assert len(queries) == REPEAT_CALLBACK_QUERIES, [q["sql"] for q in queries]
 
 
@@ -90,3 +96,26 @@ def test_a_role_change_at_the_idp_still_applies_on_the_next_sign_in(
     assert _sign_in(Client(), fake_idp, groups=["Engineering"]).status_code == 302
     membership.refresh_from_db()
     assert membership.role.slug == "admin"
+
+
+def test_a_deactivated_member_signing_in_still_accepts_their_open_invitation(
+    acme, acme_connection, fake_idp
+):
+    # The invitation query is skipped only for active members, who cannot be
+    # invited; a deactivated one can, and signing in accepts it.
+    ada = make_member(acme, "viewer", user=make_user("ada@acme.test"), is_active=False)
+    invitation = Invitation.objects.create(
+        organization=acme,
+        email="ada@acme.test",
+        role=Role.objects.get(organization=acme, slug="admin"),
+        token_hash="0" * 64,
+        invited_by=acme.owner,
+        expires_at=timezone.now() + timedelta(days=7),
+    )
+
+    assert _sign_in(Client(), fake_idp).status_code == 302
+
+    ada.refresh_from_db()
+    invitation.refresh_from_db()
+    assert ada.is_active and ada.role.slug == "admin"
+    assert invitation.accepted_by_id == ada.user_id
