@@ -41,6 +41,28 @@ class OrgContext:
         return role_has_perm(self.role, perm)
 
 
+def active_memberships(request: HttpRequest) -> list[Membership]:
+    """The signed-in user's active memberships, with organization and role, by
+    organization name; [] for anyone else.
+
+    Read once per request: the session check (``ActiveMembershipMiddleware``),
+    the console's organization, its navigation and ``/accounts/me/`` share it.
+    """
+    user = request.user
+    if not user.is_authenticated:
+        return []
+    cached = getattr(request, "_active_memberships", None)
+    if cached is not None and cached[0] == user.pk:  # a sign-in changes the user
+        return cached[1]
+    memberships = list(
+        Membership.objects.filter(user=user, is_active=True)
+        .select_related("organization", "role")
+        .order_by("organization__name", "organization_id")
+    )
+    request._active_memberships = (user.pk, memberships)
+    return memberships
+
+
 def session_signed_in_by_sso(request: HttpRequest, org: Organization) -> bool:
     return org.pk in request.session.get(SSO_SESSION_KEY, [])
 
@@ -50,14 +72,13 @@ def org_context(request: HttpRequest, login_path: str, perm: str) -> OrgContext:
     login_path = login_path_lookup(login_path)
     if login_path is None:
         raise Http404("No such organization.")
-    membership = (
-        Membership.objects.select_related("organization", "role")
-        .filter(
-            user=request.user,
-            is_active=True,
-            organization__login_path=login_path,
-        )
-        .first()
+    membership = next(
+        (
+            m
+            for m in active_memberships(request)
+            if m.organization.login_path == login_path
+        ),
+        None,
     )
     if membership is None:
         raise Http404("No such organization.")

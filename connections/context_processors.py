@@ -1,7 +1,7 @@
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-from rolemapping.models import Membership
+from .access import active_memberships
 
 # (url name, label, permission); a page appears once its URL exists.
 NAV = (
@@ -20,12 +20,7 @@ def console(request: HttpRequest) -> dict:
         return {}
     org_ctx = getattr(request, "org", None)
     context = {
-        "my_orgs": [
-            m.organization
-            for m in Membership.objects.filter(user=request.user, is_active=True)
-            .select_related("organization")
-            .order_by("organization__name")
-        ],
+        "my_orgs": [m.organization for m in active_memberships(request)],
         "org": org_ctx.organization if org_ctx else None,
         "org_ctx": org_ctx,
     }

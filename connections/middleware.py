@@ -2,9 +2,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
-from rolemapping.models import Membership
-
-from .access import SSO_SESSION_KEY
+from .access import SSO_SESSION_KEY, active_memberships
 
 
 class SecurityHeadersMiddleware:
@@ -40,9 +38,7 @@ class ActiveMembershipMiddleware:
             else None
         )
         if org_ids:
-            active = Membership.objects.filter(
-                user=request.user, organization_id__in=org_ids, is_active=True
-            ).count()
-            if active < len(org_ids) or not request.user.is_active:
+            active = {m.organization_id for m in active_memberships(request)}
+            if not active.issuperset(org_ids) or not request.user.is_active:
                 logout(request)
         return self.get_response(request)

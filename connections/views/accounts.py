@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from rolemapping.models import Membership, Role
 
-from ..access import client_ip, local_next
+from ..access import active_memberships, client_ip, local_next
 from ..errors import ServiceError
 from ..forms import LoginForm, SignupForm
 from ..services.orgs import owner_signup
@@ -131,9 +131,6 @@ def home(request: HttpRequest) -> HttpResponse:
 def me(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return JsonResponse({"error": "Sign in first."}, status=401)
-    memberships = Membership.objects.filter(
-        user=request.user, is_active=True
-    ).select_related("organization", "role")
     data = {
         "email": request.user.email,
         "memberships": [
@@ -142,7 +139,7 @@ def me(request: HttpRequest) -> HttpResponse:
                 "role": m.role.slug,
                 "source": m.source,
             }
-            for m in memberships
+            for m in active_memberships(request)
         ],
     }
     return JsonResponse(data)

@@ -119,3 +119,20 @@ def test_a_deactivated_member_signing_in_still_accepts_their_open_invitation(
     invitation.refresh_from_db()
     assert ada.is_active and ada.role.slug == "admin"
     assert invitation.accepted_by_id == ada.user_id
+
+
+@pytest.mark.parametrize("page", ["/accounts/me/", "/orgs/acme/"])
+def test_a_signed_in_members_page_reads_their_memberships_once(
+    page, acme, acme_connection, fake_idp
+):
+    # The session check, the console's organization, its navigation and
+    # /accounts/me/ share one read of the person's memberships.
+    browser = Client()
+    assert _sign_in(browser, fake_idp).status_code == 302
+
+    with CaptureQueriesContext(connection) as captured:
+        response = browser.get(page)
+
+    assert response.status_code == 200
+    assert "ada@acme.test" in response.content.decode()
+    assert len(_reads_of(captured.captured_queries, "rolemapping_membership")) == 1
