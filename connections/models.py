@@ -324,8 +324,9 @@ class SsoIdentity(models.Model):
     )
     issuer = models.CharField(max_length=500)
     subject = models.CharField(max_length=255)
+    # When it was linked. Each sign-in through it is a SignInEvent (subject and
+    # connection), which is where its last use is read.
     created_at = models.DateTimeField(default=timezone.now)
-    last_login_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

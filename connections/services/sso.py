@@ -432,7 +432,7 @@ def signin_complete(
                 "role", found.decision.reason, subject=found.subject, email=found.email
             )
         else:
-            _identity_touch(
+            _identity_link(
                 organization=organization,
                 connection=connection,
                 user=user,
@@ -500,7 +500,7 @@ def _user_provision(
     return user
 
 
-def _identity_touch(
+def _identity_link(
     *,
     organization: Organization,
     connection: Connection,
@@ -508,10 +508,9 @@ def _identity_touch(
     found: _Evaluation,
     ip: str | None,
 ) -> None:
-    now = timezone.now()
+    """Link a first sign-in's identity to the account (audited)."""
     if found.identity is not None:
-        SsoIdentity.objects.filter(pk=found.identity.pk).update(last_login_at=now)
-        return
+        return  # already linked; each use is a sign-in event
     try:
         with transaction.atomic():
             SsoIdentity.objects.create(
@@ -519,7 +518,6 @@ def _identity_touch(
                 connection=connection,
                 issuer=found.issuer,
                 subject=found.subject,
-                last_login_at=now,
             )
     except IntegrityError as exc:
         # A concurrent first sign-in linked it: fine if it is the same account.

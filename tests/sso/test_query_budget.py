@@ -32,10 +32,10 @@ def _sessions_in_the_cache(settings):
 
 # A returning member's callback: the connection (with the organization, its
 # default role and the live configuration); the identity with the account;
-# the account's domain; the membership (locked); the mappings; the membership,
-# identity and account updates; the sign-in event; and the transaction's two
+# the account's domain; the membership (locked); the mappings; the membership
+# and account updates; the sign-in event; and the transaction's two
 # statements. No invitation: an active member cannot hold an open one.
-REPEAT_CALLBACK_QUERIES = 11
+REPEAT_CALLBACK_QUERIES = 10
 
 
 def _sign_in(client: Client, fake, **claims):
