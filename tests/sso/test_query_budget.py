@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _sessions_in_the_cache(settings):
     # As in production (Redis): the tests' database sessions would add queries.
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    settings.SESSION_ENGINE = "config.sessions"
 
 
 # A returning member's callback: the connection (with the organization, its
