@@ -58,6 +58,8 @@ class Report:
     budget_s: float = 0.0
     checks_timeout_s: float = 0.0
     warm_queries: dict[str, Any] = field(default_factory=dict)
+    # Our failed sign-ins during the load, as its sign-in events say: (step, detail).
+    ours_failures: list[tuple[str, str]] = field(default_factory=list)
     loadavg_start: tuple[float, ...] = ()
 
 
@@ -201,6 +203,10 @@ def _throughput(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
     samples = [s for load in report.loads.values() for s in load.error_samples]
     if samples:
         text += "\n\nErrors: " + "; ".join(samples)
+    if report.ours_failures:
+        text += " Ours recorded them as: " + "; ".join(
+            f"{step}: {detail[:300]}" for step, detail in report.ours_failures
+        )
     targets = [
         (
             f"Sign-in throughput >= {THROUGHPUT_RATIO_TARGET}x stock's",

@@ -252,6 +252,10 @@ def signins_under_gunicorn(bench: Bench) -> None:
     comparison), and stock deployed as ours is (persistent connections, Redis
     sessions), which shows what the code alone is worth.
     """
+    from django.utils import timezone
+
+    from connections.models import SignInEvent
+
     idp, processes, report = bench.idp, bench.processes, bench.report
     ours = App(
         "ours",
@@ -303,6 +307,7 @@ def signins_under_gunicorn(bench: Bench) -> None:
         for app in apps
     }
     loads: dict[str, list[LoadResult]] = {app.name: [] for app in apps}
+    load_began = timezone.now()
     for _round in range(ROUNDS):
         # Alternating short rounds, so a change in the machine's other load
         # hits every app alike.
@@ -313,6 +318,11 @@ def signins_under_gunicorn(bench: Bench) -> None:
                 )
             )
     report.loads = {name: _merge(results) for name, results in loads.items()}
+    report.ours_failures = list(
+        SignInEvent.objects.filter(
+            outcome=SignInEvent.Outcome.FAILURE, created_at__gte=load_began
+        ).values_list("step", "detail")[:5]
+    )
     for label in labels.values():
         processes.stop(label)
     report.warm_queries = warm_signin_queries(bench, emails[0])

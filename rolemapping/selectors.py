@@ -19,9 +19,9 @@ def org_mappings(organization: Organization) -> dict[str, str]:
     depend on how many groups a token carries (and no 1,000-item IN list).
     """
     return dict(
-        GroupRoleMapping.objects.filter(organization=organization).values_list(
-            "idp_group", "role__slug"
-        )
+        GroupRoleMapping.objects.filter(organization=organization)
+        .order_by()  # a dict: the model's ordering would only cost a sort
+        .values_list("idp_group", "role__slug")
     )
 
 
