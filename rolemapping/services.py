@@ -32,8 +32,8 @@ __all__ = [
     "idp_group_clean",
     "mapping_delete",
     "mapping_set",
-    "locked_membership",
     "membership_apply",
+    "membership_for",
     "membership_sync",
     "provisioning_settings_for",
     "provisioning_settings_update",
@@ -113,15 +113,16 @@ def _accepted_invitation_role(organization: Organization, user: User) -> str | N
     )
 
 
-def locked_membership(organization: Organization, user: User) -> Membership | None:
-    """``user``'s membership in ``organization`` with its role, locked until the
-    transaction ends (None if they have none)."""
+def membership_for(
+    organization: Organization, user: User, *, lock: bool = False
+) -> Membership | None:
+    """``user``'s membership in ``organization`` with its role (None if they
+    have none); with ``lock``, locked until the transaction ends."""
+    rows = Membership.objects.select_related("role")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
     try:
-        return (
-            Membership.objects.select_for_update(of=("self",))
-            .select_related("role")
-            .get(organization=organization, user=user)
-        )
+        return rows.get(organization=organization, user=user)
     except Membership.DoesNotExist:
         return None
 
@@ -166,7 +167,7 @@ def membership_sync(
     return membership_apply(
         organization=organization,
         user=user,
-        membership=locked_membership(organization, user),
+        membership=membership_for(organization, user, lock=True),
         decision=decision,
         invitation=invitation,
         actor=actor,
@@ -186,7 +187,7 @@ def membership_apply(
 ) -> Membership | None:
     """:func:`membership_sync` for a caller that already holds ``membership``
     (``user``'s in ``organization``, None if they have none) locked by
-    :func:`locked_membership` in the transaction this runs in.
+    :func:`membership_for` (``lock=True``) in the transaction this runs in.
 
     The SSO callback reads the membership once, locked, to decide and to write.
     """
@@ -255,7 +256,7 @@ def membership_apply(
         except IntegrityError:
             # A concurrent first sign-in of the same person created it: update
             # that row instead, under its lock.
-            membership = locked_membership(organization, user)
+            membership = membership_for(organization, user, lock=True)
             if membership is None:  # pragma: no cover (deleted in between)
                 raise
         else:

@@ -77,27 +77,26 @@ _FINISHED = (Status.PASSED, Status.FAILED)
 # Reads shared with the SSO piece and the views
 
 
-def live_connection_for_org(org: Organization) -> Connection | None:
-    """The connection sign-in uses: the most recently published live one."""
+def _latest_live(**where: Any) -> Connection | None:
+    """The most recently published live connection matching ``where``, with its
+    live configuration and organization."""
     return (
-        Connection.objects.filter(organization=org, live__isnull=False)
+        Connection.objects.filter(live__isnull=False, **where)
         .select_related("live", "organization")
         .order_by("-published_at", "-id")
         .first()
     )
+
+
+def live_connection_for_org(org: Organization) -> Connection | None:
+    """The connection sign-in uses: the most recently published live one."""
+    return _latest_live(organization=org)
 
 
 def live_connection_at(login_path: str) -> Connection | None:
     """:func:`live_connection_for_org` of the organization at ``login_path``
     (its stored form), with the organization: one query, for the sign-in start."""
-    return (
-        Connection.objects.filter(
-            organization__login_path=login_path, live__isnull=False
-        )
-        .select_related("live", "organization")
-        .order_by("-published_at", "-id")
-        .first()
-    )
+    return _latest_live(organization__login_path=login_path)
 
 
 def connection_uris(org: Organization) -> dict[str, str]:

@@ -34,8 +34,8 @@ from rolemapping.permissions import role_has_perm
 from rolemapping.provisioning import Decision
 from rolemapping.services import (
     decision_for_signin,
-    locked_membership,
     membership_apply,
+    membership_for,
     role_for_decision,
 )
 
@@ -338,16 +338,9 @@ def _evaluate(
             subject=subject,
             email=account_email,
         )
-    if user is None:
-        membership = None
-    elif lock:
-        membership = locked_membership(organization, user)
-    else:
-        membership = (
-            Membership.objects.select_related("role")
-            .filter(user=user, organization=organization)
-            .first()
-        )
+    membership = (
+        membership_for(organization, user, lock=lock) if user is not None else None
+    )
     try:
         if invitation_id is None and membership is not None and membership.is_active:
             # Nobody is invited while an active member (inviting refuses
