@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from rolemapping.models import Membership, Role
 from rolemapping.permissions import role_has_perm
 
+from .compiled import CompiledRead
 from .models import Organization
 from .services.orgs import login_path_lookup
 
@@ -41,6 +42,15 @@ class OrgContext:
         return role_has_perm(self.role, perm)
 
 
+_ACTIVE_MEMBERSHIPS = CompiledRead(
+    lambda user_id: (
+        Membership.objects.filter(user_id=user_id, is_active=True)
+        .select_related("organization", "role")
+        .order_by("organization__name", "organization_id")
+    )
+)
+
+
 def active_memberships(request: HttpRequest) -> list[Membership]:
     """The signed-in user's active memberships, with organization and role, by
     organization name; [] for anyone else.
@@ -54,11 +64,7 @@ def active_memberships(request: HttpRequest) -> list[Membership]:
     cached = getattr(request, "_active_memberships", None)
     if cached is not None and cached[0] == user.pk:  # a sign-in changes the user
         return cached[1]
-    memberships = list(
-        Membership.objects.filter(user=user, is_active=True)
-        .select_related("organization", "role")
-        .order_by("organization__name", "organization_id")
-    )
+    memberships = _ACTIVE_MEMBERSHIPS.all(user_id=user.pk)
     request._active_memberships = (user.pk, memberships)
     return memberships
 

@@ -7,9 +7,18 @@ from dataclasses import dataclass
 from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, Subquery
 
+from connections.compiled import CompiledRead
 from connections.models import Invitation, Organization
 
 from .models import GroupRoleMapping, Membership, Role
+
+_MAPPINGS: CompiledRead[tuple[str, str]] = CompiledRead(
+    lambda organization_id: (
+        GroupRoleMapping.objects.filter(organization_id=organization_id)
+        .order_by()  # a dict: the model's ordering would only cost a sort
+        .values_list("idp_group", "role__slug")
+    )
+)
 
 
 def org_mappings(organization: Organization) -> dict[str, str]:
@@ -18,11 +27,7 @@ def org_mappings(organization: Organization) -> dict[str, str]:
     Loaded whole rather than filtered by the token's groups, so the cost does not
     depend on how many groups a token carries (and no 1,000-item IN list).
     """
-    return dict(
-        GroupRoleMapping.objects.filter(organization=organization)
-        .order_by()  # a dict: the model's ordering would only cost a sort
-        .values_list("idp_group", "role__slug")
-    )
+    return dict(_MAPPINGS.all(organization_id=organization.pk))
 
 
 def mappings_page(organization: Organization, number: int, size: int) -> Page:

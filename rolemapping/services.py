@@ -14,8 +14,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from connections.compiled import CompiledRead
 from connections.errors import ServiceError
 from connections.models import Invitation, Organization, User
 from connections.services.audit import audit
@@ -113,18 +115,26 @@ def _accepted_invitation_role(organization: Organization, user: User) -> str | N
     )
 
 
+def _membership(*, lock: bool) -> CompiledRead[Membership]:
+    def build(organization_id: int, user_id: int) -> QuerySet[Membership]:
+        rows = Membership.objects.select_related("role")
+        if lock:
+            rows = rows.select_for_update(of=("self",))
+        # A unique look-up: the model's ordering would only cost a sort.
+        return rows.filter(organization_id=organization_id, user_id=user_id).order_by()
+
+    return CompiledRead(build)
+
+
+_MEMBERSHIP = {False: _membership(lock=False), True: _membership(lock=True)}
+
+
 def membership_for(
     organization: Organization, user: User, *, lock: bool = False
 ) -> Membership | None:
     """``user``'s membership in ``organization`` with its role (None if they
     have none); with ``lock``, locked until the transaction ends."""
-    rows = Membership.objects.select_related("role")
-    if lock:
-        rows = rows.select_for_update(of=("self",))
-    try:
-        return rows.get(organization=organization, user=user)
-    except Membership.DoesNotExist:
-        return None
+    return _MEMBERSHIP[lock].first(organization_id=organization.pk, user_id=user.pk)
 
 
 def _role(

@@ -33,13 +33,14 @@ from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache as django_cache
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from .. import outbound
 from ..access import client_ip
+from ..compiled import CompiledRead
 from ..models import ConnectionConfig, User
 from ..services.sso import signin_complete
 from .discovery import ProviderMetadata, fetch_metadata
@@ -51,6 +52,7 @@ from .tokens import accepted_algs, check_userinfo_sub, validate_id_token
 BACKEND_PATH = "connections.oidc.backend.OrganizationOIDCBackend"
 # Client authentication methods this console can perform, best first.
 SUPPORTED_TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+_USER = CompiledRead(lambda pk: User.objects.filter(pk=pk).order_by())
 _FIX_REACH = (
     "Check that the identity provider is up and reachable from this server, then "
     "try again."
@@ -398,7 +400,12 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
 
     def get_user(self, user_id: Any) -> User | None:
         # The parent returns deactivated users too; Django's rule does not.
-        return ModelBackend.get_user(self, user_id)
+        try:
+            pk = User._meta.pk.to_python(user_id)
+        except (TypeError, ValueError, ValidationError):
+            return None
+        user = _USER.first(pk=pk) if pk is not None else None
+        return user if user is not None and self.user_can_authenticate(user) else None
 
 
 def _unusable_text(what: str) -> OIDCError:

@@ -28,6 +28,7 @@ from django.utils import timezone
 from rolemapping.models import GroupRoleMapping, Membership
 from rolemapping.permissions import role_has_perm
 
+from ..compiled import CompiledRead
 from ..crypto import encrypt_secret, rotate_secret
 from ..errors import PermissionDenied, ServiceError
 from ..models import (
@@ -77,26 +78,31 @@ _FINISHED = (Status.PASSED, Status.FAILED)
 # Reads shared with the SSO piece and the views
 
 
-def _latest_live(**where: Any) -> Connection | None:
+def _latest_live(**where: Any) -> QuerySet[Connection]:
     """The most recently published live connection matching ``where``, with its
     live configuration and organization."""
     return (
         Connection.objects.filter(live__isnull=False, **where)
         .select_related("live", "organization")
-        .order_by("-published_at", "-id")
-        .first()
+        .order_by("-published_at", "-id")[:1]
     )
+
+
+_LIVE_FOR_ORG = CompiledRead(lambda org_id: _latest_live(organization_id=org_id))
+_LIVE_AT = CompiledRead(
+    lambda login_path: _latest_live(organization__login_path=login_path)
+)
 
 
 def live_connection_for_org(org: Organization) -> Connection | None:
     """The connection sign-in uses: the most recently published live one."""
-    return _latest_live(organization=org)
+    return _LIVE_FOR_ORG.first(org_id=org.pk)
 
 
 def live_connection_at(login_path: str) -> Connection | None:
     """:func:`live_connection_for_org` of the organization at ``login_path``
     (its stored form), with the organization: one query, for the sign-in start."""
-    return _latest_live(organization__login_path=login_path)
+    return _LIVE_AT.first(login_path=login_path)
 
 
 def connection_uris(org: Organization) -> dict[str, str]:

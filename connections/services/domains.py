@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from rolemapping.models import Membership
 
+from ..compiled import CompiledRead
 from ..dns import TxtLookup, txt_lookup
 from ..domain_names import (
     DomainNameError,
@@ -83,14 +84,23 @@ def verified_domain_org(domain_name: str) -> Organization | None:
     return domain.organization
 
 
+_VERIFIED = CompiledRead(
+    lambda organization_id, name: (
+        Domain.objects.filter(
+            organization_id=organization_id, name=name, status=Status.VERIFIED
+        )
+        .order_by()
+        .values_list("pk")[:1]
+    )
+)
+
+
 def org_has_verified_domain(org: Organization, domain_name: str) -> bool:
     """Whether ``org`` has ``domain_name`` verified (grace period included)."""
     name = _canonical(domain_name)
     if name is None:
         return False
-    return Domain.objects.filter(
-        organization=org, name=name, status=Status.VERIFIED
-    ).exists()
+    return _VERIFIED.first(organization_id=org.pk, name=name) is not None
 
 
 def domains_for_org(org: Organization) -> list[Domain]:

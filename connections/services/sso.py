@@ -39,6 +39,7 @@ from rolemapping.services import (
     role_for_decision,
 )
 
+from ..compiled import CompiledRead
 from ..domain_names import email_domain
 from ..errors import PermissionDenied, ServiceError
 from ..models import (
@@ -180,6 +181,28 @@ def _storable_json(value: Any) -> Any:
     return value
 
 
+def _flow_target(config: str) -> CompiledRead[Connection]:
+    # One query: the organization's default role and only the configuration
+    # this kind of sign-in uses come along.
+    return CompiledRead(
+        lambda pk, organization_id: (
+            Connection.objects.select_related("organization__default_role", config)
+            .filter(pk=pk, organization_id=organization_id)
+            .order_by()
+        )
+    )
+
+
+_FLOW_TARGET = {False: _flow_target("live"), True: _flow_target("draft")}
+_IDENTITY = CompiledRead(
+    lambda connection_id, issuer, subject: (
+        SsoIdentity.objects.select_related("user")
+        .filter(connection_id=connection_id, issuer=issuer, subject=subject)
+        .order_by()
+    )
+)
+
+
 def flow_targets(flow: LoginFlow) -> tuple[Organization, Connection, ConnectionConfig]:
     """The organization, connection and configuration a sign-in was started for.
 
@@ -187,18 +210,15 @@ def flow_targets(flow: LoginFlow) -> tuple[Organization, Connection, ConnectionC
     or for a test sign-in the draft): a sign-in started before an admin
     changed the connection must not complete with the old settings.
     """
-    try:
-        # One query: the organization's default role and only the configuration
-        # this kind of sign-in uses come along.
-        connection = Connection.objects.select_related(
-            "organization__default_role", "draft" if flow.is_test else "live"
-        ).get(pk=flow.connection_id, organization_id=flow.organization_id)
-    except Connection.DoesNotExist:
+    connection = _FLOW_TARGET[flow.is_test].first(
+        pk=flow.connection_id, organization_id=flow.organization_id
+    )
+    if connection is None:
         raise SignInRefused(
             "connection",
             "This organization's single sign-on connection was removed while you "
             "were signing in.",
-        ) from None
+        )
     config = connection.draft if flow.is_test else connection.live
     if config is None or config.pk != flow.config_id:
         raise SignInRefused(
@@ -275,12 +295,9 @@ def _evaluate(
     subject = claims["sub"]
     issuer = claims["iss"]
     email = _claimed_email(claims, config.email_claim)
-    try:
-        identity: SsoIdentity | None = SsoIdentity.objects.select_related("user").get(
-            connection=connection, issuer=issuer, subject=subject
-        )
-    except SsoIdentity.DoesNotExist:
-        identity = None
+    identity = _IDENTITY.first(
+        connection_id=connection.pk, issuer=issuer, subject=subject
+    )
     if identity is not None:
         user: User | None = identity.user
     else:

@@ -297,3 +297,19 @@ def test_a_second_org_with_the_same_email_domain_cannot_exist(acme):
     # The premise of the email rule: one organization per verified domain.
     with pytest.raises(Exception):  # noqa: B017, PT011
         verify_domain(make_org(), "acme.test")
+
+
+def test_a_session_restores_only_an_active_account():
+    """The backend's get_user, as Django calls it for a session's user id."""
+    from connections.oidc.backend import OrganizationOIDCBackend
+
+    active, gone = make_user(), make_user()
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    backend = OrganizationOIDCBackend()
+
+    assert backend.get_user(active.pk) == active
+    assert backend.get_user(str(active.pk)) == active  # Django's contract
+    assert backend.get_user(gone.pk) is None
+    for unusable in (None, "", "x", 10**30, 0):
+        assert backend.get_user(unusable) is None
