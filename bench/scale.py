@@ -38,6 +38,7 @@ from connections.services.domains import verified_domain_org
 from connections.services.orgs import organization_create
 from rolemapping.models import GroupRoleMapping, Membership, Role
 from tests.fixtures.idp import IdP
+from tests.sso.helpers import make_connection
 
 from .counted import counted_sign_in
 from .load import median, percentile
@@ -60,25 +61,6 @@ def _path(url: str) -> str:
 # ----------------------------------------------------------------- the org
 
 
-def live_connection(
-    org: Organization, *, issuer: str, client_id: str, secret: str
-) -> Connection:
-    """A connection whose draft and live point at one configuration."""
-    conn = Connection.objects.create(
-        organization=org, name="Bench IdP", provider=Connection.Provider.OIDC
-    )
-    config = ConnectionConfig.objects.create(
-        connection=conn,
-        issuer_url=issuer,
-        client_id=client_id,
-        client_secret_encrypted=encrypt_secret(secret),
-    )
-    conn.draft = conn.live = config
-    conn.published_at = timezone.now()
-    conn.save()
-    return conn
-
-
 def seed_signin_org(
     *, login_path: str, domain: str, issuer: str, client_id: str, secret: str
 ) -> Organization:
@@ -94,7 +76,7 @@ def seed_signin_org(
     )
     org.default_role = Role.objects.get(organization=org, slug=Role.Slug.MEMBER)
     org.save(update_fields=["default_role"])
-    live_connection(org, issuer=issuer, client_id=client_id, secret=secret)
+    make_connection(org, issuer=issuer, client_id=client_id, client_secret=secret)
     return org
 
 
