@@ -130,3 +130,29 @@ def test_anonymous_is_sent_to_sign_in_and_json_gets_401(client, org):
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=")
     assert client.get(url, HTTP_ACCEPT="application/json").status_code == 401
+
+
+@pytest.mark.django_db
+def test_home_opens_the_oldest_active_membership_or_says_there_is_none(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import make_org, make_user
+
+    user = make_user()
+    client.force_login(user, backend="connections.backends.EmailPasswordBackend")
+    templates = [t.name for t in client.get("/").templates]
+    assert "connections/no_org.html" in templates
+
+    now = timezone.now()
+    newer = make_member(make_org(), user=user, created_at=now)
+    older = make_member(make_org(), user=user, created_at=now - timedelta(days=2))
+    make_member(
+        make_org(), user=user, created_at=now - timedelta(days=9), is_active=False
+    )
+
+    assert client.get("/")["Location"] == older.organization.get_absolute_url()
+    older.is_active = False
+    older.save(update_fields=["is_active"])
+    assert client.get("/")["Location"] == newer.organization.get_absolute_url()

@@ -115,11 +115,10 @@ def home(request: HttpRequest) -> HttpResponse:
     chosen = request.GET.get("org", "")
     if chosen.startswith("/orgs/") and local_next(chosen):
         return redirect(chosen)
-    first = (
-        Membership.objects.filter(user=request.user, is_active=True)
-        .select_related("organization")
-        .order_by("created_at")
-        .first()
+    first = min(
+        active_memberships(request),
+        key=lambda m: (m.created_at, m.pk),  # the oldest membership
+        default=None,
     )
     if first:
         return redirect(first.organization.get_absolute_url())
