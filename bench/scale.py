@@ -23,19 +23,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from connections.crypto import encrypt_secret
-from connections.models import (
-    AuditEvent,
-    Connection,
-    ConnectionCheck,
-    ConnectionConfig,
-    Domain,
-    Invitation,
-    Organization,
-    User,
-)
-from connections.services.domains import verified_domain_org
-from connections.services.orgs import organization_create
+from accounts.models import User
+from connections.models import Connection, ConnectionCheck, ConnectionConfig
+from domains.models import Domain
+from domains.services import verified_domain_org
+from invitations.models import Invitation
+from organizations.crypto import encrypt_secret
+from organizations.models import AuditEvent, Organization
+from organizations.services import organization_create
 from rolemapping.models import GroupRoleMapping, Membership, Role
 from tests.fixtures.idp import IdP
 from tests.sso.helpers import make_connection
@@ -74,7 +69,7 @@ def seed_signin_org(
         status=Domain.Status.VERIFIED,
         verified_at=timezone.now(),
     )
-    org.default_role = Role.objects.get(organization=org, slug=Role.Slug.MEMBER)
+    org.default_role = Role.Slug.MEMBER
     org.save(update_fields=["default_role"])
     make_connection(org, issuer=issuer, client_id=client_id, client_secret=secret)
     return org

@@ -41,19 +41,24 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "mozilla_django_oidc",
-    "connections",
+    # Our apps, in dependency order: each imports only the ones above it.
+    "organizations",
     "rolemapping",
+    "domains",
+    "accounts",
+    "invitations",
+    "connections",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "connections.middleware.SecurityHeadersMiddleware",
+    "organizations.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "connections.middleware.ActiveMembershipMiddleware",
+    "organizations.middleware.ActiveMembershipMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -71,7 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "connections.context_processors.console",
+                "organizations.context_processors.console",
             ],
         },
     },
@@ -90,22 +95,20 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
-if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    CACHES["default"]["BACKEND"] = "config.cache.RedisCache"  # reuses its clients
 # Sessions live in Redis when the cache is Redis (shared by every worker); with
 # the per-process local-memory cache they must stay in the database.
 _CACHE_IS_SHARED = "redis" in CACHES["default"]["BACKEND"].lower()
 SESSION_ENGINE = env.str(
     "SESSION_ENGINE",
-    default="config.sessions"  # Django's cache sessions, fewer round trips
+    default="django.contrib.sessions.backends.cache"
     if _CACHE_IS_SHARED
     else "django.contrib.sessions.backends.db",
 )
 
-AUTH_USER_MODEL = "connections.User"
+AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "connections.backends.EmailPasswordBackend",
-    "connections.oidc.backend.OrganizationOIDCBackend",
+    "accounts.backends.EmailPasswordBackend",
+    "connections.backend.OrganizationOIDCBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -188,7 +191,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "recheck-verified-domains": {
-        "task": "connections.tasks.domains_recheck_all",
+        "task": "domains.tasks.domains_recheck_all",
         "schedule": 24 * 60 * 60,
     },
     "health-check-live-connections": {
@@ -200,7 +203,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5 * 60,
     },
     "expire-invitations": {
-        "task": "connections.tasks.invitations_expire",
+        "task": "invitations.tasks.invitations_expire",
         "schedule": 60 * 60,
     },
 }

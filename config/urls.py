@@ -3,6 +3,11 @@ from django.urls import include, path
 
 urlpatterns = [
     path("django-admin/", admin.site.urls),
-    path("", include("connections.urls")),
+    path("", include("config.health")),
+    path("", include("accounts.urls")),
+    path("", include("organizations.urls")),
     path("", include("rolemapping.urls")),
+    path("", include("domains.urls")),
+    path("", include("invitations.urls")),
+    path("", include("connections.urls")),
 ]

@@ -3,7 +3,51 @@ from django.apps import AppConfig
 
 class ConnectionsConfig(AppConfig):
     name = "connections"
-    verbose_name = "Organizations and SSO connections"
+    verbose_name = "SSO connections"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers system checks)
+        from connections import checks  # noqa: F401  (registers system checks)
+        from connections.models import Connection, ConnectionCheck
+        from connections.selectors import connections_failing_health
+        from organizations.overview import (
+            ChecklistStep,
+            Panel,
+            checklist_step_register,
+            panel_register,
+        )
+
+        for step in (
+            ChecklistStep(
+                order=20,
+                label="Add an SSO connection",
+                hint="Paste the issuer, client ID and secret from Okta.",
+                url_name="connection_list",
+                done=lambda org: Connection.objects.filter(organization=org).exists(),
+            ),
+            ChecklistStep(
+                order=30,
+                label="Test the connection",
+                hint="A passing check is required before it can go live.",
+                url_name="connection_list",
+                done=lambda org: ConnectionCheck.objects.filter(
+                    connection__organization=org,
+                    kind=ConnectionCheck.Kind.CHECK,
+                    status=ConnectionCheck.Status.PASSED,
+                ).exists(),
+            ),
+            ChecklistStep(
+                order=60,
+                label="Enforce SSO",
+                hint="The irreversible switch: everyone but the owner signs in "
+                "through your IdP.",
+                url_name="connection_list",
+                done=lambda org: org.sso_enforced,
+            ),
+        ):
+            checklist_step_register(step)
+        panel_register(
+            Panel(
+                template="connections/_health.html",
+                context=lambda org: {"health_alerts": connections_failing_health(org)},
+            )
+        )

@@ -1,107 +1,178 @@
+"""Forms for OIDC connections. The services validate again and have the last word.
+
+The client secret is write-only: its widget never renders a value, not even
+when the form comes back with errors, and on edit an empty field keeps the
+stored secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
 from django import forms
-from django.contrib.auth import authenticate, password_validation
+from django.conf import settings
 
-from .access import client_ip
-from .models import User
-from .throttle import login_failed, login_succeeded, login_throttled
+from connections.models import Connection
+from connections.oidc.discovery import issuer_from_input
+from connections.oidc.errors import OIDCError
+from connections.services.connections import DEFAULT_SCOPES, MAX_LEEWAY_SECONDS
 
 
-class NewPasswordForm(forms.Form):
-    """Two password fields, checked against each other and the validators."""
+class ConnectionForm(forms.Form):
+    """Fields of the contract: name, issuer_url, client_id, client_secret,
+    scopes, groups_claim, email_claim; provider, leeway and IdP sign-out are
+    optional extras with defaults."""
 
-    password1 = forms.CharField(
-        label="Password",
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        help_text="For your team, for example 'Okta production'.",
+    )
+    provider = forms.ChoiceField(
+        label="Provider",
+        choices=Connection.Provider.choices,
+        required=False,
+        initial=Connection.Provider.OKTA,
+        help_text="Okta adds Okta-specific advice to the check results.",
+    )
+    issuer_url = forms.CharField(
+        label="Issuer URL",
+        max_length=600,
+        widget=forms.URLInput(attrs={"placeholder": "https://acme.okta.com"}),
+        help_text=(
+            "The issuer, or its full /.well-known/openid-configuration URL. Okta: "
+            "https://<your-org>.okta.com, or https://<your-org>.okta.com/oauth2/"
+            "default for a custom authorization server."
+        ),
+    )
+    client_id = forms.CharField(
+        label="Client ID",
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="Okta: Applications > your app > General > Client Credentials.",
+    )
+    client_secret = forms.CharField(
+        label="Client secret",
+        max_length=2000,
         strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "new-password"}
+        ),
+        help_text="Stored encrypted; never shown again.",
     )
-    password2 = forms.CharField(
-        label="Password again",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    scopes = forms.CharField(
+        label="Scopes",
+        max_length=500,
+        required=False,
+        initial=DEFAULT_SCOPES,
+        help_text="Separated by spaces; must include openid.",
+    )
+    groups_claim = forms.CharField(
+        label="Groups claim",
+        max_length=100,
+        required=False,
+        initial="groups",
+        help_text="The ID token claim that lists the person's groups.",
+    )
+    email_claim = forms.CharField(
+        label="Email claim",
+        max_length=100,
+        required=False,
+        initial="email",
+    )
+    leeway_seconds = forms.IntegerField(
+        label="Clock-skew leeway (seconds)",
+        min_value=0,
+        max_value=MAX_LEEWAY_SECONDS,
+        required=False,
+        initial=60,
+    )
+    idp_logout = forms.BooleanField(
+        label="Also sign out of the IdP when signing out here",
+        required=False,
     )
 
-    def password_owner_email(self) -> str:
-        """The address the password must not resemble."""
-        return ""
-
-    def clean(self):
-        data = super().clean()
-        p1, p2 = data.get("password1"), data.get("password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("password2", "The two passwords differ; type them again.")
-        elif p1:
-            try:
-                password_validation.validate_password(
-                    p1, User(email=self.password_owner_email())
-                )
-            except forms.ValidationError as exc:
-                self.add_error("password1", exc)
-        return data
-
-
-class SignupForm(NewPasswordForm):
-    email = forms.EmailField(label="Work email", max_length=254)
-    org_name = forms.CharField(label="Organization name", max_length=100)
-    login_path = forms.CharField(
-        label="Login path",
-        max_length=100,  # the service says what the limit is, in a sentence
-        help_text="3 to 40 of a-z, 0-9 and '-'. Your team's SSO URL ends with it.",
-    )
-    field_order = ["email", "password1", "password2", "org_name", "login_path"]
-
-    def password_owner_email(self) -> str:
-        return self.cleaned_data.get("email", "")
-
-
-class InvitationAcceptForm(NewPasswordForm):
-    """A password account for the invited address (before SSO is live)."""
-
-    name = forms.CharField(label="Your name", max_length=150, required=False)
-    field_order = ["name", "password1", "password2"]
-
-    def __init__(self, *args, email: str, **kwargs) -> None:
-        self.email = email
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.editing = editing
+        if editing:
+            secret = self.fields["client_secret"]
+            secret.required = False
+            secret.help_text = (
+                "A secret is stored. Leave this empty to keep it, or paste a new "
+                "one to replace it."
+            )
 
-    def password_owner_email(self) -> str:
-        return self.email
+    def clean_issuer_url(self) -> str:
+        value = self.cleaned_data["issuer_url"]
+        try:
+            return issuer_from_input(
+                value,
+                allow_insecure=bool(
+                    getattr(settings, "SSO_ALLOW_INSECURE_ISSUERS", False)
+                ),
+            )
+        except OIDCError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+    def clean_scopes(self) -> str:
+        value = " ".join(self.cleaned_data["scopes"].split()) or DEFAULT_SCOPES
+        if "openid" not in value.split():
+            raise forms.ValidationError(
+                "Add 'openid': without it the IdP returns no ID token."
+            )
+        return value
+
+    def service_kwargs(self) -> dict[str, Any]:
+        """The cleaned values as the keyword arguments of the services."""
+        data = self.cleaned_data
+        leeway = data.get("leeway_seconds")
+        return {
+            "name": data["name"],
+            # Blank: Okta for a new connection, unchanged on edit.
+            "provider": data.get("provider") or None,
+            "issuer_url": data["issuer_url"],
+            "client_id": data["client_id"],
+            "client_secret": data.get("client_secret") or "",
+            "scopes": data.get("scopes") or DEFAULT_SCOPES,
+            "groups_claim": data.get("groups_claim") or "groups",
+            "email_claim": data.get("email_claim") or "email",
+            "leeway_seconds": 60 if leeway is None else leeway,
+            "idp_logout": bool(data.get("idp_logout")),
+        }
+
+    @classmethod
+    def initial_for(cls, connection: Connection) -> dict[str, Any]:
+        """The edit form's initial values: the draft, without its secret."""
+        draft = connection.draft
+        initial: dict[str, Any] = {
+            "name": connection.name,
+            "provider": connection.provider,
+        }
+        if draft is not None:
+            initial |= {
+                "issuer_url": draft.issuer_url,
+                "client_id": draft.client_id,
+                "scopes": draft.scopes,
+                "groups_claim": draft.groups_claim,
+                "email_claim": draft.email_claim,
+                "leeway_seconds": draft.leeway_seconds,
+                "idp_logout": draft.idp_logout,
+            }
+        return initial
 
 
-class LoginForm(forms.Form):
-    """Native sign-in, throttled per account and per address."""
+class PublishForm(forms.Form):
+    """The irreversible switch asks for the login path, typed out."""
 
-    username = forms.CharField(label="Email", max_length=254)
-    password = forms.CharField(
-        label="Password",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    confirm = forms.CharField(
+        label="Type the organization's login path to confirm",
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "autocapitalize": "none",
+            }
+        ),
     )
-
-    def __init__(self, request, *args, **kwargs):
-        self.request = request
-        self.user = None
-        super().__init__(*args, **kwargs)
-
-    def clean(self):
-        data = super().clean()
-        email, password = data.get("username"), data.get("password")
-        if not email or not password:
-            return data
-        ip = client_ip(self.request)
-        if login_throttled(email, ip):
-            raise forms.ValidationError(
-                "Too many failed sign-ins. Wait 15 minutes and try again, or reset "
-                "your password.",
-                code="throttled",
-            )
-        user = authenticate(self.request, username=email, password=password)
-        if user is None:
-            login_failed(email, ip)
-            raise forms.ValidationError(
-                "That email and password do not match an account. Check both and "
-                "try again.",
-                code="invalid_login",
-            )
-        login_succeeded(email)
-        self.user = user
-        return data

@@ -1,12 +1,5 @@
 """Each view module owns its URL list; this file only joins them."""
 
-from .views import accounts, connections, console, domains, invitations, sso
+from connections.views import connections, sso
 
-urlpatterns = [
-    *accounts.urlpatterns,
-    *console.urlpatterns,
-    *domains.urlpatterns,
-    *connections.urlpatterns,
-    *invitations.urlpatterns,
-    *sso.urlpatterns,
-]
+urlpatterns = [*connections.urlpatterns, *sso.urlpatterns]

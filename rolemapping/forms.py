@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from django import forms
 
-from .models import Role
+from rolemapping.models import Role
 
 ROLE_CHOICE_ERROR = (
     "Choose admin, member or viewer. The owner role is never granted by the "

@@ -15,7 +15,7 @@ class Role(models.Model):
         VIEWER = "viewer", "Viewer"
 
     organization = models.ForeignKey(
-        "connections.Organization", on_delete=models.CASCADE, related_name="roles"
+        "organizations.Organization", on_delete=models.CASCADE, related_name="roles"
     )
     slug = models.CharField(max_length=20, choices=Slug.choices)
     name = models.CharField(max_length=50)
@@ -43,7 +43,7 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     organization = models.ForeignKey(
-        "connections.Organization",
+        "organizations.Organization",
         on_delete=models.CASCADE,
         related_name="memberships",
     )
@@ -53,6 +53,10 @@ class Membership(models.Model):
     managed_by_idp = models.BooleanField(default=False)
     idp_groups = models.JSONField(default=list, blank=True)
     last_sso_login_at = models.DateTimeField(null=True, blank=True)
+    # The role of the last invitation this person accepted here (a slug, "" for
+    # none): a sign-in that matches no mapping keeps it rather than falling back
+    # to the default role.
+    invited_role = models.CharField(max_length=20, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -69,7 +73,7 @@ class Membership(models.Model):
 
 class GroupRoleMapping(models.Model):
     organization = models.ForeignKey(
-        "connections.Organization",
+        "organizations.Organization",
         on_delete=models.CASCADE,
         related_name="group_mappings",
     )

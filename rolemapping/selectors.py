@@ -5,20 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import OuterRef, Subquery
 
-from connections.compiled import CompiledRead
-from connections.models import Invitation, Organization
-
-from .models import GroupRoleMapping, Membership, Role
-
-_MAPPINGS: CompiledRead[tuple[str, str]] = CompiledRead(
-    lambda organization_id: (
-        GroupRoleMapping.objects.filter(organization_id=organization_id)
-        .order_by()  # a dict: the model's ordering would only cost a sort
-        .values_list("idp_group", "role__slug")
-    )
-)
+from organizations.models import Organization
+from rolemapping.models import GroupRoleMapping, Membership, Role
 
 
 def org_mappings(organization: Organization) -> dict[str, str]:
@@ -27,7 +16,11 @@ def org_mappings(organization: Organization) -> dict[str, str]:
     Loaded whole rather than filtered by the token's groups, so the cost does not
     depend on how many groups a token carries (and no 1,000-item IN list).
     """
-    return dict(_MAPPINGS.all(organization_id=organization.pk))
+    return dict(
+        GroupRoleMapping.objects.filter(organization=organization)
+        .order_by()  # a dict: the model's ordering would only cost a sort
+        .values_list("idp_group", "role__slug")
+    )
 
 
 def mappings_page(organization: Organization, number: int, size: int) -> Page:
@@ -49,10 +42,8 @@ def grantable_roles(organization: Organization) -> list[Role]:
 
 
 def org_default_role_slug(organization: Organization) -> str | None:
-    """The organization's default role slug (no query when already loaded)."""
-    if organization.default_role_id is None:
-        return None
-    return organization.default_role.slug
+    """The organization's default role slug, None when it has none."""
+    return organization.default_role or None
 
 
 @dataclass(frozen=True)
@@ -74,26 +65,13 @@ def managed_members(
     ``invitation_role`` is the role of the last invitation the member accepted:
     a sign-in that matches no mapping keeps it (see ``membership_sync``).
     """
-    accepted = (
-        Invitation.objects.filter(
-            organization=organization,
-            accepted_by=OuterRef("user"),
-            accepted_at__isnull=False,
-        )
-        .order_by("-accepted_at", "-id")
-        .values("role__slug")[:1]
-    )
     members = Membership.objects.filter(
         organization=organization, managed_by_idp=True
     ).exclude(role__slug=Role.Slug.OWNER)
     if active_only:
         members = members.filter(is_active=True)
-    rows = (
-        members.annotate(invitation_role=Subquery(accepted))
-        .order_by("created_at", "id")
-        .values_list(
-            "user__email", "role__slug", "is_active", "idp_groups", "invitation_role"
-        )
+    rows = members.order_by("created_at", "id").values_list(
+        "user__email", "role__slug", "is_active", "idp_groups", "invited_role"
     )
     return [
         ManagedMember(
@@ -101,7 +79,16 @@ def managed_members(
             role=role,
             is_active=is_active,
             idp_groups=tuple(g for g in (groups or []) if isinstance(g, str)),
-            invitation_role=invitation_role,
+            invitation_role=invitation_role or None,
         )
         for email, role, is_active, groups, invitation_role in rows
     ]
+
+
+def members_page(org: Organization, number: int, size: int) -> Page:
+    members = (
+        Membership.objects.filter(organization=org)
+        .select_related("user", "role")
+        .order_by("created_at", "id")
+    )
+    return Paginator(members, size).get_page(number)

@@ -10,22 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from connections.compiled import CompiledRead
-from connections.errors import ServiceError
-from connections.models import Invitation, Organization, User
-from connections.services.audit import audit
-from connections.services.orgs import require_perm
+from organizations.errors import ServiceError
+from organizations.models import Organization
+from organizations.services import audit, require_perm
+from rolemapping.models import GroupRoleMapping, Membership, Role
+from rolemapping.provisioning import (
+    ROLE_RANK,
+    Decision,
+    ProvisioningSettings,
+    roles_from_claims,
+)
+from rolemapping.selectors import managed_members, org_default_role_slug, org_mappings
 
-from .models import GroupRoleMapping, Membership, Role
-from .provisioning import ROLE_RANK, Decision, ProvisioningSettings, roles_from_claims
-from .selectors import managed_members, org_default_role_slug, org_mappings
+if TYPE_CHECKING:
+    from accounts.models import User
 
 __all__ = [
     "Impact",
@@ -104,50 +108,25 @@ def role_for_decision(decision: Decision, invitation_role: str | None) -> str | 
     return decision.role
 
 
-def _accepted_invitation_role(organization: Organization, user: User) -> str | None:
-    return (
-        Invitation.objects.filter(
-            organization=organization, accepted_by=user, accepted_at__isnull=False
-        )
-        .order_by("-accepted_at", "-id")
-        .values_list("role__slug", flat=True)
-        .first()
-    )
-
-
-def _membership(*, lock: bool) -> CompiledRead[Membership]:
-    def build(organization_id: int, user_id: int) -> QuerySet[Membership]:
-        rows = Membership.objects.select_related("role")
-        if lock:
-            rows = rows.select_for_update(of=("self",))
-        # A unique look-up: the model's ordering would only cost a sort.
-        return rows.filter(organization_id=organization_id, user_id=user_id).order_by()
-
-    return CompiledRead(build)
-
-
-_MEMBERSHIP = {False: _membership(lock=False), True: _membership(lock=True)}
-
-
 def membership_for(
     organization: Organization, user: User, *, lock: bool = False
 ) -> Membership | None:
     """``user``'s membership in ``organization`` with its role (None if they
     have none); with ``lock``, locked until the transaction ends."""
-    return _MEMBERSHIP[lock].first(organization_id=organization.pk, user_id=user.pk)
+    rows = Membership.objects.select_related("role")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    # A unique look-up: the model's ordering would only cost a sort.
+    return rows.filter(organization=organization, user=user).order_by().first()
 
 
 def _role(
     organization: Organization, slug: str | None, membership: Membership | None
 ) -> Role:
-    """The organization's role ``slug``, without a query when it is one already
-    loaded: the member's current role (a repeat sign-in) or the default role."""
-    known = [membership.role] if membership is not None else []
-    if Organization.default_role.is_cached(organization):
-        known.append(organization.default_role)
-    for role in known:
-        if role is not None and role.slug == slug:
-            return role
+    """The organization's role ``slug``, without a query when it is the
+    member's current role (a repeat sign-in)."""
+    if membership is not None and membership.role.slug == slug:
+        return membership.role
     return Role.objects.get(organization=organization, slug=slug)
 
 
@@ -161,7 +140,7 @@ def membership_sync(
     organization: Organization,
     user: User,
     decision: Decision,
-    invitation: Invitation | None = None,
+    invited_role: str | None = None,
     actor: User | None = None,
     ip: str | None = None,
 ) -> Membership | None:
@@ -179,7 +158,7 @@ def membership_sync(
         user=user,
         membership=membership_for(organization, user, lock=True),
         decision=decision,
-        invitation=invitation,
+        invited_role=invited_role,
         actor=actor,
         ip=ip,
     )
@@ -191,7 +170,7 @@ def membership_apply(
     user: User,
     membership: Membership | None,
     decision: Decision,
-    invitation: Invitation | None = None,
+    invited_role: str | None = None,
     actor: User | None = None,
     ip: str | None = None,
 ) -> Membership | None:
@@ -200,11 +179,11 @@ def membership_apply(
     :func:`membership_for` (``lock=True``) in the transaction this runs in.
 
     The SSO callback reads the membership once, locked, to decide and to write.
+    ``invited_role`` is the role of the invitation this sign-in accepts, if any;
+    the membership remembers it (see :func:`role_for_decision`).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("membership_apply needs the transaction holding the lock.")
-    if invitation is not None and invitation.organization_id != organization.pk:
-        raise ServiceError("This invitation belongs to another organization.")
     actor = actor or user
     groups = list(decision.groups)
     now = timezone.now()
@@ -241,17 +220,17 @@ def membership_apply(
             )
         return None
 
-    if invitation is not None:
-        invitation_role = invitation.role.slug
-    elif membership is not None and not decision.matched_groups:
-        invitation_role = _accepted_invitation_role(organization, user)
+    if invited_role is not None:
+        invitation_role: str | None = invited_role
+    elif membership is not None:
+        invitation_role = membership.invited_role or None
     else:
         invitation_role = None
     role = _role(organization, role_for_decision(decision, invitation_role), membership)
     matched = _groups_detail(decision.matched_groups)
 
     if membership is None:
-        source = Membership.Source.INVITATION if invitation else Membership.Source.SSO
+        source = Membership.Source.INVITATION if invited_role else Membership.Source.SSO
         try:
             with transaction.atomic():
                 membership = Membership.objects.create(
@@ -262,6 +241,7 @@ def membership_apply(
                     managed_by_idp=True,
                     idp_groups=groups,
                     last_sso_login_at=now,
+                    invited_role=invited_role or "",
                 )
         except IntegrityError:
             # A concurrent first sign-in of the same person created it: update
@@ -294,6 +274,8 @@ def membership_apply(
     membership.managed_by_idp = True
     membership.idp_groups = groups
     membership.last_sso_login_at = now
+    if invited_role:
+        membership.invited_role = invited_role
     membership.save(
         update_fields=[
             "role",
@@ -301,6 +283,7 @@ def membership_apply(
             "managed_by_idp",
             "idp_groups",
             "last_sso_login_at",
+            "invited_role",
         ]
     )
     if before_role != role.slug:
@@ -491,7 +474,7 @@ def provisioning_settings_update(
     }
     if before == after:
         return organization
-    organization.default_role = new_default
+    organization.default_role = new_default.slug if new_default else ""
     organization.only_mapped_groups = after["only_mapped_groups"]
     organization.invitation_only = after["invitation_only"]
     organization.save(
@@ -566,3 +549,84 @@ def impact_preview(
     return Impact(
         managed_count=len(members), role_changes=role_changes, lose_access=lose
     )
+
+
+SEEDED_ROLES = (
+    (Role.Slug.OWNER, "Owner", 4),
+    (Role.Slug.ADMIN, "Admin", 3),
+    (Role.Slug.MEMBER, "Member", 2),
+    (Role.Slug.VIEWER, "Viewer", 1),
+)
+
+
+def roles_seed(*, organization: Organization, owner: User, **kwargs: Any) -> None:
+    """Seed a new organization's roles and its owner's membership.
+
+    Connected to ``organizations.signals.organization_created``, so it runs in
+    the creating transaction.
+    """
+    roles = Role.objects.bulk_create(
+        [
+            Role(organization=organization, slug=slug, name=label, rank=rank)
+            for slug, label, rank in SEEDED_ROLES
+        ]
+    )
+    Membership.objects.create(
+        user=owner,
+        organization=organization,
+        role=roles[0],
+        source=Membership.Source.OWNER,
+    )
+
+
+@transaction.atomic
+def membership_change_role(
+    *,
+    actor_membership: Membership,
+    membership: Membership,
+    role_slug: str,
+    ip: str | None = None,
+) -> Membership:
+    """Change a member's role by hand (admins and owners)."""
+    require_perm(actor_membership, "members.manage")
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("role", "user")
+        .get(pk=membership.pk, organization=actor_membership.organization)
+    )
+    if membership.role.slug == Role.Slug.OWNER:
+        raise ServiceError("The owner's role cannot be changed.")
+    if role_slug == Role.Slug.OWNER:
+        raise ServiceError("There is exactly one owner; the owner role is not given.")
+    if role_slug not in Role.Slug.values:
+        # Checked before any query: a posted value may hold anything, NUL too.
+        raise ServiceError("There is no such role. Choose admin, member or viewer.")
+    if membership.managed_by_idp:
+        raise ServiceError(
+            f"{membership.user.email}'s role is managed by your identity provider: "
+            "it follows their groups on every sign-in. Change their groups in the "
+            "IdP, or the group mappings here."
+        )
+    if (
+        actor_membership.role.slug != Role.Slug.OWNER
+        and membership.role.slug == Role.Slug.ADMIN
+    ):
+        raise ServiceError("Only the owner can change an admin's role.")
+    try:
+        role = Role.objects.get(organization=membership.organization, slug=role_slug)
+    except Role.DoesNotExist as exc:
+        raise ServiceError("There is no such role in this organization.") from exc
+    before = membership.role.slug
+    if before == role.slug:
+        return membership
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit(
+        action="membership.role_changed",
+        organization=membership.organization,
+        actor=actor_membership.user,
+        target=membership.user.email,
+        details={"before": before, "after": role.slug, "by": "hand"},
+        ip=ip,
+    )
+    return membership

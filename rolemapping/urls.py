@@ -2,9 +2,15 @@
 
 from django.urls import path
 
-from . import views
+from rolemapping import views
 
 urlpatterns = [
+    path("orgs/<str:org>/members/", views.member_list, name="member_list"),
+    path(
+        "orgs/<str:org>/members/<int:member_id>/role/",
+        views.member_role,
+        name="member_role",
+    ),
     path("orgs/<str:org>/mappings/", views.mappings, name="mappings"),
     path(
         "orgs/<str:org>/mappings/settings/",

@@ -17,17 +17,28 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from connections.access import OrgContext, client_ip, org_view, page_number, wants_json
-from connections.errors import ServiceError
-
-from .forms import MappingForm, ProvisioningSettingsForm
-from .models import GroupRoleMapping, Role
-from .selectors import grantable_roles, mappings_page, org_mappings
-from .services import (
+from organizations.access import (
+    OrgContext,
+    client_ip,
+    org_view,
+    page_number,
+    wants_json,
+)
+from organizations.errors import ServiceError
+from rolemapping.forms import MappingForm, ProvisioningSettingsForm
+from rolemapping.models import GroupRoleMapping, Membership, Role
+from rolemapping.selectors import (
+    grantable_roles,
+    mappings_page,
+    members_page,
+    org_mappings,
+)
+from rolemapping.services import (
     idp_group_clean,
     impact_preview,
     mapping_delete,
     mapping_set,
+    membership_change_role,
     provisioning_settings_update,
 )
 
@@ -38,10 +49,9 @@ MANAGE_REFUSAL = "Only owners and admins can change role mappings and sign-in se
 
 
 def _current_default(org: OrgContext, roles: Sequence[Role]) -> str | None:
-    # Read from the roles already loaded for the forms: no extra query.
-    return next(
-        (r.slug for r in roles if r.pk == org.organization.default_role_id), None
-    )
+    # Only a role that still exists (and is grantable) counts.
+    slug = org.organization.default_role
+    return slug if any(r.slug == slug for r in roles) else None
 
 
 def _settings_initial(org: OrgContext, roles: Sequence[Role]) -> dict:
@@ -290,3 +300,52 @@ def mapping_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
         return _render_page(request, org, roles, settings_form=form, status=400)
     messages.success(request, "The sign-in settings were saved.")
     return redirect("mappings", org.organization.login_path)
+
+
+@org_view()
+def member_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
+    page = members_page(org.organization, page_number(request), PAGE_SIZE)
+    if wants_json(request):
+        return JsonResponse(
+            [
+                {
+                    "email": m.user.email,
+                    "role": m.role.slug,
+                    "source": m.source,
+                    "managed_by_idp": m.managed_by_idp,
+                    "is_active": m.is_active,
+                }
+                for m in page
+            ],
+            safe=False,
+        )
+    roles = [
+        (slug, label) for slug, label in Role.Slug.choices if slug != Role.Slug.OWNER
+    ]
+    return render(
+        request,
+        "rolemapping/members.html",
+        {"page": page, "roles": roles, "can_manage": org.can("members.manage")},
+    )
+
+
+@require_POST
+@org_view("members.manage")
+def member_role(request: HttpRequest, org: OrgContext, member_id: int) -> HttpResponse:
+    membership = get_object_or_404(
+        Membership.objects.select_related("user", "role"),
+        pk=member_id,
+        organization=org.organization,
+    )
+    try:
+        membership_change_role(
+            actor_membership=org.membership,
+            membership=membership,
+            role_slug=request.POST.get("role", ""),
+            ip=client_ip(request),
+        )
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+        return redirect("member_list", org.organization.login_path)
+    messages.success(request, f"{membership.user.email}'s role was changed.")
+    return redirect("member_list", org.organization.login_path)

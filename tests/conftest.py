@@ -39,13 +39,13 @@ def owner(org):
 
 @pytest.fixture
 def owner_client(client, owner):
-    client.force_login(owner, backend="connections.backends.EmailPasswordBackend")
+    client.force_login(owner, backend="accounts.backends.EmailPasswordBackend")
     return client
 
 
 def client_for(client, membership):
     client.force_login(
-        membership.user, backend="connections.backends.EmailPasswordBackend"
+        membership.user, backend="accounts.backends.EmailPasswordBackend"
     )
     return client
 

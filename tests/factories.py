@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 
-from connections.models import Organization, User
-from connections.services.orgs import organization_create
+from accounts.models import User
+from organizations.models import Organization
+from organizations.services import organization_create
 from rolemapping.models import Membership, Role
 
 PASSWORD = "correct-horse-battery-staple"

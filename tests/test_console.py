@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from connections.models import AuditEvent
+from organizations.models import AuditEvent
 from rolemapping.models import Role
 from tests.conftest import client_for
 from tests.factories import make_member
@@ -141,9 +141,9 @@ def test_home_opens_the_oldest_active_membership_or_says_there_is_none(client):
     from tests.factories import make_org, make_user
 
     user = make_user()
-    client.force_login(user, backend="connections.backends.EmailPasswordBackend")
+    client.force_login(user, backend="accounts.backends.EmailPasswordBackend")
     templates = [t.name for t in client.get("/").templates]
-    assert "connections/no_org.html" in templates
+    assert "organizations/no_org.html" in templates
 
     now = timezone.now()
     newer = make_member(make_org(), user=user, created_at=now)

@@ -7,14 +7,10 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from connections.crypto import encrypt_secret
-from connections.models import (
-    Connection,
-    ConnectionCheck,
-    ConnectionConfig,
-    Domain,
-    Invitation,
-)
+from connections.models import Connection, ConnectionCheck, ConnectionConfig
+from domains.models import Domain
+from invitations.models import Invitation
+from organizations.crypto import encrypt_secret
 from rolemapping.models import GroupRoleMapping, Role
 from tests.factories import make_member, make_org
 

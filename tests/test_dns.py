@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from connections import dns as dns_module
-from connections.dns import TxtLookup, parse_nameservers, txt_lookup
+from domains import dns as dns_module
+from domains.dns import TxtLookup, parse_nameservers, txt_lookup
 from tests.settings_setter import settings_setter
 
 NAME = "_sso-console-challenge.example.com"

@@ -1,10 +1,10 @@
-"""Pure tests for connections.domain_names: no database, no network."""
+"""Pure tests for domains.names: no database, no network."""
 
 from __future__ import annotations
 
 import pytest
 
-from connections.domain_names import (
+from domains.names import (
     FREE_EMAIL_DOMAINS,
     MAX_DOMAIN_LENGTH,
     DomainNameError,

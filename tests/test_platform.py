@@ -9,8 +9,9 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from connections.crypto import decrypt_secret, encrypt_secret, rotate_secret
-from connections.models import Organization, User
+from accounts.models import User
+from organizations.crypto import decrypt_secret, encrypt_secret, rotate_secret
+from organizations.models import Organization
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from rolemapping.models import Membership
 def _client(user) -> Client:
     # A real request path: a 500 comes back as a response, not an exception.
     client = Client(raise_request_exception=False)
-    client.force_login(user, backend="connections.backends.EmailPasswordBackend")
+    client.force_login(user, backend="accounts.backends.EmailPasswordBackend")
     return client
 
 

@@ -4,7 +4,8 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from connections.models import AuditEvent, Organization, User
+from accounts.models import User
+from organizations.models import AuditEvent, Organization
 from rolemapping.models import Membership, Role
 from tests.factories import PASSWORD, make_member, make_org, make_user
 

@@ -3,7 +3,7 @@ import os
 import pytest
 from celery.result import AsyncResult
 
-from connections.tasks import worker_identify
+from config.celery import worker_identify
 
 
 @pytest.mark.worker

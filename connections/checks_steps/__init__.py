@@ -12,9 +12,14 @@ fakes too, and nothing here touches the database.
 ``connections.services.checks`` runs them for a stored configuration.
 """
 
-from .clock import clock_offset, clock_step
-from .policy import Resolve, ResolveError, UrlPolicy, resolve_host
-from .results import (
+from connections.checks_steps.clock import clock_offset, clock_step
+from connections.checks_steps.policy import (
+    Resolve,
+    ResolveError,
+    UrlPolicy,
+    resolve_host,
+)
+from connections.checks_steps.results import (
     FAILED,
     PASSED,
     SKIPPED,
@@ -25,7 +30,7 @@ from .results import (
     CheckPolicy,
     Step,
 )
-from .steps import run_check
+from connections.checks_steps.steps import run_check
 
 __all__ = [
     "FAILED",

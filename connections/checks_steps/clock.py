@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
 
-from .results import PASSED, WARNING, Step
+from connections.checks_steps.results import PASSED, WARNING, Step
 
 
 def clock_offset(date_header: str, sent_at: float, received_at: float) -> float:

@@ -13,10 +13,9 @@ import socket
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from connections.checks_steps.results import CheckPolicy
 from connections.oidc.errors import quoted
 from connections.outbound import address_block_reason
-
-from .results import CheckPolicy
 
 
 class ResolveError(Exception):

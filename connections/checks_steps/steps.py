@@ -17,6 +17,19 @@ from urllib.parse import urlsplit
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
+from connections.checks_steps.clock import clock_offset, clock_step
+from connections.checks_steps.policy import Resolve, UrlPolicy, resolve_host
+from connections.checks_steps.results import (
+    FAILED,
+    PASSED,
+    SKIPPED,
+    STEPS,
+    WARNING,
+    CheckInput,
+    CheckOutcome,
+    CheckPolicy,
+    Step,
+)
 from connections.oidc.discovery import (
     Fetch,
     FetchResponse,
@@ -33,20 +46,6 @@ from connections.oidc.errors import (
 )
 from connections.oidc.jwks import ASYMMETRIC_ALGS, key_problem
 from connections.oidc.tokens import accepted_algs
-
-from .clock import clock_offset, clock_step
-from .policy import Resolve, UrlPolicy, resolve_host
-from .results import (
-    FAILED,
-    PASSED,
-    SKIPPED,
-    STEPS,
-    WARNING,
-    CheckInput,
-    CheckOutcome,
-    CheckPolicy,
-    Step,
-)
 
 # OAuth error codes a token endpoint gives only after it authenticated the
 # client: the credentials are right, the client_credentials grant is just not

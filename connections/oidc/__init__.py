@@ -6,7 +6,7 @@ here can be tested with fakes. Every protocol failure is an ``OIDCError``
 whose ``step`` names what failed and whose message says how to fix it.
 """
 
-from .discovery import (
+from connections.oidc.discovery import (
     CacheLike,
     Fetch,
     FetchResponse,
@@ -16,16 +16,16 @@ from .discovery import (
     issuer_from_input,
     parse_metadata,
 )
-from .errors import OIDCError
-from .jwks import ASYMMETRIC_ALGS, JWKSCache, KeyResolver
-from .pkce import (
+from connections.oidc.errors import OIDCError
+from connections.oidc.jwks import ASYMMETRIC_ALGS, JWKSCache, KeyResolver
+from connections.oidc.pkce import (
     code_challenge_s256,
     code_verifier,
     new_nonce,
     new_state,
     secrets_match,
 )
-from .tokens import (
+from connections.oidc.tokens import (
     accepted_algs,
     check_userinfo_sub,
     validate_authorization_response_iss,

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .errors import OIDCError, is_outbound_error, issuer_mismatch_fix, quoted
+from connections.oidc.errors import (
+    OIDCError,
+    is_outbound_error,
+    issuer_mismatch_fix,
+    quoted,
+)
 
 WELL_KNOWN_PATH = "/.well-known/openid-configuration"
 # Okta's admin console shows the OAuth metadata URL of an authorization

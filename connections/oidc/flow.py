@@ -26,8 +26,13 @@ from collections.abc import MutableMapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from .discovery import CacheLike
-from .pkce import code_challenge_s256, code_verifier, new_nonce, new_state
+from connections.oidc.discovery import CacheLike
+from connections.oidc.pkce import (
+    code_challenge_s256,
+    code_verifier,
+    new_nonce,
+    new_state,
+)
 
 SESSION_KEY = "sso_flows"
 # A browser rarely has more than a couple of sign-ins in flight; the cap keeps

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
-from .discovery import CacheLike, Fetch, cache_key, fetch_json
-from .errors import OIDCError
+from connections.oidc.discovery import CacheLike, Fetch, cache_key, fetch_json
+from connections.oidc.errors import OIDCError
 
 # Only public-key signatures: with a symmetric algorithm anybody holding the
 # verification key (for HS*, the client secret) can mint tokens.

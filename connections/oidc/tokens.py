@@ -24,8 +24,8 @@ from typing import Any
 from jwt import PyJWK
 from jwt.algorithms import get_default_algorithms
 
-from .errors import OIDCError, issuer_mismatch_fix, quoted
-from .jwks import ASYMMETRIC_ALGS, KeyResolver, key_problem
+from connections.oidc.errors import OIDCError, issuer_mismatch_fix, quoted
+from connections.oidc.jwks import ASYMMETRIC_ALGS, KeyResolver, key_problem
 
 # Large enough for an ID token with a long groups claim; the outbound client
 # caps response sizes too, this just bounds the work done on garbage.

@@ -25,10 +25,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from rolemapping.models import Membership
-
-from .. import outbound
-from ..checks_steps import (
+from connections import outbound
+from connections.checks_steps import (
     FAILED,
     SKIPPED,
     STEPS,
@@ -38,10 +36,10 @@ from ..checks_steps import (
     Step,
     run_check,
 )
-from ..errors import ServiceError
-from ..models import Connection, ConnectionCheck, ConnectionConfig
-from .audit import audit
-from .orgs import require_perm
+from connections.models import Connection, ConnectionCheck, ConnectionConfig
+from organizations.errors import ServiceError
+from organizations.services import audit, require_perm
+from rolemapping.models import Membership
 
 __all__ = [
     "check_steps_for_display",
@@ -86,7 +84,7 @@ def _check_timeout() -> timedelta:
 
 def _enqueue_check(check_id: int) -> None:
     """Queue the task; if the broker is down, fail the check with a sentence."""
-    from ..tasks.checks import connection_check_run as task
+    from connections.tasks import connection_check_run as task
 
     try:
         task.delay(check_id)
@@ -365,9 +363,11 @@ def _email_owner_health_failing(check_id: int) -> None:
     try:
         send_mail(
             subject=f"SSO connection '{connection.name}' of {org.name} is failing",
-            message=render_to_string("email/connection_health_failing.txt", context),
+            message=render_to_string(
+                "connections/email/connection_health_failing.txt", context
+            ),
             html_message=render_to_string(
-                "email/connection_health_failing.html", context
+                "connections/email/connection_health_failing.html", context
             ),
             from_email=None,
             recipient_list=[org.owner.email],

@@ -25,24 +25,17 @@ from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from accounts.models import User
+from connections.models import Connection, ConnectionCheck, ConnectionConfig
+from connections.oidc.discovery import issuer_from_input
+from connections.oidc.errors import OIDCError
+from domains.models import Domain
+from organizations.crypto import encrypt_secret, rotate_secret
+from organizations.errors import PermissionDenied, ServiceError
+from organizations.models import Organization
+from organizations.permissions import role_has_perm
+from organizations.services import audit, require_perm
 from rolemapping.models import GroupRoleMapping, Membership
-from rolemapping.permissions import role_has_perm
-
-from ..compiled import CompiledRead
-from ..crypto import encrypt_secret, rotate_secret
-from ..errors import PermissionDenied, ServiceError
-from ..models import (
-    Connection,
-    ConnectionCheck,
-    ConnectionConfig,
-    Domain,
-    Organization,
-    User,
-)
-from ..oidc.discovery import issuer_from_input
-from ..oidc.errors import OIDCError
-from .audit import audit
-from .orgs import require_perm
 
 __all__ = [
     "DEFAULT_SCOPES",
@@ -84,25 +77,19 @@ def _latest_live(**where: Any) -> QuerySet[Connection]:
     return (
         Connection.objects.filter(live__isnull=False, **where)
         .select_related("live", "organization")
-        .order_by("-published_at", "-id")[:1]
+        .order_by("-published_at", "-id")
     )
-
-
-_LIVE_FOR_ORG = CompiledRead(lambda org_id: _latest_live(organization_id=org_id))
-_LIVE_AT = CompiledRead(
-    lambda login_path: _latest_live(organization__login_path=login_path)
-)
 
 
 def live_connection_for_org(org: Organization) -> Connection | None:
     """The connection sign-in uses: the most recently published live one."""
-    return _LIVE_FOR_ORG.first(org_id=org.pk)
+    return _latest_live(organization=org).first()
 
 
 def live_connection_at(login_path: str) -> Connection | None:
     """:func:`live_connection_for_org` of the organization at ``login_path``
     (its stored form), with the organization: one query, for the sign-in start."""
-    return _LIVE_AT.first(login_path=login_path)
+    return _latest_live(organization__login_path=login_path).first()
 
 
 def connection_uris(org: Organization) -> dict[str, str]:
@@ -507,7 +494,7 @@ def connection_publish_blockers(
                 "can be routed to your IdP by their email address."
             )
         if (
-            org.default_role_id is None
+            not org.default_role
             and not GroupRoleMapping.objects.filter(organization=org).exists()
         ):
             reasons.append(

@@ -29,8 +29,24 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import User
+from connections.models import (
+    Connection,
+    ConnectionCheck,
+    ConnectionConfig,
+    SignInEvent,
+    SsoIdentity,
+)
+from connections.oidc.flow import LoginFlow
+from domains.names import email_domain
+from domains.services import org_has_verified_domain
+from invitations.models import Invitation
+from invitations.services import invitation_for_signin, invitation_mark_accepted
+from organizations.errors import PermissionDenied, ServiceError
+from organizations.models import Organization
+from organizations.permissions import role_has_perm
+from organizations.services import audit
 from rolemapping.models import Membership, Role
-from rolemapping.permissions import role_has_perm
 from rolemapping.provisioning import Decision
 from rolemapping.services import (
     decision_for_signin,
@@ -38,24 +54,6 @@ from rolemapping.services import (
     membership_for,
     role_for_decision,
 )
-
-from ..compiled import CompiledRead
-from ..domain_names import email_domain
-from ..errors import PermissionDenied, ServiceError
-from ..models import (
-    Connection,
-    ConnectionCheck,
-    ConnectionConfig,
-    Invitation,
-    Organization,
-    SignInEvent,
-    SsoIdentity,
-    User,
-)
-from ..oidc.flow import LoginFlow
-from .audit import audit
-from .domains import org_has_verified_domain
-from .invitations import invitation_for_signin, invitation_mark_accepted
 
 __all__ = [
     "SignInRefused",
@@ -181,28 +179,6 @@ def _storable_json(value: Any) -> Any:
     return value
 
 
-def _flow_target(config: str) -> CompiledRead[Connection]:
-    # One query: the organization's default role and only the configuration
-    # this kind of sign-in uses come along.
-    return CompiledRead(
-        lambda pk, organization_id: (
-            Connection.objects.select_related("organization__default_role", config)
-            .filter(pk=pk, organization_id=organization_id)
-            .order_by()
-        )
-    )
-
-
-_FLOW_TARGET = {False: _flow_target("live"), True: _flow_target("draft")}
-_IDENTITY = CompiledRead(
-    lambda connection_id, issuer, subject: (
-        SsoIdentity.objects.select_related("user")
-        .filter(connection_id=connection_id, issuer=issuer, subject=subject)
-        .order_by()
-    )
-)
-
-
 def flow_targets(flow: LoginFlow) -> tuple[Organization, Connection, ConnectionConfig]:
     """The organization, connection and configuration a sign-in was started for.
 
@@ -210,8 +186,15 @@ def flow_targets(flow: LoginFlow) -> tuple[Organization, Connection, ConnectionC
     or for a test sign-in the draft): a sign-in started before an admin
     changed the connection must not complete with the old settings.
     """
-    connection = _FLOW_TARGET[flow.is_test].first(
-        pk=flow.connection_id, organization_id=flow.organization_id
+    # One query: the organization and only the configuration this kind of
+    # sign-in uses come along.
+    connection = (
+        Connection.objects.select_related(
+            "organization", "draft" if flow.is_test else "live"
+        )
+        .filter(pk=flow.connection_id, organization_id=flow.organization_id)
+        .order_by()
+        .first()
     )
     if connection is None:
         raise SignInRefused(
@@ -295,8 +278,11 @@ def _evaluate(
     subject = claims["sub"]
     issuer = claims["iss"]
     email = _claimed_email(claims, config.email_claim)
-    identity = _IDENTITY.first(
-        connection_id=connection.pk, issuer=issuer, subject=subject
+    identity = (
+        SsoIdentity.objects.select_related("user")
+        .filter(connection=connection, issuer=issuer, subject=subject)
+        .order_by()
+        .first()
     )
     if identity is not None:
         user: User | None = identity.user
@@ -434,7 +420,7 @@ def signin_complete(
             user=user,
             membership=found.membership,
             decision=found.decision,
-            invitation=found.invitation,
+            invited_role=found.invitation.role.slug if found.invitation else None,
             ip=ip,
         )
         if membership is None:

@@ -15,12 +15,10 @@ from django.urls import path, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ..access import OrgContext, client_ip, org_view, wants_json
-from ..errors import PermissionDenied, ServiceError
-from ..forms_connections import ConnectionForm, PublishForm
-from ..models import Connection, ConnectionCheck
-from ..services.checks import check_steps_for_display, connection_check_start
-from ..services.connections import (
+from connections.forms import ConnectionForm, PublishForm
+from connections.models import Connection, ConnectionCheck
+from connections.services.checks import check_steps_for_display, connection_check_start
+from connections.services.connections import (
     connection_create,
     connection_draft_tested,
     connection_publish,
@@ -30,6 +28,8 @@ from ..services.connections import (
     connections_for_org,
     latest_finished_check,
 )
+from organizations.access import OrgContext, client_ip, org_view, wants_json
+from organizations.errors import PermissionDenied, ServiceError
 
 HISTORY_SIZE = 25
 _FINAL = (ConnectionCheck.Status.PASSED, ConnectionCheck.Status.FAILED)

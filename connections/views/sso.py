@@ -34,24 +34,14 @@ from mozilla_django_oidc.views import (
     OIDCLogoutView,
 )
 
-from ..access import SSO_SESSION_KEY, OrgContext, client_ip, local_next, org_view
-from ..domain_names import email_domain
-from ..errors import ServiceError
-from ..models import (
-    Connection,
-    ConnectionConfig,
-    Organization,
-    SignInEvent,
-    User,
-)
-from ..oidc.backend import BACKEND_PATH, OrganizationOIDCBackend, VerifiedSignIn
-from ..oidc.errors import OIDCError
-from ..oidc.flow import FlowError, flow_begin, flow_consume
-from ..oidc.tokens import validate_authorization_response_iss
-from ..services.connections import live_connection_at, live_connection_for_org
-from ..services.domains import verified_domain_org
-from ..services.orgs import login_path_lookup
-from ..services.sso import (
+from accounts.models import User
+from connections.backend import BACKEND_PATH, OrganizationOIDCBackend, VerifiedSignIn
+from connections.models import Connection, ConnectionConfig, SignInEvent
+from connections.oidc.errors import OIDCError
+from connections.oidc.flow import FlowError, flow_begin, flow_consume
+from connections.oidc.tokens import validate_authorization_response_iss
+from connections.services.connections import live_connection_at, live_connection_for_org
+from connections.services.sso import (
     SignInRefused,
     flow_targets,
     new_reference,
@@ -60,6 +50,18 @@ from ..services.sso import (
     signin_test_record,
     signin_test_steps,
 )
+from domains.names import email_domain
+from domains.services import verified_domain_org
+from organizations.access import (
+    SSO_SESSION_KEY,
+    OrgContext,
+    client_ip,
+    local_next,
+    org_view,
+)
+from organizations.errors import ServiceError
+from organizations.models import Organization
+from organizations.services import login_path_lookup
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +155,7 @@ def _error_page(
     )
     return render(
         request,
-        "sso/error.html",
+        "connections/sso/error.html",
         {
             "title": title,
             "message": message,
@@ -741,7 +743,7 @@ def sso_logged_out(request: HttpRequest) -> HttpResponse:
     from_idp = bool(
         expected and returned and secrets.compare_digest(expected, returned)
     )
-    return render(request, "sso/logged_out.html", {"from_idp": from_idp})
+    return render(request, "connections/sso/logged_out.html", {"from_idp": from_idp})
 
 
 class EmailLoginForm(forms.Form):
@@ -770,7 +772,7 @@ def email_login(request: HttpRequest) -> HttpResponse:
     status = 400 if request.method == "POST" else 200
     return render(
         request,
-        "sso/email_login.html",
+        "connections/sso/email_login.html",
         {"form": form, "next": next_url},
         status=status,
     )

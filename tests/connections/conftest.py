@@ -6,10 +6,11 @@ import socket
 
 import pytest
 
-from connections.models import Connection, ConnectionCheck, Domain
+from connections.models import Connection, ConnectionCheck
 from connections.services.checks import connection_check_start
 from connections.services.connections import connection_create
-from rolemapping.models import Membership, Role
+from domains.models import Domain
+from rolemapping.models import Membership
 
 CLIENT_ID = "console-app"
 # Distinctive, so a test can scan every response body and log line for it.
@@ -91,7 +92,7 @@ def make_ready(org, connection: Connection, actor) -> None:
     Domain.objects.create(
         organization=org, name="acme.test", token="t", status=Domain.Status.VERIFIED
     )
-    org.default_role = Role.objects.get(organization=org, slug="member")
+    org.default_role = "member"
     org.save(update_fields=["default_role"])
     passed_check(connection, kind=ConnectionCheck.Kind.TEST_SIGNIN, created_by=actor)
 

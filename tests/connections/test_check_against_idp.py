@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from connections.models import AuditEvent, ConnectionCheck
+from connections.models import ConnectionCheck
+from organizations.models import AuditEvent
 from tests.connections.conftest import (
     SECRET,
     make_connection,

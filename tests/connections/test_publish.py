@@ -6,13 +6,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from connections.errors import PermissionDenied, ServiceError
-from connections.models import AuditEvent, ConnectionCheck, Organization
+from connections.models import ConnectionCheck
 from connections.services.connections import (
     connection_publish,
     connection_update,
     live_connection_for_org,
 )
+from organizations.errors import PermissionDenied, ServiceError
+from organizations.models import AuditEvent, Organization
 from rolemapping.models import GroupRoleMapping, Role
 from tests.conftest import client_for
 from tests.connections.conftest import (
@@ -192,7 +193,7 @@ def test_publish_is_refused_without_a_verified_domain(org, owner_membership, rea
 def test_publish_is_refused_without_default_role_or_mapping(
     org, owner_membership, ready
 ):
-    Organization.objects.filter(pk=org.pk).update(default_role=None)
+    Organization.objects.filter(pk=org.pk).update(default_role="")
     with pytest.raises(ServiceError, match="default role or map"):
         publish(owner_membership, ready)
     GroupRoleMapping.objects.create(
@@ -221,7 +222,7 @@ def test_later_publishes_need_only_a_passing_check_of_the_new_draft(
     with pytest.raises(ServiceError, match="changed after its last check"):
         publish(owner_membership, ready)
     # No new test sign-in, domain or mapping checks once SSO is enforced.
-    Organization.objects.filter(pk=org.pk).update(default_role=None)
+    Organization.objects.filter(pk=org.pk).update(default_role="")
     org.domains.all().delete()
     passed_check(ready)
     connection = publish(owner_membership, ready)
@@ -309,11 +310,11 @@ def test_the_admin_cannot_turn_enforcement_off(enforced, client):
     superuser.is_staff = superuser.is_superuser = True
     superuser.save()
     client.force_login(superuser)
-    url = reverse("admin:connections_organization_change", args=[enforced.pk])
+    url = reverse("admin:organizations_organization_change", args=[enforced.pk])
     response = client.post(url, {"name": enforced.name, "sso_enforced": ""})
     assert response.status_code == 403
     changelist = client.post(
-        reverse("admin:connections_organization_changelist"),
+        reverse("admin:organizations_organization_changelist"),
         {"action": "delete_selected", "_selected_action": [enforced.pk]},
     )
     assert changelist.status_code in (200, 302, 403)

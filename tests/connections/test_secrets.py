@@ -6,8 +6,9 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from connections.models import AuditEvent, ConnectionConfig
+from connections.models import ConnectionConfig
 from connections.services.connections import connection_secrets_rotate
+from organizations.models import AuditEvent
 from tests.connections.conftest import SECRET, make_connection
 
 

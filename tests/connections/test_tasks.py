@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections import tasks
-from connections.models import AuditEvent, Connection, ConnectionCheck
+from connections.models import Connection, ConnectionCheck
 from connections.selectors import connections_failing_health
 from connections.services.checks import (
     checks_fail_stuck,
@@ -20,6 +20,7 @@ from connections.services.checks import (
     connection_check_start,
     connection_health_checks_start,
 )
+from organizations.models import AuditEvent
 from tests.connections.conftest import (
     CLIENT_ID,
     SECRET,

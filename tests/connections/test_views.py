@@ -7,7 +7,8 @@ from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from connections.models import AuditEvent, Connection, ConnectionCheck
+from connections.models import Connection, ConnectionCheck
+from organizations.models import AuditEvent
 from tests.conftest import client_for
 from tests.connections.conftest import (
     CLIENT_ID,

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from connections.models import Domain, Organization
-from connections.services.domains import domain_add, domain_record
-from connections.tasks.domains import domain_verify
+from domains.models import Domain
+from domains.services import domain_add, domain_record
+from domains.tasks import domain_verify
+from organizations.models import Organization
 from rolemapping.models import Membership
 
 

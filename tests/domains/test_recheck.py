@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from connections.models import AuditEvent, Domain
-from connections.services.domains import org_has_verified_domain, verified_domain_org
-from connections.tasks.domains import domains_recheck_all
+from domains.models import Domain
+from domains.services import org_has_verified_domain, verified_domain_org
+from domains.tasks import domains_recheck_all
+from organizations.models import AuditEvent
 
 
 @pytest.fixture

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 from celery.exceptions import Retry
 
-from connections.models import AuditEvent, Domain
-from connections.services import domains as domain_services
-from connections.services.domains import (
+from domains import services as domain_services
+from domains.models import Domain
+from domains.services import (
     domain_record,
     org_has_verified_domain,
     verified_domain_org,
 )
-from connections.tasks.domains import RETRY_DELAYS, domain_verify
+from domains.tasks import RETRY_DELAYS, domain_verify
+from organizations.models import AuditEvent
 from tests.factories import make_org
 
 

@@ -9,8 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from connections.models import AuditEvent, Domain
-from connections.services.domains import domain_record
+from domains.models import Domain
+from domains.services import domain_record
+from organizations.models import AuditEvent
 from tests.conftest import client_for
 from tests.factories import make_member, make_org
 

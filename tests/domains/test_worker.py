@@ -7,9 +7,9 @@ import time
 import pytest
 from celery.result import AsyncResult
 
-from connections.models import Domain
-from connections.services.domains import domain_add, domain_record
-from connections.tasks.domains import domain_verify
+from domains.models import Domain
+from domains.services import domain_add, domain_record
+from domains.tasks import domain_verify
 from tests.domains.conftest import owner_membership
 
 

@@ -15,9 +15,10 @@ from aiosmtpd.controller import Controller
 from django.core import mail
 from django.utils import timezone
 
-from connections.crypto import encrypt_secret
-from connections.models import Connection, ConnectionConfig, Invitation
-from connections.services.invitations import invitations_create, token_hash
+from connections.models import Connection, ConnectionConfig
+from invitations.models import Invitation
+from invitations.services import invitations_create, token_hash
+from organizations.crypto import encrypt_secret
 from rolemapping.models import Membership, Role
 
 LINK_RE = re.compile(r"http://testserver/invitations/([A-Za-z0-9_-]+)/")

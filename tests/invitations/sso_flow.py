@@ -6,8 +6,10 @@ from urllib.parse import urlsplit
 
 from django.utils import timezone
 
-from connections.crypto import encrypt_secret
-from connections.models import Connection, ConnectionConfig, Domain, Organization
+from connections.models import Connection, ConnectionConfig
+from domains.models import Domain
+from organizations.crypto import encrypt_secret
+from organizations.models import Organization
 
 CLIENT_ID = "acme-console"
 CLIENT_SECRET = "acme-client-secret-0123456789"

@@ -5,9 +5,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.urls import NoReverseMatch, reverse
 
-from connections.errors import ServiceError
-from connections.models import AuditEvent, Invitation, User
-from connections.services.invitations import invitation_accept_with_password
+from accounts.models import User
+from invitations.models import Invitation
+from invitations.services import invitation_accept_with_password
+from organizations.errors import ServiceError
+from organizations.models import AuditEvent
 from rolemapping.models import Membership
 from tests.factories import make_member, make_user
 

@@ -6,14 +6,16 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from connections.errors import PermissionDenied, ServiceError
-from connections.models import AuditEvent, Domain, Invitation, Organization
-from connections.services.invitations import (
+from domains.models import Domain
+from invitations.models import Invitation
+from invitations.services import (
     MAX_ADDRESSES,
     email_normalize,
     parse_email_list,
     token_hash,
 )
+from organizations.errors import PermissionDenied, ServiceError
+from organizations.models import AuditEvent, Organization
 from tests.factories import make_member, make_user
 
 from .conftest import tokens_in_outbox

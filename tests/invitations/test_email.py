@@ -6,10 +6,12 @@ from email import policy
 import pytest
 from django.core import mail
 
-from connections.crypto import decrypt_secret, encrypt_secret
-from connections.models import AuditEvent, Invitation, User
-from connections.services.invitations import invitation_email_send, token_hash
-from connections.tasks import invitation_send
+from accounts.models import User
+from invitations.models import Invitation
+from invitations.services import invitation_email_send, token_hash
+from invitations.tasks import invitation_send
+from organizations.crypto import decrypt_secret, encrypt_secret
+from organizations.models import AuditEvent
 
 from .conftest import LINK_RE, tokens_in_outbox
 
@@ -87,8 +89,8 @@ def test_the_task_exits_quietly_when_the_invitation_is_gone(org, issue):
 
 
 def test_the_broker_never_sees_the_token(org, owner_membership, monkeypatch):
-    from connections.services import invitations as service
-    from connections.tasks import invitations as tasks
+    from invitations import services as service
+    from invitations import tasks
 
     queued = []
     monkeypatch.setattr(tasks.invitation_send, "delay", lambda *a: queued.append(a))
@@ -130,7 +132,7 @@ def test_a_temporary_smtp_refusal_is_retried(org, invite, smtp_server):
 
 
 def test_the_send_task_declares_retries_with_backoff_and_time_limits():
-    assert invitation_send.name == "connections.tasks.invitation_send"
+    assert invitation_send.name == "invitations.tasks.invitation_send"
     assert invitation_send.max_retries >= 3
     assert invitation_send.retry_backoff
     assert invitation_send.soft_time_limit <= invitation_send.time_limit

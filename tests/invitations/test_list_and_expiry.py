@@ -7,8 +7,9 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.models import AuditEvent, Invitation
-from connections.tasks import invitations_expire
+from invitations.models import Invitation
+from invitations.tasks import invitations_expire
+from organizations.models import AuditEvent
 from tests.factories import make_user
 
 
@@ -71,7 +72,7 @@ def test_the_list_costs_constant_queries(
 
 
 def test_the_expiry_task_marks_and_audits_expired_invitations_once(org, four_states):
-    assert "connections.tasks.invitations_expire" in {
+    assert "invitations.tasks.invitations_expire" in {
         entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
     }
     assert invitations_expire.apply().get() == 1
@@ -89,7 +90,7 @@ def test_the_expiry_task_marks_and_audits_expired_invitations_once(org, four_sta
 def test_re_sending_an_expired_invitation_clears_its_expiry_mark(
     org, issue, owner_membership, django_capture_on_commit_callbacks
 ):
-    from connections.services.invitations import invitation_resend
+    from invitations.services import invitation_resend
 
     invitation, _ = issue(org, "late@acme.test", expires_in=timedelta(hours=-1))
     invitations_expire.apply()

@@ -5,12 +5,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connections.errors import ServiceError
-from connections.models import AuditEvent, Invitation
-from connections.services.invitations import (
+from invitations.models import Invitation
+from invitations.services import (
     invitation_for_signin,
     invitation_mark_accepted,
 )
+from organizations.errors import ServiceError
+from organizations.models import AuditEvent
 from tests.factories import make_user
 
 

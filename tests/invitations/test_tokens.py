@@ -5,13 +5,14 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from connections.models import AuditEvent, Invitation
-from connections.services.invitations import (
+from invitations.models import Invitation
+from invitations.services import (
     InvitationLinkError,
     invitation_from_token,
     invitation_resend,
     invitation_revoke,
 )
+from organizations.models import AuditEvent
 
 from .conftest import tokens_in_outbox
 

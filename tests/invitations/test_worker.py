@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from connections.models import AuditEvent, Invitation
-from connections.services.invitations import invitations_create
+from invitations.models import Invitation
+from invitations.services import invitations_create
+from organizations.models import AuditEvent
 from rolemapping.models import Membership
 
 

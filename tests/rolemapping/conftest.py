@@ -13,7 +13,7 @@ def admin(org):
 
 @pytest.fixture
 def admin_client(client, admin):
-    client.force_login(admin.user, backend="connections.backends.EmailPasswordBackend")
+    client.force_login(admin.user, backend="accounts.backends.EmailPasswordBackend")
     return client
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from connections.models import AuditEvent, Organization
+from organizations.models import AuditEvent, Organization
 from rolemapping.models import Membership, Role
 from tests.invitations.sso_flow import make_sso_live, sign_in_through_idp
 

@@ -8,14 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 from django.test import Client
 from django.utils import timezone
 
-from connections.crypto import encrypt_secret
-from connections.models import (
-    Connection,
-    ConnectionConfig,
-    Domain,
-    Organization,
-    SignInEvent,
-)
+from connections.models import Connection, ConnectionConfig, SignInEvent
+from domains.models import Domain
+from organizations.crypto import encrypt_secret
+from organizations.models import Organization
 from rolemapping.models import GroupRoleMapping, Role
 
 from .fakeidp import CLIENT_ID, CLIENT_SECRET
@@ -80,7 +76,7 @@ def verify_domain(org: Organization, name: str) -> Domain:
 
 
 def set_default_role(org: Organization, slug: str = "member") -> None:
-    org.default_role = Role.objects.get(organization=org, slug=slug)
+    org.default_role = slug
     org.save(update_fields=["default_role"])
 
 

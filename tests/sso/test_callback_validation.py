@@ -18,7 +18,8 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from connections.models import SignInEvent, SsoIdentity, User
+from accounts.models import User
+from connections.models import SignInEvent, SsoIdentity
 from connections.oidc import flow as flow_module
 
 from .fakeidp import CLIENT_ID, CLIENT_SECRET, Reply, b64url, rsa_key
@@ -73,7 +74,7 @@ def test_good_token_signs_in_and_provisions_the_member(
     assert signed_in_user_id(client) == str(user.pk)
     assert client.session["sso_org_ids"] == [acme.pk]
     assert client.session["_auth_user_backend"] == (
-        "connections.oidc.backend.OrganizationOIDCBackend"
+        "connections.backend.OrganizationOIDCBackend"
     )
     identity = SsoIdentity.objects.get(user=user)
     assert (identity.connection, identity.issuer, identity.subject) == (

@@ -12,7 +12,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from connections.models import SignInEvent, User
+from accounts.models import User
+from connections.models import SignInEvent
 from connections.oidc.errors import OIDCError
 from connections.oidc.tokens import validate_id_token
 

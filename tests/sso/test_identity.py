@@ -12,7 +12,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from connections.models import Invitation, SignInEvent, SsoIdentity, User
+from accounts.models import User
+from connections.models import SignInEvent, SsoIdentity
+from invitations.models import Invitation
 from rolemapping.models import Membership, Role
 from tests.factories import make_member, make_org, make_user
 
@@ -301,7 +303,7 @@ def test_a_second_org_with_the_same_email_domain_cannot_exist(acme):
 
 def test_a_session_restores_only_an_active_account():
     """The backend's get_user, as Django calls it for a session's user id."""
-    from connections.oidc.backend import OrganizationOIDCBackend
+    from connections.backend import OrganizationOIDCBackend
 
     active, gone = make_user(), make_user()
     gone.is_active = False

@@ -13,14 +13,10 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
-from connections.models import (
-    AuditEvent,
-    ConnectionCheck,
-    SignInEvent,
-    SsoIdentity,
-    User,
-)
-from connections.oidc import backend as backend_module
+from accounts.models import User
+from connections import backend as backend_module
+from connections.models import ConnectionCheck, SignInEvent, SsoIdentity
+from organizations.models import AuditEvent
 from rolemapping.models import Membership
 
 from .helpers import (
@@ -243,7 +239,7 @@ def test_test_sign_in_with_a_wrong_secret_fails_on_the_check_page(
 def test_test_sign_in_is_for_owners_only(client, acme, okta, member_factory):
     connection = make_connection(acme, issuer=okta.issuer, live=False)
     admin = member_factory(acme, "admin")
-    client.force_login(admin.user, backend="connections.backends.EmailPasswordBackend")
+    client.force_login(admin.user, backend="accounts.backends.EmailPasswordBackend")
     url = f"/orgs/acme/connections/{connection.pk}/test-signin/"
 
     assert client.post(url).status_code == 403

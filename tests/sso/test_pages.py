@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from connections.models import SignInEvent, User
+from accounts.models import User
+from connections.models import SignInEvent
 from tests.factories import PASSWORD, make_member, make_user
 
 from .helpers import callback, make_connection, signed_in_user_id, start_login
@@ -93,7 +94,7 @@ def test_connection_page_hides_sign_in_events_from_admins(
     client, acme, acme_connection
 ):
     admin = make_member(acme, "admin")
-    client.force_login(admin.user, backend="connections.backends.EmailPasswordBackend")
+    client.force_login(admin.user, backend="accounts.backends.EmailPasswordBackend")
     SignInEvent.objects.create(
         organization=acme,
         connection=acme_connection,

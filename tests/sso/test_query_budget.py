@@ -15,7 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from connections.models import Invitation
+from invitations.models import Invitation
 from rolemapping.models import Membership, Role
 from tests.factories import make_member, make_user
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _sessions_in_the_cache(settings):
     # As in production (Redis): the tests' database sessions would add queries.
-    settings.SESSION_ENGINE = "config.sessions"
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 
 
 # A returning member's callback: the connection (with the organization, its

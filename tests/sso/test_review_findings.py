@@ -12,10 +12,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from django.test import Client
 
-from connections.models import SsoIdentity, User
+from accounts.models import User
+from connections.models import SsoIdentity
 from rolemapping.models import Membership
 from tests.factories import make_member, make_user
 
@@ -128,13 +131,14 @@ def test_a_non_ascii_address_that_case_folds_onto_an_account_does_not_link(
 def test_an_invitation_revoked_during_the_sign_in_is_a_refusal_not_a_500(
     client, acme, acme_connection, fake_idp, monkeypatch
 ):
-    from connections.errors import ServiceError
     from connections.services import sso
+    from organizations.errors import ServiceError
 
     def revoked_meanwhile(**kwargs):
         raise ServiceError("This invitation was revoked. Ask for a new one.")
 
-    monkeypatch.setattr(sso, "invitation_for_signin", lambda **kw: object())
+    fake_invitation = SimpleNamespace(role=SimpleNamespace(slug="member"))
+    monkeypatch.setattr(sso, "invitation_for_signin", lambda **kw: fake_invitation)
     monkeypatch.setattr(sso, "invitation_mark_accepted", revoked_meanwhile)
     monkeypatch.setattr(sso, "membership_apply", _fake_sync)
     response = sign_in(client, fake_idp)
@@ -144,7 +148,7 @@ def test_an_invitation_revoked_during_the_sign_in_is_a_refusal_not_a_500(
     assert not User.objects.filter(email="ada@acme.test").exists()  # rolled back
 
 
-def _fake_sync(*, organization, user, decision, invitation=None, ip=None, **kw):
+def _fake_sync(*, organization, user, decision, invited_role=None, ip=None, **kw):
     role = organization.roles.get(slug="member")
     return Membership.objects.create(
         user=user, organization=organization, role=role, source="sso"

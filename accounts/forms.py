@@ -1,0 +1,93 @@
+from django import forms
+from django.contrib.auth import authenticate, password_validation
+
+from accounts.models import User
+from accounts.throttle import login_failed, login_succeeded, login_throttled
+from organizations.access import client_ip
+
+
+class NewPasswordForm(forms.Form):
+    """Two password fields, checked against each other and the validators."""
+
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def password_owner_email(self) -> str:
+        """The address the password must not resemble."""
+        return ""
+
+    def clean(self):
+        data = super().clean()
+        p1, p2 = data.get("password1"), data.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", "The two passwords differ; type them again.")
+        elif p1:
+            try:
+                password_validation.validate_password(
+                    p1, User(email=self.password_owner_email())
+                )
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return data
+
+
+class SignupForm(NewPasswordForm):
+    email = forms.EmailField(label="Work email", max_length=254)
+    org_name = forms.CharField(label="Organization name", max_length=100)
+    login_path = forms.CharField(
+        label="Login path",
+        max_length=100,  # the service says what the limit is, in a sentence
+        help_text="3 to 40 of a-z, 0-9 and '-'. Your team's SSO URL ends with it.",
+    )
+    field_order = ["email", "password1", "password2", "org_name", "login_path"]
+
+    def password_owner_email(self) -> str:
+        return self.cleaned_data.get("email", "")
+
+
+class LoginForm(forms.Form):
+    """Native sign-in, throttled per account and per address."""
+
+    username = forms.CharField(label="Email", max_length=254)
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, request, *args, **kwargs):
+        self.request = request
+        self.user = None
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        email, password = data.get("username"), data.get("password")
+        if not email or not password:
+            return data
+        ip = client_ip(self.request)
+        if login_throttled(email, ip):
+            raise forms.ValidationError(
+                "Too many failed sign-ins. Wait 15 minutes and try again, or reset "
+                "your password.",
+                code="throttled",
+            )
+        user = authenticate(self.request, username=email, password=password)
+        if user is None:
+            login_failed(email, ip)
+            raise forms.ValidationError(
+                "That email and password do not match an account. Check both and "
+                "try again.",
+                code="invalid_login",
+            )
+        login_succeeded(email)
+        self.user = user
+        return data

@@ -1,0 +1,43 @@
+import secrets
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.models import User
+from accounts.services import user_validate_email_free
+from organizations.errors import ServiceError
+from organizations.services import organization_create
+
+
+class Command(BaseCommand):
+    help = "Create an organization and its owner."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--login-path", required=True)
+        parser.add_argument("--owner-email", required=True)
+        parser.add_argument(
+            "--owner-password",
+            help="The owner's password; a random one is generated and printed "
+            "when omitted.",
+        )
+
+    def handle(self, *args, **options):
+        password = options["owner_password"] or secrets.token_urlsafe(12)
+        try:
+            with transaction.atomic():
+                email = user_validate_email_free(options["owner_email"])
+                owner = User.objects.create_user(email=email, password=password)
+                org = organization_create(
+                    name=options["name"],
+                    login_path=options["login_path"],
+                    owner=owner,
+                )
+        except ServiceError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            self.style.SUCCESS(f"Created {org.name} (/orgs/{org.login_path}/).")
+        )
+        self.stdout.write(f"Owner: {owner.email}")
+        if not options["owner_password"]:
+            self.stdout.write(f"Password: {password}")

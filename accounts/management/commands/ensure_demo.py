@@ -1,0 +1,32 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import User
+from organizations.models import Organization
+from organizations.services import organization_create
+
+DEMO_EMAIL = "owner@demo.example"
+DEMO_PASSWORD = "demo-owner-password"
+
+
+class Command(BaseCommand):
+    help = "Create a demo organization and owner when there is no organization."
+
+    def handle(self, *args, **options):
+        if not Organization.objects.exists():
+            with transaction.atomic():
+                owner = User.objects.create_user(
+                    email=DEMO_EMAIL, password=DEMO_PASSWORD
+                )
+                organization_create(name="Demo Inc", login_path="demo", owner=owner)
+            self.stdout.write(self.style.SUCCESS("Created the demo organization."))
+            self.stdout.write(
+                f"Sign in at http://127.0.0.1:8000/accounts/login/ as {DEMO_EMAIL} "
+                f"with the password {DEMO_PASSWORD}"
+            )
+        else:
+            self.stdout.write(
+                "Organizations exist already; sign in at "
+                "http://127.0.0.1:8000/accounts/login/ (or create one at "
+                "/accounts/signup/)."
+            )

@@ -1,0 +1,463 @@
+"""mozilla-django-oidc's authentication backend, one provider per organization.
+
+The stock backend reads a single provider from settings, talks to it with
+bare ``requests`` calls, checks little of the ID token and finds people by
+email. This subclass keeps its shape (``get_token``, ``verify_token``,
+``get_userinfo``, ``get_or_create_user``, ``authenticate``) but:
+
+* every value comes from one ``ConnectionConfig``: the organization's live
+  configuration, or the draft for an owner's test sign-in;
+* every request goes through ``connections.outbound.fetch`` (address policy,
+  timeouts, size cap), and discovery and the JWKS are cached per connection
+  in Django's cache, so a warm sign-in makes one request: the token exchange;
+* the code is exchanged with the client authentication the IdP advertises,
+  and the ID token is validated completely by ``connections.oidc.tokens``
+  (algorithms the IdP advertises, public-key only; exact ``iss``; ``aud`` and
+  ``azp``; ``exp``/``iat``/``nbf`` with the connection's leeway; ``sub``;
+  ``nonce``);
+* UserInfo is asked only for a needed claim the ID token lacks, and must
+  describe the same ``sub``;
+* people are found by their SSO identity (connection, issuer, ``sub``) and
+  provisioned by ``connections.services.sso``, never looked up by email here.
+
+Failures raise ``OIDCError`` (protocol) or ``SignInRefused`` (policy); the
+views turn them into a sign-in event and a friendly page.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache as django_cache
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+
+from accounts.models import User
+from connections import outbound
+from connections.models import ConnectionConfig
+from connections.oidc.discovery import ProviderMetadata, fetch_metadata
+from connections.oidc.errors import OIDCError
+from connections.oidc.flow import LoginFlow
+from connections.oidc.jwks import JWKSCache
+from connections.oidc.tokens import accepted_algs, check_userinfo_sub, validate_id_token
+from connections.services.sso import signin_complete
+from organizations.access import client_ip
+
+BACKEND_PATH = "connections.backend.OrganizationOIDCBackend"
+# Client authentication methods this console can perform, best first.
+SUPPORTED_TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+_FIX_REACH = (
+    "Check that the identity provider is up and reachable from this server, then "
+    "try again."
+)
+
+
+def _setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+def _jwks_clock() -> float:
+    """The clock of the JWKS reload limit (a seam for tests of key rotation)."""
+    return time.time()
+
+
+class ConnectionCache:
+    """Django's cache seen through a per-connection key prefix.
+
+    Discovery and key sets are cached per connection, so one organization's
+    entries never stand in for another's, whatever URLs they share.
+    """
+
+    def __init__(self, connection_id: int) -> None:
+        self.prefix = f"sso:conn:{connection_id}:"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return django_cache.get(self.prefix + key, default)
+
+    def set(self, key: str, value: Any, timeout: Any = None) -> None:
+        django_cache.set(self.prefix + key, value, timeout)
+
+
+@dataclass(frozen=True)
+class VerifiedSignIn:
+    """What a successful code exchange proved.
+
+    ``claims`` are the ID token's, completed from UserInfo when needed.
+    ``id_token`` is kept only to end the IdP session at sign-out; it is never
+    logged, rendered or stored anywhere but the server-side session.
+    """
+
+    claims: dict[str, Any]
+    id_token: str
+    used_userinfo: bool
+
+
+class OrganizationOIDCBackend(OIDCAuthenticationBackend):
+    """Sign-in through one organization's OpenID Connect connection."""
+
+    def __init__(
+        self, config: ConnectionConfig | None = None, *args: Any, **kwargs: Any
+    ) -> None:
+        # The parent's __init__ reads one provider from settings; there is
+        # none. Django also builds this backend without arguments, to load
+        # the user of a session (get_user).
+        self.UserModel = get_user_model()
+        self.config = config
+        self.request = None
+        self.invitation_id: int | None = None
+        self.verified: VerifiedSignIn | None = None
+        self._metadata: ProviderMetadata | None = None
+
+    # ------------------------------------------------------------ configuration
+
+    def _config(self) -> ConnectionConfig:
+        if self.config is None:
+            raise ValueError("This backend needs a connection configuration.")
+        return self.config
+
+    @property
+    def cache(self) -> ConnectionCache:
+        return ConnectionCache(self._config().connection_id)
+
+    def provider_metadata(self) -> ProviderMetadata:
+        """The IdP's discovery document, from the cache when it is there."""
+        if self._metadata is None:
+            self._metadata = fetch_metadata(
+                outbound.fetch,
+                self._config().issuer_url,
+                cache=self.cache,
+                ttl=int(_setting("SSO_DISCOVERY_TTL", 3600)),
+                allow_insecure=bool(_setting("SSO_ALLOW_INSECURE_ISSUERS", False)),
+            )
+        return self._metadata
+
+    def jwks(self) -> JWKSCache:
+        return JWKSCache(
+            self.cache,
+            ttl=int(_setting("SSO_JWKS_TTL", 3600)),
+            refetch_interval=int(_setting("SSO_JWKS_REFETCH_INTERVAL", 30)),
+            clock=_jwks_clock,
+        )
+
+    def scopes(self) -> list[str]:
+        scopes = self._config().scope_list
+        return scopes if "openid" in scopes else ["openid", *scopes]
+
+    def needed_claims(self) -> list[str]:
+        """Claims a sign-in decision reads; UserInfo is asked only if one is missing."""
+        config = self._config()
+        needed = [config.email_claim, "email_verified"]
+        if "groups" in config.scope_list:
+            needed.append(config.groups_claim)
+        return needed
+
+    # ------------------------------------------------------------ the request
+
+    def authorization_url(self, flow: LoginFlow, login_hint: str = "") -> str:
+        """Where to send the browser: authorization code flow with PKCE S256."""
+        config = self._config()
+        params = {
+            "response_type": "code",
+            "client_id": config.client_id,
+            "redirect_uri": flow.redirect_uri,
+            "scope": " ".join(self.scopes()),
+            "state": flow.state,
+            "nonce": flow.nonce,
+            "code_challenge": flow.code_challenge,
+            "code_challenge_method": "S256",
+        }
+        if login_hint:
+            params["login_hint"] = login_hint
+        endpoint = self.provider_metadata().authorization_endpoint
+        separator = "&" if "?" in endpoint else "?"
+        return f"{endpoint}{separator}{urlencode(params)}"
+
+    def end_session_url(
+        self, *, id_token: str, post_logout_redirect_uri: str, state: str
+    ) -> str | None:
+        """The IdP's RP-initiated logout URL, or None when it has none."""
+        endpoint = self.provider_metadata().end_session_endpoint
+        if not endpoint:
+            return None
+        params = {
+            "id_token_hint": id_token,
+            "post_logout_redirect_uri": post_logout_redirect_uri,
+            "state": state,
+            "client_id": self._config().client_id,
+        }
+        separator = "&" if "?" in endpoint else "?"
+        return f"{endpoint}{separator}{urlencode(params)}"
+
+    # ------------------------------------------------------------ code exchange
+
+    def token_auth_method(self, metadata: ProviderMetadata) -> str:
+        """The client authentication to use at the token endpoint."""
+        advertised = metadata.token_endpoint_auth_methods_supported
+        for method in SUPPORTED_TOKEN_AUTH_METHODS:
+            if method in advertised:
+                return method
+        raise OIDCError(
+            "token_auth",
+            "The identity provider accepts none of the client authentication "
+            "methods this console uses at its token endpoint (it advertises "
+            f"{', '.join(advertised[:5]) or 'none'}).",
+            "Configure the app at the provider to authenticate with a client "
+            "secret (client_secret_basic or client_secret_post).",
+        )
+
+    def get_token(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Exchange the code at the token endpoint through the outbound client."""
+        config = self._config()
+        metadata = self.provider_metadata()
+        data = {key: str(value) for key, value in payload.items()}
+        auth: tuple[str, str] | None = None
+        if self.token_auth_method(metadata) == "client_secret_basic":
+            # RFC 6749 2.3.1: form-encode both before they go into Basic auth.
+            auth = (
+                quote(config.client_id, safe=""),
+                quote(config.client_secret, safe=""),
+            )
+        else:
+            data["client_id"] = config.client_id
+            data["client_secret"] = config.client_secret
+        try:
+            response = outbound.fetch(
+                metadata.token_endpoint,
+                method="POST",
+                data=data,
+                headers={"Accept": "application/json"},
+                auth=auth,
+            )
+            body = response.json()
+        except outbound.OutboundError as exc:
+            raise OIDCError(
+                "token",
+                f"The code exchange at the token endpoint failed: {exc}",
+                _token_fix(exc),
+            ) from None
+        if not isinstance(body, dict) or not isinstance(body.get("id_token"), str):
+            raise OIDCError(
+                "token",
+                "The token endpoint's answer has no ID token.",
+                "Check that the app at the provider is an OpenID Connect app and "
+                "that the 'openid' scope is granted.",
+            )
+        return body
+
+    # ------------------------------------------------------------ validation
+
+    def verify_token(self, token: str, **kwargs: Any) -> dict[str, Any]:
+        """Validate the ID token completely; return its claims or raise OIDCError."""
+        config = self._config()
+        metadata = self.provider_metadata()
+        try:
+            claims = validate_id_token(
+                token,
+                issuer=config.issuer_url,
+                client_id=config.client_id,
+                key_resolver=self.jwks().resolver(outbound.fetch, metadata.jwks_uri),
+                allowed_algs=accepted_algs(
+                    metadata.id_token_signing_alg_values_supported
+                ),
+                nonce=kwargs["nonce"],
+                leeway=config.leeway_seconds,
+            )
+        except UnicodeError:
+            # A claim holding a lone surrogate ("\ud800" in the JSON) breaks
+            # the nonce comparison; it is a malformed token, not a crash.
+            raise _unusable_text("ID token") from None
+        require_clean_text(claims, "ID token")
+        return claims
+
+    def retrieve_matching_jwk(self, token: str) -> Any:
+        # The parent fetches the JWKS with requests on every call and trusts
+        # the header; keys come from self.jwks() inside verify_token instead.
+        raise NotImplementedError("Keys are resolved by verify_token.")
+
+    def get_payload_data(self, token: str, key: Any) -> Any:
+        # The parent can accept alg "none"; validation is verify_token's alone.
+        raise NotImplementedError("ID tokens are validated by verify_token.")
+
+    def get_userinfo(
+        self, access_token: str | None, id_token: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The claims, completed from UserInfo only when a needed one is missing."""
+        missing = [name for name in self.needed_claims() if name not in payload]
+        endpoint = self.provider_metadata().userinfo_endpoint
+        if not missing or not endpoint or not access_token:
+            return dict(payload)
+        try:
+            response = outbound.fetch(
+                endpoint,
+                headers={
+                    "Authorization": f"Bearer {access_token}",
+                    "Accept": "application/json",
+                },
+            )
+            if "jwt" in response.headers.get("Content-Type", "").lower():
+                raise OIDCError(
+                    "userinfo",
+                    "The UserInfo endpoint answered with a signed JWT, which this "
+                    "console does not read.",
+                    "Configure the provider to answer UserInfo with JSON, or to "
+                    "put the needed claims in the ID token.",
+                )
+            userinfo = response.json()
+        except outbound.OutboundError as exc:
+            raise OIDCError(
+                "userinfo",
+                f"Reading the user's claims from the UserInfo endpoint failed: {exc}",
+                _FIX_REACH,
+            ) from None
+        check_userinfo_sub(payload, userinfo)
+        require_clean_text(userinfo, "UserInfo response")
+        claims = dict(payload)
+        # Only the missing claims: UserInfo never overrides the ID token.
+        for name in missing:
+            if name in userinfo:
+                claims[name] = userinfo[name]
+        return claims
+
+    def verified_sign_in(self, flow: LoginFlow, code: str) -> VerifiedSignIn:
+        """Exchange ``code`` and validate what comes back (no account is touched)."""
+        token_info = self.get_token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": flow.redirect_uri,
+                "code_verifier": flow.code_verifier,
+            }
+        )
+        id_token = token_info["id_token"]
+        claims = self.verify_token(id_token, nonce=flow.nonce)
+        access_token = token_info.get("access_token")
+        completed = self.get_userinfo(
+            access_token if isinstance(access_token, str) else None, id_token, claims
+        )
+        return VerifiedSignIn(
+            claims=completed, id_token=id_token, used_userinfo=completed != claims
+        )
+
+    # ------------------------------------------------------------ accounts
+
+    def authenticate(
+        self,
+        request: Any,
+        sso_flow: LoginFlow | None = None,
+        code: str | None = None,
+        invitation_id: int | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        """Sign in with an authorization code for ``sso_flow``.
+
+        Returns None for any other kind of credentials (password sign-in runs
+        every backend). Raises OIDCError or SignInRefused on failure.
+        """
+        if sso_flow is None or not code or self.config is None or request is None:
+            return None
+        self.request = request
+        self.invitation_id = invitation_id
+        self.verified = self.verified_sign_in(sso_flow, code)
+        return self.get_or_create_user(
+            None, self.verified.id_token, self.verified.claims
+        )
+
+    def filter_users_by_claims(self, claims: dict[str, Any]) -> QuerySet:
+        """The account linked to this (connection, issuer, sub); never by email."""
+        return self.UserModel.objects.filter(
+            identities__connection_id=self._config().connection_id,
+            identities__issuer=claims.get("iss"),
+            identities__subject=claims.get("sub"),
+        )
+
+    def get_or_create_user(
+        self, access_token: str | None, id_token: str, payload: dict[str, Any]
+    ) -> User:
+        """Find, link or provision the account under the sign-in rules."""
+        config = self._config()
+        connection = config.connection
+        result = signin_complete(
+            organization=connection.organization,
+            connection=connection,
+            config=config,
+            claims=payload,
+            invitation_id=self.invitation_id,
+            ip=client_ip(self.request) if self.request else None,
+        )
+        return result.user
+
+    def create_user(self, claims: dict[str, Any]) -> User:
+        # The parent creates accounts from any email claim; provisioning is
+        # connections.services.sso's, under the domain rules.
+        raise NotImplementedError("Accounts are provisioned by get_or_create_user.")
+
+    def get_user(self, user_id: Any) -> User | None:
+        # The parent returns deactivated users too; Django's rule does not.
+        try:
+            pk = User._meta.pk.to_python(user_id)
+        except (TypeError, ValueError, ValidationError):
+            return None
+        user = User.objects.filter(pk=pk).first() if pk is not None else None
+        return user if user is not None and self.user_can_authenticate(user) else None
+
+
+def _unusable_text(what: str) -> OIDCError:
+    return OIDCError(
+        "malformed",
+        f"The {what} contains text that cannot be stored: a NUL character or "
+        "invalid Unicode.",
+        "The provider is misbehaving; check the claims it sends for this user.",
+    )
+
+
+def require_clean_text(value: Any, what: str) -> None:
+    """Refuse claims with NUL characters or lone surrogates anywhere.
+
+    JSON can carry both (as \\u0000 and \\ud800 escapes), a valid signature
+    does not make them storable, and PostgreSQL rejects them: refusing them
+    here keeps a misbehaving IdP from turning a sign-in into a server error.
+    """
+    pending = [value]
+    while pending:  # a loop, not recursion: nesting depth is the IdP's choice
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _unusable_text(what) from None
+            if "\x00" in item:
+                raise _unusable_text(what)
+
+
+def _token_fix(exc: outbound.OutboundError) -> str:
+    response = getattr(exc, "response", None)
+    error = ""
+    if response is not None:
+        try:
+            doc = response.json()
+        except outbound.OutboundError:
+            doc = None
+        if isinstance(doc, dict) and isinstance(doc.get("error"), str):
+            error = doc["error"]
+    if error == "invalid_client":
+        return (
+            "The provider did not accept the client ID and secret: copy them again "
+            "from the app at the provider."
+        )
+    if error == "invalid_grant":
+        return (
+            "The provider did not accept the code (it expired, was used already, "
+            "or the redirect URI differs). Sign in again."
+        )
+    return _FIX_REACH

@@ -1,0 +1,5 @@
+"""Domains pages; the views module owns its URL list."""
+
+from domains.views import urlpatterns
+
+__all__ = ["urlpatterns"]

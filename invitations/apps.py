@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+
+
+class InvitationsConfig(AppConfig):
+    name = "invitations"
+    verbose_name = "Invitations"
+
+    def ready(self) -> None:
+        from invitations.models import Invitation
+        from organizations.overview import ChecklistStep, checklist_step_register
+
+        checklist_step_register(
+            ChecklistStep(
+                order=50,
+                label="Invite people",
+                hint="Invite your team by email.",
+                url_name="invitation_list",
+                done=lambda org: Invitation.objects.filter(organization=org).exists(),
+            )
+        )

@@ -1,0 +1,862 @@
+"""Invitations by email that end in a sign-in.
+
+The link carries a random token (``secrets.token_urlsafe(32)``: 256 bits); only
+its SHA-256 is stored, so a database leak yields no working link. Re-sending
+replaces the hash (old links die), revoking and accepting close the row, and
+the partial unique constraint keeps one open invitation per (organization,
+email).
+
+Emails go out through the ``invitations.tasks.invitation_send`` task, queued on
+commit. The task message carries the token encrypted with the field-encryption
+keys, so the broker never holds a working link either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.core.paginator import Page, Paginator
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from domains.names import email_domain
+from domains.services import org_has_verified_domain
+from invitations.models import Invitation
+from organizations.crypto import decrypt_secret, encrypt_secret
+from organizations.errors import ServiceError
+from organizations.models import Organization
+from organizations.permissions import ROLE_RANK
+from organizations.services import audit, require_perm
+from rolemapping.models import Membership, Role
+
+__all__ = [
+    "sso_is_live",
+    "MAX_ADDRESSES",
+    "STATES",
+    "InvitationLinkError",
+    "InviteOutcome",
+    "InviteReport",
+    "invitation_accept_for_user",
+    "invitation_accept_with_password",
+    "invitation_email_send",
+    "invitation_for_signin",
+    "invitation_from_token",
+    "invitation_mark_accepted",
+    "invitation_resend",
+    "invitation_revoke",
+    "invitations_create",
+    "invitations_mark_expired",
+    "invitations_page",
+    "parse_email_list",
+    "token_hash",
+]
+
+MAX_ADDRESSES = 200
+TOKEN_BYTES = 32
+# Longer than any token we issue; anything longer is not worth hashing.
+MAX_TOKEN_LENGTH = 100
+EXPIRE_BATCH = 500
+STATES = ("pending", "accepted", "expired", "revoked")
+# Commas, semicolons (Outlook) and line breaks separate addresses.
+_SEPARATORS = re.compile(r"[,;\r\n]+")
+# "Jane Doe <jane@acme.com>", as pasted from a mail client.
+_NAMED_ADDRESS = re.compile(r"^[^<>]*<([^<>]+)>\s*$")
+
+Status = Literal["invited", "resent", "member", "duplicate", "refused"]
+STATUS_LABELS: dict[str, str] = {
+    "invited": "Invited",
+    "resent": "Already invited (re-sent)",
+    "member": "Already a member",
+    "duplicate": "Duplicate",
+    "refused": "Refused",
+}
+
+
+def sso_is_live(organization: Organization) -> bool:
+    """Whether the organization signs in through a live SSO connection now.
+
+    Read through the reverse relation: connections sits above invitations, so
+    invitations never imports it.
+    """
+    return organization.connections.filter(live__isnull=False).exists()
+
+
+def token_hash(token: str) -> str:
+    """The stored form of an invitation token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token, token_hash(token)
+
+
+def _ttl() -> timedelta:
+    return timedelta(days=max(1, int(getattr(settings, "INVITATION_TTL_DAYS", 7))))
+
+
+def _is_expired(invitation: Invitation, now: datetime | None = None) -> bool:
+    return invitation.expires_at <= (now or timezone.now())
+
+
+def accept_url(token: str) -> str:
+    """The link in the email: ``{SITE_URL}/invitations/<token>/``."""
+    return settings.SITE_URL + reverse("invitation_accept", args=[token])
+
+
+# ------------------------------------------------------------------ bulk invite
+
+
+@dataclass(frozen=True)
+class InviteOutcome:
+    """What happened to one pasted address."""
+
+    entry: str
+    email: str | None
+    status: Status
+    detail: str
+    warning: str = ""
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+@dataclass(frozen=True)
+class InviteReport:
+    outcomes: list[InviteOutcome]
+
+    def count(self, status: Status) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+    @property
+    def invited_count(self) -> int:
+        return self.count("invited")
+
+    @property
+    def resent_count(self) -> int:
+        return self.count("resent")
+
+    @property
+    def member_count(self) -> int:
+        return self.count("member")
+
+    @property
+    def duplicate_count(self) -> int:
+        return self.count("duplicate")
+
+    @property
+    def refused_count(self) -> int:
+        return self.count("refused")
+
+    @property
+    def refused_entries(self) -> list[str]:
+        return [o.entry for o in self.outcomes if o.status == "refused"]
+
+
+def parse_email_list(raw: str) -> list[str]:
+    """Split pasted text into address entries (not yet validated), in order."""
+    entries = []
+    for part in _SEPARATORS.split(raw or ""):
+        entry = part.strip()
+        if entry:
+            entries.append(entry)
+    return entries
+
+
+def email_normalize(entry: str) -> str | None:
+    """The lower-cased address an entry names, or None if it is not one."""
+    named = _NAMED_ADDRESS.match(entry)
+    text = (named.group(1) if named else entry).strip()
+    if len(text) > 254 or email_domain(text) is None:
+        return None
+    try:
+        validate_email(text)
+    except ValidationError:
+        return None
+    return text.lower()
+
+
+def _domain_checker(organization: Organization) -> Callable[[str], bool]:
+    """Whether a domain is verified by the organization, asked once per domain.
+
+    The domains service owns what "verified" means (a domain in its grace
+    period after the record vanished still counts); a pasted list rarely spans
+    more than a few domains, so this is a handful of indexed queries.
+    """
+    known: dict[str, bool] = {}
+
+    def verified(domain: str) -> bool:
+        if domain not in known:
+            known[domain] = org_has_verified_domain(organization, domain)
+        return known[domain]
+
+    return verified
+
+
+def _invitable_role(actor_membership: Membership, slug: str) -> Role:
+    if slug == Role.Slug.OWNER:
+        raise ServiceError(
+            "The owner role cannot be given by invitation: an organization has "
+            "exactly one owner. Choose admin, member or viewer."
+        )
+    role = Role.objects.filter(
+        organization=actor_membership.organization, slug=slug or ""
+    ).first()
+    if role is None:
+        raise ServiceError(
+            f"There is no role '{slug}'. Choose admin, member or viewer."
+        )
+    if ROLE_RANK.get(role.slug, 0) > ROLE_RANK.get(actor_membership.role.slug, 0):
+        raise ServiceError(
+            f"You cannot invite someone as {role.name}: that role is above yours."
+        )
+    return role
+
+
+def _queue_email(invitation: Invitation, token: str) -> None:
+    from invitations.tasks import invitation_send
+
+    sealed = encrypt_secret(token)
+    pk = invitation.pk
+    transaction.on_commit(lambda: invitation_send.delay(pk, sealed))
+
+
+def _reissue(
+    invitation: Invitation, *, role: Role, actor: User, ip: str | None, why: str
+) -> None:
+    """A new token and a new expiry for an open invitation; old links die."""
+    token, digest = _new_token()
+    previous_role = invitation.role.slug
+    was_expired = _is_expired(invitation)
+    invitation.token_hash = digest
+    invitation.role = role
+    invitation.expires_at = timezone.now() + _ttl()
+    invitation.expired_marked_at = None
+    invitation.save(
+        update_fields=["token_hash", "role", "expires_at", "expired_marked_at"]
+    )
+    details: dict = {"role": role.slug, "why": why, "was_expired": was_expired}
+    if previous_role != role.slug:
+        details["previous_role"] = previous_role
+    audit(
+        action="invitation.resent",
+        organization=invitation.organization,
+        actor=actor,
+        target=invitation.email,
+        details=details,
+        ip=ip,
+    )
+    _queue_email(invitation, token)
+
+
+@transaction.atomic
+def invitations_create(
+    *,
+    actor_membership: Membership,
+    emails: str,
+    role_slug: str,
+    ip: str | None = None,
+) -> InviteReport:
+    """Invite every address in ``emails`` with one role; report each address.
+
+    Refuses the whole batch (nothing is sent) when it has no address or more
+    than ``MAX_ADDRESSES`` different ones. Otherwise each address is judged on
+    its own: invited, already a member, already invited (re-sent with a new
+    link), listed twice, or refused with the reason.
+    """
+    require_perm(actor_membership, "invitations.manage")
+    organization = actor_membership.organization
+    actor = actor_membership.user
+    role = _invitable_role(actor_membership, role_slug)
+    entries = parse_email_list(emails)
+    if not entries:
+        raise ServiceError(
+            "Paste at least one email address, separated by commas or new lines."
+        )
+    distinct = {entry.lower() for entry in entries}
+    if len(distinct) > MAX_ADDRESSES:
+        raise ServiceError(
+            f"You pasted {len(distinct)} addresses; invite at most {MAX_ADDRESSES} "
+            "at a time. Nothing was sent: split the list and try again."
+        )
+
+    parsed = [(entry, email_normalize(entry)) for entry in entries]
+    valid = {email for _, email in parsed if email}
+    members = set(
+        Membership.objects.filter(
+            organization=organization, is_active=True, user__email__in=valid
+        ).values_list("user__email", flat=True)
+    )
+    open_invitations = {
+        invitation.email: invitation
+        for invitation in Invitation.objects.select_for_update(of=("self",))
+        .select_related("role", "organization")
+        .filter(
+            organization=organization,
+            email__in=valid,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+        )
+    }
+    domain_verified = _domain_checker(organization)
+    now = timezone.now()
+
+    outcomes: list[InviteOutcome] = []
+    seen: set[str] = set()
+    for entry, email in parsed:
+        if email is None:
+            outcomes.append(
+                InviteOutcome(
+                    entry,
+                    None,
+                    "refused",
+                    f'"{entry}" is not a valid email address. Check it for typos.',
+                )
+            )
+            continue
+        if email in seen:
+            outcomes.append(
+                InviteOutcome(
+                    entry, email, "duplicate", "Listed more than once: invited once."
+                )
+            )
+            continue
+        seen.add(email)
+        if email in members:
+            outcomes.append(
+                InviteOutcome(
+                    entry, email, "member", "Already a member: nothing was sent."
+                )
+            )
+            continue
+
+        warning = ""
+        domain = email_domain(email) or ""
+        if not domain_verified(domain):
+            if organization.sso_enforced:
+                outcomes.append(
+                    InviteOutcome(
+                        entry,
+                        email,
+                        "refused",
+                        f"{domain} is not one of {organization.name}'s verified "
+                        "domains, and the organization signs in only through SSO: "
+                        "this person could never sign in. Verify their domain "
+                        "first, or invite their work address.",
+                    )
+                )
+                continue
+            warning = (
+                f"{domain} is not one of your verified domains: once SSO is "
+                "enforced, this person could not sign in."
+            )
+
+        existing = open_invitations.get(email)
+        if existing is not None:
+            was_expired = _is_expired(existing, now)
+            _reissue(existing, role=role, actor=actor, ip=ip, why="invited again")
+            detail = (
+                "Already invited: the invitation had expired, so a new link was sent."
+                if was_expired
+                else "Already invited: a new link was sent; the earlier one no "
+                "longer works."
+            )
+            outcomes.append(InviteOutcome(entry, email, "resent", detail, warning))
+            continue
+
+        token, digest = _new_token()
+        try:
+            with transaction.atomic():
+                invitation = Invitation.objects.create(
+                    organization=organization,
+                    email=email,
+                    role=role,
+                    token_hash=digest,
+                    invited_by=actor,
+                    created_at=now,
+                    expires_at=now + _ttl(),
+                )
+        except IntegrityError:
+            outcomes.append(
+                InviteOutcome(
+                    entry,
+                    email,
+                    "refused",
+                    "Someone else invited this address at the same moment; "
+                    "reload the list to see their invitation.",
+                )
+            )
+            continue
+        audit(
+            action="invitation.created",
+            organization=organization,
+            actor=actor,
+            target=email,
+            details={
+                "role": role.slug,
+                "expires_at": invitation.expires_at.isoformat(),
+            },
+            ip=ip,
+        )
+        _queue_email(invitation, token)
+        outcomes.append(
+            InviteOutcome(entry, email, "invited", "Invitation sent.", warning)
+        )
+    return InviteReport(outcomes)
+
+
+def _locked_for_admin(actor_membership: Membership, invitation: Invitation):
+    return (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("role", "organization")
+        .get(pk=invitation.pk, organization=actor_membership.organization)
+    )
+
+
+@transaction.atomic
+def invitation_resend(
+    *, actor_membership: Membership, invitation: Invitation, ip: str | None = None
+) -> Invitation:
+    """Send a new link (and a new expiry); the previous link stops working."""
+    require_perm(actor_membership, "invitations.manage")
+    invitation = _locked_for_admin(actor_membership, invitation)
+    if invitation.accepted_at:
+        raise ServiceError(f"{invitation.email} already accepted this invitation.")
+    if invitation.revoked_at:
+        raise ServiceError(
+            f"The invitation for {invitation.email} was revoked; invite them again "
+            "instead."
+        )
+    if Membership.objects.filter(
+        organization=invitation.organization,
+        user__email=invitation.email,
+        is_active=True,
+    ).exists():
+        raise ServiceError(f"{invitation.email} is already a member.")
+    role = invitation.role
+    if ROLE_RANK.get(role.slug, 0) > ROLE_RANK.get(actor_membership.role.slug, 0):
+        raise ServiceError(
+            f"Only someone with the {role.name} role or above can re-send this "
+            "invitation."
+        )
+    _reissue(invitation, role=role, actor=actor_membership.user, ip=ip, why="re-sent")
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(
+    *, actor_membership: Membership, invitation: Invitation, ip: str | None = None
+) -> Invitation:
+    """Close an open invitation: its link stops working at once."""
+    require_perm(actor_membership, "invitations.manage")
+    invitation = _locked_for_admin(actor_membership, invitation)
+    if invitation.accepted_at:
+        raise ServiceError(
+            f"{invitation.email} already accepted; to remove them, change their "
+            "membership on the Members page."
+        )
+    if invitation.revoked_at:
+        raise ServiceError(f"The invitation for {invitation.email} is already revoked.")
+    was = invitation.state
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    audit(
+        action="invitation.revoked",
+        organization=invitation.organization,
+        actor=actor_membership.user,
+        target=invitation.email,
+        details={"role": invitation.role.slug, "was": was},
+        ip=ip,
+    )
+    return invitation
+
+
+# ------------------------------------------------------------------- the email
+
+
+def invitation_email_send(*, invitation_id: int, sealed_token: str) -> bool:
+    """Deliver one invitation email (the task's one service). False if not sent.
+
+    Nothing is sent when the invitation is gone, no longer pending, or its
+    token was replaced since the task was queued: a dead link is never mailed.
+    SMTP errors propagate, so the task retries them.
+    """
+    token = decrypt_secret(sealed_token)
+    invitation = (
+        Invitation.objects.select_related("organization", "role", "invited_by")
+        .filter(pk=invitation_id)
+        .first()
+    )
+    if (
+        invitation is None
+        or invitation.token_hash != token_hash(token)
+        or invitation.state != "pending"
+    ):
+        return False
+    organization = invitation.organization
+    inviter = invitation.invited_by
+    inviter_label = (
+        f"{inviter.name} ({inviter.email})"
+        if inviter and inviter.name
+        else (inviter.email if inviter else organization.name)
+    )
+    context = {
+        "organization_name": organization.name,
+        "inviter": inviter_label,
+        "role": invitation.role.name,
+        "expires_at": invitation.expires_at,
+        "accept_url": accept_url(token),
+        "uses_sso": sso_is_live(organization),
+        "email": invitation.email,
+    }
+    # Header values come from people's input: never let a line break through.
+    subject = " ".join(
+        f"{inviter_label} invited you to join {organization.name}".split()
+    )
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("invitations/email/invitation.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[invitation.email],
+    )
+    message.attach_alternative(
+        render_to_string("invitations/email/invitation.html", context), "text/html"
+    )
+    message.send(fail_silently=False)
+    with transaction.atomic():
+        Invitation.objects.filter(pk=invitation.pk).update(
+            last_sent_at=timezone.now(), send_count=F("send_count") + 1
+        )
+        audit(
+            action="invitation.email_sent",
+            organization=organization,
+            actor=None,
+            target=invitation.email,
+            details={"invitation_id": invitation.pk},
+        )
+    return True
+
+
+# ------------------------------------------------------------------- accepting
+
+
+class InvitationLinkError(ServiceError):
+    """An invitation link that does not work; ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int = 410) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _check_open(invitation: Invitation) -> None:
+    if invitation.accepted_at:
+        raise InvitationLinkError(
+            f"This invitation to {invitation.organization.name} was already used. "
+            "If it was you, sign in instead."
+        )
+    if invitation.revoked_at:
+        raise InvitationLinkError(
+            f"This invitation to {invitation.organization.name} was revoked. Ask "
+            "whoever invited you for a new one."
+        )
+    if _is_expired(invitation):
+        raise InvitationLinkError(
+            f"This invitation to {invitation.organization.name} expired on "
+            f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC. Ask whoever invited you "
+            "to send it again."
+        )
+
+
+def _by_token(token: str, *, lock: bool) -> Invitation:
+    invalid = InvitationLinkError(
+        "This invitation link does not work. It may have been mistyped, or "
+        "replaced by a newer email: use the link in the most recent one, or ask "
+        "whoever invited you to send it again.",
+        status=404,
+    )
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise invalid
+    rows = Invitation.objects.select_related("organization", "role", "invited_by")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    invitation = rows.filter(token_hash=token_hash(token)).first()
+    if invitation is None:
+        raise invalid
+    _check_open(invitation)
+    return invitation
+
+
+def invitation_from_token(token: str) -> Invitation:
+    """The pending invitation a link names, or InvitationLinkError saying why not."""
+    return _by_token(token, lock=False)
+
+
+def _email_mismatch(invitation: Invitation, email: str) -> ServiceError:
+    return ServiceError(
+        f"This invitation is for {invitation.email}, but you signed in as "
+        f"{email}. Nothing was accepted: sign in as {invitation.email}, or ask "
+        "for an invitation to the address you use."
+    )
+
+
+def _join(invitation: Invitation, user: User, ip: str | None) -> Membership:
+    """The membership an invitation accepted without SSO gives."""
+    organization = invitation.organization
+    role = invitation.role
+    membership = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("role")
+        .filter(organization=organization, user=user)
+        .first()
+    )
+    if membership is None:
+        membership = Membership.objects.create(
+            user=user,
+            organization=organization,
+            role=role,
+            source=Membership.Source.INVITATION,
+            invited_role=role.slug,
+        )
+        audit(
+            action="membership.created",
+            organization=organization,
+            actor=user,
+            target=user.email,
+            details={"role": role.slug, "by": "invitation"},
+            ip=ip,
+        )
+    elif not membership.is_active:
+        before = membership.role.slug
+        membership.is_active = True
+        if before != Role.Slug.OWNER:
+            membership.role = role
+        membership.invited_role = role.slug
+        membership.save(update_fields=["is_active", "role", "invited_role"])
+        audit(
+            action="membership.reactivated",
+            organization=organization,
+            actor=user,
+            target=user.email,
+            details={"before": before, "after": membership.role.slug},
+            ip=ip,
+        )
+    else:
+        # An active member keeps their role (roles change on the Members page),
+        # but later SSO sign-ins that match no mapping fall back to this one.
+        membership.invited_role = role.slug
+        membership.save(update_fields=["invited_role"])
+    return membership
+
+
+def _refuse_if_sso_live(invitation: Invitation) -> None:
+    if sso_is_live(invitation.organization):
+        raise ServiceError(
+            f"{invitation.organization.name} signs in through single sign-on now. "
+            "Open the invitation link again to continue with SSO."
+        )
+
+
+@transaction.atomic
+def invitation_accept_with_password(
+    *, token: str, password: str, name: str = "", ip: str | None = None
+) -> tuple[User, Membership]:
+    """Accept before SSO is live: create a password account and its membership."""
+    invitation = _by_token(token, lock=True)
+    _refuse_if_sso_live(invitation)
+    if User.objects.filter(email=invitation.email).exists():
+        raise ServiceError(
+            f"An account for {invitation.email} already exists. Sign in first, "
+            "then open the invitation link again."
+        )
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email=invitation.email,
+                password=password,
+                name=(name or "").strip()[:150],
+            )
+    except IntegrityError as exc:  # the same person, twice at once
+        raise ServiceError(
+            f"An account for {invitation.email} was just created. Sign in, then "
+            "open the invitation link again."
+        ) from exc
+    audit(
+        action="user.signed_up",
+        organization=invitation.organization,
+        actor=user,
+        target=user.email,
+        details={"by": "invitation"},
+        ip=ip,
+    )
+    membership = _join(invitation, user, ip)
+    invitation_mark_accepted(invitation=invitation, user=user, ip=ip, via="password")
+    return user, membership
+
+
+@transaction.atomic
+def invitation_accept_for_user(
+    *, token: str, user: User, ip: str | None = None
+) -> Membership:
+    """Accept before SSO is live, as the signed-in user (same email only)."""
+    invitation = _by_token(token, lock=True)
+    _refuse_if_sso_live(invitation)
+    if user.email.lower() != invitation.email:
+        raise _email_mismatch(invitation, user.email)
+    membership = _join(invitation, user, ip)
+    invitation_mark_accepted(invitation=invitation, user=user, ip=ip, via="account")
+    return membership
+
+
+def invitation_for_signin(
+    *, organization: Organization, invitation_id: int | None, email: str
+) -> Invitation | None:
+    """The invitation an SSO sign-in accepts, if any.
+
+    With ``invitation_id`` (from the session the accept link started): that
+    invitation, which must be for ``email`` (case-insensitive), else a
+    ServiceError naming the expected address; a ServiceError too when it was
+    revoked or expired meanwhile. Already accepted by then: None. An id from
+    another organization is ignored. Without one: the open invitation for
+    ``email`` in ``organization``, if any.
+    """
+    email = (email or "").strip().lower()
+    if invitation_id is not None:
+        invitation = (
+            Invitation.objects.select_related("role", "organization")
+            .filter(pk=invitation_id, organization=organization)
+            .first()
+        )
+        if invitation is not None:
+            if invitation.email != email:
+                raise _email_mismatch(invitation, email or "an account without email")
+            if invitation.accepted_at:
+                return None
+            _check_open(invitation)
+            return invitation
+    if not email:
+        return None
+    # Every sign-in asks, and there is rarely one: a lean query (at most one
+    # open invitation per address), without ordering or the organization.
+    try:
+        invitation = Invitation.objects.select_related("role").get(
+            organization=organization,
+            email=email,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+    except Invitation.DoesNotExist:
+        return None
+    invitation.organization = organization
+    return invitation
+
+
+@transaction.atomic
+def invitation_mark_accepted(
+    *,
+    invitation: Invitation,
+    user: User,
+    ip: str | None = None,
+    via: str = "sso",
+) -> Invitation:
+    """Close the invitation as accepted by ``user`` (audited). Works once."""
+    row = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("organization", "role")
+        .get(pk=invitation.pk)
+    )
+    if row.accepted_at and row.accepted_by_id == user.pk:
+        return row
+    _check_open(row)
+    if user.email.lower() != row.email:
+        raise _email_mismatch(row, user.email)
+    row.accepted_at = timezone.now()
+    row.accepted_by = user
+    row.save(update_fields=["accepted_at", "accepted_by"])
+    audit(
+        action="invitation.accepted",
+        organization=row.organization,
+        actor=user,
+        target=row.email,
+        details={"role": row.role.slug, "via": via},
+        ip=ip,
+    )
+    invitation.accepted_at, invitation.accepted_by = row.accepted_at, user
+    return row
+
+
+# ------------------------------------------------------------ expiry and reads
+
+
+def invitations_mark_expired() -> int:
+    """Mark (and audit) open invitations past their expiry. Returns how many."""
+    marked = 0
+    while True:
+        with transaction.atomic():
+            now = timezone.now()
+            batch = list(
+                Invitation.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("organization", "role")
+                .filter(
+                    accepted_at__isnull=True,
+                    revoked_at__isnull=True,
+                    expired_marked_at__isnull=True,
+                    expires_at__lte=now,
+                )
+                .order_by("pk")[:EXPIRE_BATCH]
+            )
+            if not batch:
+                return marked
+            Invitation.objects.filter(pk__in=[i.pk for i in batch]).update(
+                expired_marked_at=now
+            )
+            for invitation in batch:
+                audit(
+                    action="invitation.expired",
+                    organization=invitation.organization,
+                    actor=None,
+                    target=invitation.email,
+                    details={
+                        "role": invitation.role.slug,
+                        "expires_at": invitation.expires_at.isoformat(),
+                    },
+                )
+            marked += len(batch)
+
+
+def _state_filter(state: str) -> Q:
+    now = timezone.now()
+    open_ = Q(accepted_at__isnull=True, revoked_at__isnull=True)
+    return {
+        "pending": open_ & Q(expires_at__gt=now),
+        "expired": open_ & Q(expires_at__lte=now),
+        "accepted": Q(accepted_at__isnull=False),
+        "revoked": Q(accepted_at__isnull=True, revoked_at__isnull=False),
+    }[state]
+
+
+def invitations_page(
+    organization: Organization, number: int, size: int, state: str = ""
+) -> Page:
+    """One page of the organization's invitations, newest first (2 queries)."""
+    rows = Invitation.objects.filter(organization=organization).select_related(
+        "role", "invited_by", "accepted_by"
+    )
+    if state in STATES:
+        rows = rows.filter(_state_filter(state))
+    return Paginator(rows.order_by("-created_at", "-id"), size).get_page(number)

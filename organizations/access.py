@@ -1,0 +1,160 @@
+"""Who may see an organization's console pages.
+
+A person who is not an active member of an organization gets 404 for all of its
+pages, so organizations cannot even learn of each other. A member whose role
+lacks a permission gets 403 with a sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from organizations.models import Organization
+from organizations.permissions import OWNER, role_has_perm
+from organizations.services import login_path_lookup
+
+if TYPE_CHECKING:
+    from rolemapping.models import Membership
+
+SSO_SESSION_KEY = "sso_org_ids"
+
+
+@dataclass(frozen=True)
+class OrgContext:
+    organization: Organization
+    membership: Membership
+
+    @property
+    def role(self) -> str:
+        return self.membership.role.slug
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == OWNER
+
+    def can(self, perm: str) -> bool:
+        return role_has_perm(self.role, perm)
+
+
+def active_memberships(request: HttpRequest) -> list[Membership]:
+    """The signed-in user's active memberships, with organization and role, by
+    organization name; [] for anyone else.
+
+    Read once per request: the session check (``ActiveMembershipMiddleware``),
+    the console's organization, its navigation and ``/accounts/me/`` share it.
+    """
+    user = request.user
+    if not user.is_authenticated:
+        return []
+    cached = getattr(request, "_active_memberships", None)
+    if cached is not None and cached[0] == user.pk:  # a sign-in changes the user
+        return cached[1]
+    # Through the reverse relation: rolemapping sits above organizations.
+    memberships = list(
+        user.memberships.filter(is_active=True)
+        .select_related("organization", "role")
+        .order_by("organization__name", "organization_id")
+    )
+    request._active_memberships = (user.pk, memberships)
+    return memberships
+
+
+def session_signed_in_by_sso(request: HttpRequest, org: Organization) -> bool:
+    return org.pk in request.session.get(SSO_SESSION_KEY, [])
+
+
+def org_context(request: HttpRequest, login_path: str, perm: str) -> OrgContext:
+    """Resolve the organization of a console URL for the signed-in user."""
+    login_path = login_path_lookup(login_path)
+    if login_path is None:
+        raise Http404("No such organization.")
+    membership = next(
+        (
+            m
+            for m in active_memberships(request)
+            if m.organization.login_path == login_path
+        ),
+        None,
+    )
+    if membership is None:
+        raise Http404("No such organization.")
+    ctx = OrgContext(organization=membership.organization, membership=membership)
+    if (
+        ctx.organization.sso_enforced
+        and not ctx.is_owner
+        and not session_signed_in_by_sso(request, ctx.organization)
+    ):
+        raise PermissionDenied(
+            f"{ctx.organization.name} requires single sign-on. Sign out, then sign "
+            "in through your identity provider."
+        )
+    if not ctx.can(perm):
+        raise PermissionDenied(
+            "Your role in this organization does not allow this. Ask an owner or "
+            "an admin."
+        )
+    return ctx
+
+
+def org_view(perm: str = "org.view"):
+    """Decorate a view taking (request, org: OrgContext, **kwargs).
+
+    The URL must capture `org` (the login path).
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request: HttpRequest, org: str, *args, **kwargs):
+            if not request.user.is_authenticated:
+                if wants_json(request):
+                    return JsonResponse({"error": "Sign in first."}, status=401)
+                return redirect_to_login(request.get_full_path())
+            ctx = org_context(request, org, perm)
+            request.org = ctx
+            return view(request, ctx, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The address audit rows and throttles record: the one place to change
+    when the app runs behind a proxy that sets X-Forwarded-For."""
+    return request.META.get("REMOTE_ADDR")
+
+
+MAX_NEXT_CHARS = 2000
+
+
+def local_next(value: str | None) -> str:
+    """``value`` if it is a path on this site, else "" (no open redirect)."""
+    if not value or len(value) > MAX_NEXT_CHARS:
+        return ""
+    if not value.startswith("/") or value.startswith(("//", "/\\")):
+        return ""
+    if any(not ch.isprintable() or ch.isspace() for ch in value):
+        return ""
+    if not url_has_allowed_host_and_scheme(value, allowed_hosts=None):
+        return ""
+    return value
+
+
+def page_number(request: HttpRequest) -> int:
+    """The ?page= of a list view: a whole number from 1, else 1."""
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def wants_json(request: HttpRequest) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept

@@ -1,0 +1,38 @@
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+from organizations.access import active_memberships
+
+# (url name, label, permission); a page appears once its URL exists.
+NAV = (
+    ("org_overview", "Overview", "org.view"),
+    ("domain_list", "Domains", "org.view"),
+    ("connection_list", "Connections", "org.view"),
+    ("mappings", "Role mapping", "org.view"),
+    ("invitation_list", "Invitations", "org.view"),
+    ("member_list", "Members", "org.view"),
+    ("audit_log", "Audit log", "org.view"),
+)
+
+
+def console(request: HttpRequest) -> dict:
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    org_ctx = getattr(request, "org", None)
+    context = {
+        "my_orgs": [m.organization for m in active_memberships(request)],
+        "org": org_ctx.organization if org_ctx else None,
+        "org_ctx": org_ctx,
+    }
+    if org_ctx:
+        current = request.resolver_match.url_name if request.resolver_match else None
+        nav = []
+        for name, label, perm in NAV:
+            try:
+                url = reverse(name, args=[org_ctx.organization.login_path])
+            except NoReverseMatch:
+                continue
+            if org_ctx.can(perm):
+                nav.append({"url": url, "label": label, "current": name == current})
+        context["nav"] = nav
+    return context

@@ -1,0 +1,155 @@
+"""Organizations: creation, login paths, permission checks and the audit log."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+
+from organizations.errors import PermissionDenied, ServiceError
+from organizations.models import AuditEvent, Organization
+from organizations.permissions import role_has_perm
+from organizations.signals import organization_created
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from rolemapping.models import Membership
+
+LOGIN_PATH_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+RESERVED_LOGIN_PATHS = frozenset(
+    {
+        "admin",
+        "api",
+        "accounts",
+        "account",
+        "auth",
+        "login",
+        "logout",
+        "signup",
+        "sso",
+        "oidc",
+        "orgs",
+        "org",
+        "static",
+        "media",
+        "www",
+        "help",
+        "support",
+        "settings",
+        "console",
+        "callback",
+        "healthz",
+        "readyz",
+        "invitations",
+        "new",
+        "edit",
+        "test",
+        "root",
+        "system",
+        "default",
+        "okta",
+        "null",
+    }
+)
+
+
+def login_path_lookup(raw: str) -> str | None:
+    """The stored form of a login path from a URL, or None when no organization
+    could have it (so it never reaches the database: PostgreSQL refuses NUL)."""
+    value = raw.lower()
+    return value if len(value) <= 40 and LOGIN_PATH_RE.match(value) else None
+
+
+def login_path_validate(raw: str) -> str:
+    """Return the normalised login path, or raise ServiceError with a sentence."""
+    value = (raw or "").strip().lower()
+    if not 3 <= len(value) <= 40:
+        raise ServiceError(
+            "The login path must be 3 to 40 characters long, for example 'acme'."
+        )
+    if not LOGIN_PATH_RE.match(value):
+        raise ServiceError(
+            "The login path may use only a-z, 0-9 and '-', and must start and end "
+            "with a letter or digit, for example 'acme-corp'."
+        )
+    if value in RESERVED_LOGIN_PATHS:
+        raise ServiceError(
+            f"'{value}' is reserved for the console's own pages; choose another "
+            "login path, such as your company's name."
+        )
+    if Organization.objects.annotate(lp=Lower("login_path")).filter(lp=value).exists():
+        raise ServiceError(
+            f"The login path '{value}' is taken by another organization (login "
+            "paths are compared without regard to case); choose another."
+        )
+    return value
+
+
+@transaction.atomic
+def organization_create(
+    *,
+    name: str,
+    login_path: str,
+    owner: User,
+    actor: User | None = None,
+    ip: str | None = None,
+) -> Organization:
+    """Create an organization; receivers of ``organization_created`` (rolemapping)
+    seed its roles and its owner's membership in the same transaction."""
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("Give the organization a name, as your team knows it.")
+    if len(name) > 100:
+        raise ServiceError("The organization name must be at most 100 characters.")
+    path = login_path_validate(login_path)
+    try:
+        with transaction.atomic():
+            org = Organization.objects.create(name=name, login_path=path, owner=owner)
+    except IntegrityError as exc:  # a concurrent create won the race
+        raise ServiceError(
+            f"The login path '{path}' was just taken; choose another."
+        ) from exc
+    # rolemapping seeds the roles and the owner's membership, in this transaction.
+    organization_created.send(sender=Organization, organization=org, owner=owner)
+    audit(
+        action="organization.created",
+        organization=org,
+        actor=actor or owner,
+        target=org.login_path,
+        details={"name": org.name, "owner": owner.email},
+        ip=ip,
+    )
+    return org
+
+
+def require_perm(membership: Membership, perm: str) -> None:
+    if not membership.is_active or not role_has_perm(membership.role.slug, perm):
+        raise PermissionDenied(
+            "Your role in this organization does not allow this. Ask an owner or admin."
+        )
+
+
+def audit(
+    *,
+    action: str,
+    organization: Organization | None,
+    actor: User | None,
+    target: str = "",
+    details: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditEvent:
+    """Write one audit row. Call it inside the transaction of the change.
+
+    `details` must hold only safe values: ids, names, claim names, never a
+    secret or a token.
+    """
+    return AuditEvent.objects.create(
+        organization=organization,
+        actor=actor if actor and actor.pk else None,
+        action=action,
+        target=target[:255],
+        details=details or {},
+        ip_address=ip,
+    )
