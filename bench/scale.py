@@ -33,7 +33,7 @@ from organizations.models import AuditEvent, Organization
 from organizations.services import organization_create
 from rolemapping.models import GroupRoleMapping, Membership, Role
 from tests.fixtures.idp import IdP
-from tests.sso.helpers import make_connection
+from tests.connections.sso.helpers import make_connection
 
 from .counted import counted_sign_in
 from .load import median, percentile
