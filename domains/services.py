@@ -15,16 +15,16 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
 from domains.dns import TxtLookup, txt_lookup
 from domains.models import Domain
 from domains.names import (
@@ -50,6 +50,9 @@ _SHOWN_VALUES: Final = 5
 _SHOWN_VALUE_LENGTH: Final = 100
 
 Status = Domain.Status
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 @dataclass(frozen=True)
@@ -258,7 +261,8 @@ def _domain_record_result(
     )
     if domain is None:
         return None
-    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    users = get_user_model().objects
+    actor = users.filter(pk=actor_id).first() if actor_id else None
     previous = domain.status
     domain.last_checked_at = timezone.now()
     domain.check_requested_at = None
