@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import math
@@ -31,8 +30,8 @@ from .jwks import ASYMMETRIC_ALGS, KeyResolver, key_problem
 # caps response sizes too, this just bounds the work done on garbage.
 MAX_TOKEN_CHARS = 100_000
 MAX_SUB_CHARS = 255  # OIDC Core 2: "MUST NOT exceed 255 ASCII characters"
-HMAC_ALG = "HS256"
-_HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})
+# Named only to word the refusal: shared-secret algorithms are never accepted.
+_SHARED_SECRET_ALGS = frozenset({"HS256", "HS384", "HS512"})
 _ALGORITHMS = get_default_algorithms()
 # ID tokens are plain JWTs; other types (at+jwt, logout+jwt) are other kinds
 # of token that must never be accepted as an ID token.
@@ -53,7 +52,8 @@ class _CompactJWS:
 def accepted_algs(supported: Iterable[str]) -> tuple[str, ...]:
     """The public-key algorithms among a provider's advertised ones.
 
-    Pass the result as ``allowed_algs``; HS256 is added only deliberately.
+    Pass the result as ``allowed_algs``. Shared-secret algorithms (HS256...)
+    are never accepted: anybody holding the client secret could mint tokens.
     """
     return tuple(alg for alg in supported if alg in ASYMMETRIC_ALGS)
 
@@ -182,15 +182,13 @@ def _check_header(header: Mapping[str, Any]) -> tuple[str, str | None]:
     return alg, kid
 
 
-def _check_alg(alg: str, allowed: Collection[str], hmac_secret: str | None) -> None:
+def _check_alg(alg: str, allowed: Collection[str]) -> None:
     accepted = {a for a in allowed if a in ASYMMETRIC_ALGS}
-    if hmac_secret and HMAC_ALG in allowed:
-        accepted.add(HMAC_ALG)
     if alg in accepted:
         return
     if alg == "none":
         detail = "The ID token is not signed (algorithm 'none')."
-    elif alg in _HMAC_ALGS:
+    elif alg in _SHARED_SECRET_ALGS:
         detail = (
             f"The ID token is signed with {alg}, a shared-secret algorithm "
             "this connection does not accept."
@@ -215,31 +213,17 @@ def _verify_signature(
     alg: str,
     kid: str | None,
     key_resolver: KeyResolver,
-    hmac_secret: str | None,
 ) -> None:
-    if alg == HMAC_ALG:
-        # The key is the client secret the caller passed on purpose, never
-        # anything the resolver returns, so an RSA public key can never be
-        # used as an HMAC key. _check_alg admits HS256 only with a secret;
-        # this repeats it so an empty key can never be used.
-        if not hmac_secret:
-            raise OIDCError("alg", "Shared-secret ID tokens are not accepted.")
-        expected = hmac.new(
-            hmac_secret.encode("utf-8"), jws.signing_input, hashlib.sha256
-        ).digest()
-        valid = hmac.compare_digest(expected, jws.signature)
-    else:
-        key = key_resolver(kid, alg)
-        key_object = key.key if isinstance(key, PyJWK) else key
-        problem = key_problem(key_object, alg)
-        if problem is not None:
-            raise OIDCError(
-                "key",
-                f"The provider's key cannot verify this ID token: {problem}.",
-                "Check the provider's ID token signing algorithm and keys.",
-            )
-        valid = _ALGORITHMS[alg].verify(jws.signing_input, key_object, jws.signature)
-    if not valid:
+    key = key_resolver(kid, alg)
+    key_object = key.key if isinstance(key, PyJWK) else key
+    problem = key_problem(key_object, alg)
+    if problem is not None:
+        raise OIDCError(
+            "key",
+            f"The provider's key cannot verify this ID token: {problem}.",
+            "Check the provider's ID token signing algorithm and keys.",
+        )
+    if not _ALGORITHMS[alg].verify(jws.signing_input, key_object, jws.signature):
         raise OIDCError(
             "signature",
             "The ID token's signature is not valid.",
@@ -429,13 +413,10 @@ def validate_id_token(
     now: float | None = None,
     max_age_seconds: int | None = None,
     trusted_audiences: Collection[str] = (),
-    allow_hmac_secret: str | None = None,
 ) -> dict[str, Any]:
     """Validate an ID token and return its claims, or raise OIDCError.
 
-    ``allowed_algs`` is filtered to public-key algorithms; HS256 is accepted
-    only if it is listed *and* ``allow_hmac_secret`` (the client secret) is
-    given, in which case it is verified with that secret. ``key_resolver``
+    ``allowed_algs`` is filtered to public-key algorithms. ``key_resolver``
     maps (kid, alg) to a key, e.g. ``JWKSCache.resolver(fetch, jwks_uri)``.
     ``max_age_seconds`` is the ``max_age`` sent in the authorization request,
     if any. Audiences other than ``client_id`` must be in
@@ -449,8 +430,8 @@ def validate_id_token(
         raise ValueError("leeway must not be negative")
     jws = _split(raw)
     alg, kid = _check_header(jws.header)
-    _check_alg(alg, allowed_algs, allow_hmac_secret)
-    _verify_signature(jws, alg, kid, key_resolver, allow_hmac_secret)
+    _check_alg(alg, allowed_algs)
+    _verify_signature(jws, alg, kid, key_resolver)
     # Claims are read only after the signature is known to be good.
     claims = _json_object(jws.payload, "payload")
     _check_issuer(claims, issuer)
