@@ -12,6 +12,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from jwt import PyJWK
 from jwt.algorithms import RSAAlgorithm
 
 from connections.oidc.errors import OIDCError
@@ -389,6 +390,38 @@ def test_a_non_canonical_signature_encoding_is_rejected():
     index = alphabet.index(last)
     sibling = alphabet[index ^ 1]
     assert rejected(token[:-1] + sibling).step == "malformed"
+
+
+def test_padded_base64url_is_rejected():
+    # PyJWT would take "=" padding; RFC 7515 compact tokens have none.
+    token = sign(claims())
+    assert len(token.split(".")[2]) % 4 == 2
+    assert rejected(token + "==").step == "malformed"
+
+
+def test_a_b64_header_is_rejected():
+    # RFC 7797 unencoded payloads, which PyJWT understands and ID tokens never use.
+    token = sign_raw({"alg": "RS256", "kid": "rsa", "b64": False}, claims())
+    assert rejected(token).step == "malformed"
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+def test_a_time_claim_written_as_a_string_is_rejected(claim):
+    # PyJWT reads time claims with int(), so it would take these.
+    value = str(now() + 300 if claim == "exp" else now() - 10)
+    assert rejected(sign(claims(**{claim: value}))).step == claim
+
+
+def test_a_null_nbf_is_rejected():
+    assert rejected(sign(claims(nbf=None))).step == "nbf"
+
+
+def test_a_resolved_key_bound_to_another_algorithm_is_rejected():
+    jwk = RSAAlgorithm.to_jwk(rsa_private().public_key(), as_dict=True)
+    token = sign(claims())
+    assert validate(token, key_resolver=lambda kid, alg: PyJWK(jwk, "RS256"))
+    error = rejected(token, key_resolver=lambda kid, alg: PyJWK(jwk, "RS384"))
+    assert error.step == "key"
 
 
 def test_an_unknown_kid_from_the_resolver_is_reported_as_is():
