@@ -2,27 +2,48 @@
 checks on what comes back with it: the UserInfo ``sub`` and the RFC 9207
 ``iss`` authorization response parameter.
 
-The token is parsed here rather than by ``jwt.decode`` so every rule is
-explicit and every failure, including a malformed token, is an OIDCError with
-a step name. PyJWT is used only for the signature arithmetic.
+``jwt.decode`` (PyJWT) verifies the signature with the key resolved for the
+token's ``kid`` and checks the registered claims: ``iss``, ``aud``, ``exp``,
+``iat`` and ``sub`` present, issuer and audience equal to ours, ``exp``,
+``iat`` and ``nbf`` within the leeway. This module keeps what PyJWT does not:
+
+* before decode, a strict reading of the token and the header rules (see
+  ``_unverified_parts`` and ``_check_header``), and key resolution by ``kid``;
+* after it, OIDC's own rules: extra audiences and ``azp``, a ``sub`` of at
+  most 255 characters, time claims that are JSON numbers, ``max_age``, the
+  nonce;
+* every failure, PyJWT's included, as an OIDCError with a step name and a
+  sentence an admin can act on.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import math
 import re
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import jwt
 from jwt import PyJWK
-from jwt.algorithms import get_default_algorithms
+from jwt.exceptions import (
+    DecodeError,
+    ExpiredSignatureError,
+    ImmatureSignatureError,
+    InvalidAlgorithmError,
+    InvalidAudienceError,
+    InvalidIssuedAtError,
+    InvalidIssuerError,
+    InvalidKeyError,
+    InvalidSignatureError,
+    InvalidSubjectError,
+    MissingRequiredClaimError,
+    PyJWTError,
+)
 
 from connections.oidc.errors import OIDCError, issuer_mismatch_fix, quoted
 from connections.oidc.jwks import ASYMMETRIC_ALGS, KeyResolver, key_problem
@@ -31,31 +52,33 @@ from connections.oidc.jwks import ASYMMETRIC_ALGS, KeyResolver, key_problem
 # caps response sizes too, this just bounds the work done on garbage.
 MAX_TOKEN_CHARS = 100_000
 MAX_SUB_CHARS = 255  # OIDC Core 2: "MUST NOT exceed 255 ASCII characters"
-HMAC_ALG = "HS256"
-_HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})
-_ALGORITHMS = get_default_algorithms()
+_DECODE_OPTIONS = {
+    "require": ["iss", "aud", "exp", "iat", "sub"],  # OIDC Core 2
+    # PyJWT would refuse a 'jti' that is not a string. OIDC does not use it
+    # and we never read it, so a provider's odd jti is not a reason to fail.
+    "verify_jti": False,
+}
+# Named only to word the refusal: shared-secret algorithms are never accepted.
+_SHARED_SECRET_ALGS = frozenset({"HS256", "HS384", "HS512"})
 # ID tokens are plain JWTs; other types (at+jwt, logout+jwt) are other kinds
 # of token that must never be accepted as an ID token.
 _ACCEPTED_TYPES = frozenset({"jwt", "application/jwt"})
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _CLOCK_FIX = "Check that this server's clock is correct (NTP); if it is, sign in again."
 _RETRY_FIX = "Start the sign-in again from this site."
-
-
-@dataclass(frozen=True)
-class _CompactJWS:
-    header: dict[str, Any]
-    payload: bytes
-    signing_input: bytes
-    signature: bytes
+_NOT_COMPLIANT = "The provider is not OpenID Connect compliant; check the issuer URL."
 
 
 def accepted_algs(supported: Iterable[str]) -> tuple[str, ...]:
     """The public-key algorithms among a provider's advertised ones.
 
-    Pass the result as ``allowed_algs``; HS256 is added only deliberately.
+    Pass the result as ``allowed_algs``. Shared-secret algorithms (HS256...)
+    are never accepted: anybody holding the client secret could mint tokens.
     """
     return tuple(alg for alg in supported if alg in ASYMMETRIC_ALGS)
+
+
+# ------------------------------------------------------------ before decode
 
 
 def _malformed(what: str) -> OIDCError:
@@ -68,14 +91,14 @@ def _malformed(what: str) -> OIDCError:
 
 
 def _decode_segment(segment: str, name: str) -> bytes:
+    # Unpadded (RFC 7515 2): PyJWT also takes "=" padding.
     if not _BASE64URL.fullmatch(segment):
         raise _malformed(f"its {name} is not base64url")
     try:
         decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError):
         raise _malformed(f"its {name} is not base64url") from None
-    # Only the canonical encoding: otherwise one token has several spellings
-    # (unused trailing bits), which would defeat anything keyed on the string.
+    # Only the canonical encoding, so one token has one spelling.
     if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode("ascii") != segment:
         raise _malformed(f"its {name} is not canonical base64url")
     return decoded
@@ -130,7 +153,20 @@ def _text_is_storable(value: Any) -> bool:
     return True
 
 
-def _split(raw: object) -> _CompactJWS:
+def _unverified_parts(raw: object) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of a compact JWS, read strictly; nothing verified.
+
+    ``jwt.decode`` parses the token again. This reading comes first because
+    PyJWT's is laxer in ways that matter here: it keeps the last of duplicate
+    member names, takes NaN, lone surrogates and NUL in JSON strings (which
+    cannot be stored), guesses UTF-16/32 and takes "=" padding. Checking the
+    signature's encoding here too means a badly spelled token is refused
+    before a key is looked up, and that a bare DecodeError out of
+    ``jwt.decode`` can only be about a claim (see ``_refusal``).
+
+    The claims are parsed but not judged: no claim value is acted on before
+    ``jwt.decode`` has verified the signature.
+    """
     if not isinstance(raw, str) or not raw:
         raise _malformed("it is empty or not text")
     if len(raw) > MAX_TOKEN_CHARS:
@@ -140,17 +176,10 @@ def _split(raw: object) -> _CompactJWS:
         # Five parts would be an encrypted token (JWE), which is not supported.
         raise _malformed("it does not have three dot-separated parts")
     header_segment, payload_segment, signature_segment = parts
-    header_bytes = _decode_segment(header_segment, "header")
-    payload = _decode_segment(payload_segment, "payload")
-    signature = _decode_segment(signature_segment, "signature")
-    # Both segments are base64url by now, so this is plain ASCII.
-    signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
-    return _CompactJWS(
-        header=_json_object(header_bytes, "header"),
-        payload=payload,
-        signing_input=signing_input,
-        signature=signature,
-    )
+    header = _json_object(_decode_segment(header_segment, "header"), "header")
+    claims = _json_object(_decode_segment(payload_segment, "payload"), "payload")
+    _decode_segment(signature_segment, "signature")
+    return header, claims
 
 
 def _check_header(header: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -163,12 +192,16 @@ def _check_header(header: Mapping[str, Any]) -> tuple[str, str | None]:
         raise _malformed("its key id ('kid') is not a string")
     if "crit" in header:
         # RFC 7515 4.1.11: extensions we do not understand must be rejected.
+        # PyJWT understands one (RFC 7797's "b64"), which no ID token uses.
         raise OIDCError(
             "crit",
             "The ID token requires header extensions ('crit') this site does "
             "not support.",
             "Configure the provider to issue standard signed ID tokens.",
         )
+    if "b64" in header:
+        # RFC 7797 allows "b64" only when listed in "crit", refused above.
+        raise _malformed("its header asks for an unencoded payload ('b64')")
     typ = header.get("typ")
     if typ is not None and (
         not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYPES
@@ -182,15 +215,14 @@ def _check_header(header: Mapping[str, Any]) -> tuple[str, str | None]:
     return alg, kid
 
 
-def _check_alg(alg: str, allowed: Collection[str], hmac_secret: str | None) -> None:
-    accepted = {a for a in allowed if a in ASYMMETRIC_ALGS}
-    if hmac_secret and HMAC_ALG in allowed:
-        accepted.add(HMAC_ALG)
+def _check_alg(alg: str, accepted: Collection[str]) -> None:
+    # jwt.decode refuses these too (algorithms=accepted); checked here first
+    # to say why, and before a key is looked up.
     if alg in accepted:
         return
     if alg == "none":
         detail = "The ID token is not signed (algorithm 'none')."
-    elif alg in _HMAC_ALGS:
+    elif alg in _SHARED_SECRET_ALGS:
         detail = (
             f"The ID token is signed with {alg}, a shared-secret algorithm "
             "this connection does not accept."
@@ -210,120 +242,196 @@ def _check_alg(alg: str, allowed: Collection[str], hmac_secret: str | None) -> N
     )
 
 
-def _verify_signature(
-    jws: _CompactJWS,
-    alg: str,
-    kid: str | None,
-    key_resolver: KeyResolver,
-    hmac_secret: str | None,
-) -> None:
-    if alg == HMAC_ALG:
-        # The key is the client secret the caller passed on purpose, never
-        # anything the resolver returns, so an RSA public key can never be
-        # used as an HMAC key. _check_alg admits HS256 only with a secret;
-        # this repeats it so an empty key can never be used.
-        if not hmac_secret:
-            raise OIDCError("alg", "Shared-secret ID tokens are not accepted.")
-        expected = hmac.new(
-            hmac_secret.encode("utf-8"), jws.signing_input, hashlib.sha256
-        ).digest()
-        valid = hmac.compare_digest(expected, jws.signature)
-    else:
-        key = key_resolver(kid, alg)
-        key_object = key.key if isinstance(key, PyJWK) else key
-        problem = key_problem(key_object, alg)
-        if problem is not None:
-            raise OIDCError(
-                "key",
-                f"The provider's key cannot verify this ID token: {problem}.",
-                "Check the provider's ID token signing algorithm and keys.",
-            )
-        valid = _ALGORITHMS[alg].verify(jws.signing_input, key_object, jws.signature)
-    if not valid:
-        raise OIDCError(
-            "signature",
-            "The ID token's signature is not valid.",
-            "If this keeps happening, the token did not come from the "
-            "configured provider or was altered; check the issuer URL.",
-        )
+def _key_error(problem: str) -> OIDCError:
+    return OIDCError(
+        "key",
+        f"The provider's key cannot verify this ID token: {problem}.",
+        "Check the provider's ID token signing algorithm and keys.",
+    )
 
 
-def _number(claims: Mapping[str, Any], name: str) -> float | None:
-    value = claims.get(name)
-    if value is None:
-        return None
+def _resolve_key(key_resolver: KeyResolver, kid: str | None, alg: str) -> Any:
+    """The key for ``kid`` and ``alg``, checked to fit ``alg``.
+
+    The resolver raises OIDCError itself (step "jwks", "kid", ...).
+    """
+    key = key_resolver(kid, alg)
+    problem = key_problem(key.key if isinstance(key, PyJWK) else key, alg)
+    if problem is not None:
+        raise _key_error(problem)
+    return key
+
+
+# ------------------------------------------------------ what decode refuses
+
+
+def _is_seconds(value: Any) -> bool:
     # bool is an int subclass in Python; 1e400 parses to inf, and 10**400
     # (an int) overflows as soon as it meets the float clock.
     try:
-        usable = (
+        return (
             not isinstance(value, bool)
             and isinstance(value, int | float)
             and math.isfinite(value)
         )
     except OverflowError:
-        usable = False
-    if not usable:
-        raise OIDCError(
-            name,
-            f"The ID token's '{name}' claim is not a number of seconds.",
-            "The provider is not OpenID Connect compliant; check the issuer URL.",
-        )
-    return value
+        return False
 
 
-def _required_number(claims: Mapping[str, Any], name: str) -> float:
-    value = _number(claims, name)
-    if value is None:
-        raise OIDCError(
-            name,
-            f"The ID token has no '{name}' claim, which is required.",
-            "The provider is not OpenID Connect compliant; check the issuer URL.",
-        )
-    return value
+def _time_claim_error(claims: Mapping[str, Any]) -> OIDCError | None:
+    """The error for a time claim that is present but not a JSON number.
+
+    PyJWT reads these with int(), so it takes "1700000000" and true, and
+    refuses [1] or "soon" as a bare DecodeError that does not name the claim.
+    """
+    for name in ("exp", "iat", "nbf"):
+        if name in claims and not _is_seconds(claims[name]):
+            return OIDCError(
+                name,
+                f"The ID token's '{name}' claim is not a number of seconds.",
+                _NOT_COMPLIANT,
+            )
+    return None
 
 
-def _check_issuer(claims: Mapping[str, Any], issuer: str) -> None:
-    iss = claims.get("iss")
+def _issuer_error(iss: Any, issuer: str) -> OIDCError:
     if not isinstance(iss, str):
-        raise OIDCError(
-            "iss",
-            "The ID token has no issuer ('iss').",
-            "The provider is not OpenID Connect compliant; check the issuer URL.",
-        )
-    if iss != issuer:
-        # The signature has been verified, so this is the provider's own
-        # statement of its issuer, not attacker-chosen text.
-        raise OIDCError(
-            "iss",
-            f"The ID token was issued by {quoted(iss)}, but this connection's "
-            f"issuer is {quoted(issuer)}; they must match exactly.",
-            issuer_mismatch_fix(issuer, iss),
-        )
+        return OIDCError("iss", "The ID token has no issuer ('iss').", _NOT_COMPLIANT)
+    # Only raised after the signature was verified, so this is the provider's
+    # own statement of its issuer, not attacker-chosen text.
+    return OIDCError(
+        "iss",
+        f"The ID token was issued by {quoted(iss)}, but this connection's "
+        f"issuer is {quoted(issuer)}; they must match exactly.",
+        issuer_mismatch_fix(issuer, iss),
+    )
 
 
-def _check_audience(
-    claims: Mapping[str, Any], client_id: str, trusted: Collection[str]
-) -> None:
-    aud = claims.get("aud")
+def _audiences(aud: Any) -> list[str] | None:
+    """``aud`` as a non-empty list of strings, or None if it is not one."""
     audiences = [aud] if isinstance(aud, str) else aud
     if (
         not isinstance(audiences, list)
         or not audiences
         or not all(isinstance(a, str) for a in audiences)
     ):
-        raise OIDCError(
-            "aud",
-            "The ID token has no valid audience ('aud').",
-            "The provider is not OpenID Connect compliant; check the issuer URL.",
+        return None
+    return audiences
+
+
+def _audience_error(aud: Any) -> OIDCError:
+    if _audiences(aud) is None:
+        return OIDCError(
+            "aud", "The ID token has no valid audience ('aud').", _NOT_COMPLIANT
         )
-    if client_id not in audiences:
-        raise OIDCError(
-            "aud",
-            "The ID token was issued to another application: its audience does "
-            "not include this connection's client ID.",
-            "Copy the client ID of the application you created at the provider "
-            "into this connection.",
+    return OIDCError(
+        "aud",
+        "The ID token was issued to another application: its audience does "
+        "not include this connection's client ID.",
+        "Copy the client ID of the application you created at the provider "
+        "into this connection.",
+    )
+
+
+def _subject_error() -> OIDCError:
+    return OIDCError(
+        "sub",
+        "The ID token has no valid subject ('sub'): it must be a non-empty "
+        f"string of at most {MAX_SUB_CHARS} characters.",
+        _NOT_COMPLIANT,
+    )
+
+
+def _missing_claim_error(name: str, issuer: str) -> OIDCError:
+    if name == "iss":
+        return _issuer_error(None, issuer)
+    if name == "aud":
+        return _audience_error(None)
+    if name == "sub":
+        return _subject_error()
+    return OIDCError(
+        name, f"The ID token has no '{name}' claim, which is required.", _NOT_COMPLIANT
+    )
+
+
+def _time_error(
+    exc: PyJWTError, claims: Mapping[str, Any], leeway: float
+) -> OIDCError | None:
+    now = time.time()
+    if isinstance(exc, ExpiredSignatureError):
+        return OIDCError(
+            "exp",
+            f"The ID token expired {int(now - claims['exp'])} seconds ago.",
+            _CLOCK_FIX,
         )
+    if not isinstance(exc, ImmatureSignatureError):
+        return None
+    iat, nbf = claims["iat"], claims.get("nbf")
+    # PyJWT checks iat before nbf; name iat too when both are ahead.
+    if nbf is None or iat > now + leeway or iat >= nbf:
+        return OIDCError(
+            "iat",
+            f"The ID token says it was issued {int(iat - now)} seconds in the future.",
+            _CLOCK_FIX,
+        )
+    return OIDCError(
+        "nbf",
+        f"The ID token is not valid for another {int(nbf - now)} seconds.",
+        _CLOCK_FIX,
+    )
+
+
+def _refusal(
+    exc: PyJWTError, claims: Mapping[str, Any], *, issuer: str, leeway: float
+) -> OIDCError:
+    """The OIDCError for what ``jwt.decode`` refused.
+
+    PyJWT verifies the signature before it checks any claim, so ``claims``
+    (parsed by ``_unverified_parts`` from the same bytes) are read here only
+    for claim errors, that is once the signature is known to be good.
+    """
+    if isinstance(exc, InvalidSignatureError):
+        return OIDCError(
+            "signature",
+            "The ID token's signature is not valid.",
+            "If this keeps happening, the token did not come from the "
+            "configured provider or was altered; check the issuer URL.",
+        )
+    if isinstance(exc, InvalidAlgorithmError | InvalidKeyError):
+        # _check_alg and key_problem ran first; what is left is a PyJWK the
+        # resolver bound to an algorithm other than the token's.
+        return _key_error("the key is not for this algorithm")
+    if isinstance(exc, MissingRequiredClaimError):
+        return _missing_claim_error(exc.claim, issuer)
+    if isinstance(exc, InvalidIssuerError):
+        return _issuer_error(claims.get("iss"), issuer)
+    if isinstance(exc, InvalidAudienceError):
+        return _audience_error(claims.get("aud"))
+    if isinstance(exc, InvalidSubjectError):
+        return _subject_error()
+    if (
+        isinstance(
+            exc,
+            ExpiredSignatureError | ImmatureSignatureError | InvalidIssuedAtError,
+        )
+        or type(exc) is DecodeError
+    ):
+        # The token's encoding was checked before decode, so a bare
+        # DecodeError here is PyJWT failing to read exp or nbf as a number.
+        error = _time_claim_error(claims) or _time_error(exc, claims, leeway)
+        if error is not None:
+            return error
+    return _malformed("it could not be decoded")
+
+
+# ------------------------------------------------------------- after decode
+
+
+def _check_audience(
+    claims: Mapping[str, Any], client_id: str, trusted: Collection[str]
+) -> None:
+    """OIDC's audience rules beyond PyJWT's (client_id is among ``aud``)."""
+    audiences = _audiences(claims.get("aud")) or []
     # OIDC Core 3.1.3.7 (3): reject additional audiences not trusted.
     if any(a != client_id and a not in trusted for a in audiences):
         raise OIDCError(
@@ -349,55 +457,31 @@ def _check_audience(
         )
 
 
-def _check_times(
-    claims: Mapping[str, Any],
-    *,
-    now: float,
-    leeway: int,
-    max_age_seconds: int | None,
-) -> None:
-    exp = _required_number(claims, "exp")
-    iat = _required_number(claims, "iat")
-    nbf = _number(claims, "nbf")
-    if now - leeway >= exp:
-        raise OIDCError(
-            "exp",
-            f"The ID token expired {int(now - exp)} seconds ago.",
-            _CLOCK_FIX,
-        )
-    if iat > now + leeway:
-        raise OIDCError(
-            "iat",
-            f"The ID token says it was issued {int(iat - now)} seconds in the future.",
-            _CLOCK_FIX,
-        )
-    if nbf is not None and nbf > now + leeway:
-        raise OIDCError(
-            "nbf",
-            f"The ID token is not valid for another {int(nbf - now)} seconds.",
-            _CLOCK_FIX,
-        )
-    if max_age_seconds is not None:
-        # OIDC Core 3.1.2.1: with max_age, auth_time is required and the
-        # person must have authenticated within max_age.
-        auth_time = _required_number(claims, "auth_time")
-        if now - leeway > auth_time + max_age_seconds:
-            raise OIDCError(
-                "auth_time",
-                "The person last authenticated at the provider longer ago than "
-                "this sign-in allows.",
-                "Sign in again; the provider should ask for your credentials.",
-            )
-
-
 def _check_subject(claims: Mapping[str, Any]) -> None:
+    # PyJWT has checked that it is a string.
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_CHARS:
+        raise _subject_error()
+
+
+def _check_auth_time(claims: Mapping[str, Any], max_age: int, leeway: int) -> None:
+    # OIDC Core 3.1.2.1: with max_age, auth_time is required and the person
+    # must have authenticated within max_age.
+    auth_time = claims.get("auth_time")
+    if auth_time is None:
+        raise _missing_claim_error("auth_time", "")
+    if not _is_seconds(auth_time):
         raise OIDCError(
-            "sub",
-            "The ID token has no valid subject ('sub'): it must be a non-empty "
-            f"string of at most {MAX_SUB_CHARS} characters.",
-            "The provider is not OpenID Connect compliant; check the issuer URL.",
+            "auth_time",
+            "The ID token's 'auth_time' claim is not a number of seconds.",
+            _NOT_COMPLIANT,
+        )
+    if time.time() - leeway > auth_time + max_age:
+        raise OIDCError(
+            "auth_time",
+            "The person last authenticated at the provider longer ago than "
+            "this sign-in allows.",
+            "Sign in again; the provider should ask for your credentials.",
         )
 
 
@@ -426,20 +510,16 @@ def validate_id_token(
     allowed_algs: Sequence[str],
     nonce: str,
     leeway: int = 60,
-    now: float | None = None,
     max_age_seconds: int | None = None,
     trusted_audiences: Collection[str] = (),
-    allow_hmac_secret: str | None = None,
 ) -> dict[str, Any]:
     """Validate an ID token and return its claims, or raise OIDCError.
 
-    ``allowed_algs`` is filtered to public-key algorithms; HS256 is accepted
-    only if it is listed *and* ``allow_hmac_secret`` (the client secret) is
-    given, in which case it is verified with that secret. ``key_resolver``
+    ``allowed_algs`` is filtered to public-key algorithms. ``key_resolver``
     maps (kid, alg) to a key, e.g. ``JWKSCache.resolver(fetch, jwks_uri)``.
     ``max_age_seconds`` is the ``max_age`` sent in the authorization request,
     if any. Audiences other than ``client_id`` must be in
-    ``trusted_audiences``. ``now`` is for tests.
+    ``trusted_audiences``. Times are checked against this server's clock.
     """
     if not issuer or not client_id or not nonce:
         raise ValueError("issuer, client_id and nonce must be non-empty")
@@ -447,21 +527,30 @@ def validate_id_token(
         raise ValueError("allowed_algs and trusted_audiences take lists, not a str")
     if leeway < 0:
         raise ValueError("leeway must not be negative")
-    jws = _split(raw)
-    alg, kid = _check_header(jws.header)
-    _check_alg(alg, allowed_algs, allow_hmac_secret)
-    _verify_signature(jws, alg, kid, key_resolver, allow_hmac_secret)
-    # Claims are read only after the signature is known to be good.
-    claims = _json_object(jws.payload, "payload")
-    _check_issuer(claims, issuer)
+    accepted = accepted_algs(allowed_algs)
+    header, unverified_claims = _unverified_parts(raw)
+    alg, kid = _check_header(header)
+    _check_alg(alg, accepted)
+    key = _resolve_key(key_resolver, kid, alg)
+    try:
+        claims = jwt.decode(
+            raw,
+            key,
+            algorithms=accepted,
+            audience=client_id,
+            issuer=issuer,
+            leeway=leeway,
+            options=_DECODE_OPTIONS,
+        )
+    except PyJWTError as exc:
+        raise _refusal(exc, unverified_claims, issuer=issuer, leeway=leeway) from None
+    error = _time_claim_error(claims)
+    if error is not None:
+        raise error
     _check_audience(claims, client_id, trusted_audiences)
-    _check_times(
-        claims,
-        now=time.time() if now is None else now,
-        leeway=leeway,
-        max_age_seconds=max_age_seconds,
-    )
     _check_subject(claims)
+    if max_age_seconds is not None:
+        _check_auth_time(claims, max_age_seconds, leeway)
     _check_nonce(claims, nonce)
     return claims
 
