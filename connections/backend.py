@@ -83,6 +83,9 @@ class ConnectionCache:
     def set(self, key: str, value: Any, timeout: Any = None) -> None:
         django_cache.set(self.prefix + key, value, timeout)
 
+    def add(self, key: str, value: Any, timeout: Any = None) -> bool:
+        return django_cache.add(self.prefix + key, value, timeout)
+
 
 @dataclass(frozen=True)
 class VerifiedSignIn:

@@ -67,6 +67,8 @@ class CacheLike(Protocol):
 
     def set(self, key: str, value: Any, timeout: Any = None) -> None: ...
 
+    def add(self, key: str, value: Any, timeout: Any = None) -> bool: ...
+
 
 def cache_key(kind: str, url: str) -> str:
     """A cache key for ``url``: hashed, because URLs can exceed key limits."""

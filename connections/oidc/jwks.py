@@ -1,9 +1,13 @@
 """The provider's signing keys (JWKS): fetching, caching and choosing one.
 
-Keys are cached per ``jwks_uri`` in the injected cache. A token naming an
-unknown ``kid`` causes one reload, so key rotation works without a restart,
-but at most one reload per ``jwks_uri`` per ``refetch_interval`` seconds, so
-tokens with made-up ``kid`` values cannot make us hammer the provider.
+Keys are cached per ``jwks_uri`` in the injected (shared) cache. A token
+naming an unknown ``kid`` causes one reload, so key rotation works without a
+restart: one reload per ``kid`` per ``refetch_interval`` seconds, claimed
+atomically in the shared cache so whichever worker answers, the outcome is the
+same; and at most ``MAX_REFETCHES`` reloads per ``jwks_uri`` in that interval,
+so tokens with made-up ``kid`` values cannot make us hammer the provider. The
+first load of a key set does not count: a key rotated in right after it is
+still found.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ ASYMMETRIC_ALGS = frozenset(
     }
 )
 MIN_RSA_KEY_BITS = 2048
+# Reloads for unknown key ids per jwks_uri per refetch interval.
+MAX_REFETCHES = 3
 
 _EC_CURVES: dict[str, tuple[str, type[ec.EllipticCurve]]] = {
     "ES256": ("P-256", ec.SECP256R1),
@@ -192,16 +198,24 @@ class JWKSCache:
                 "Configure the provider to sign ID tokens with RS256.",
             )
         keys = self._cached_keys(jwks_uri)
-        just_fetched = keys is None
+        reload = "even after reloading it just now"
+        fetched_here = keys is None
         if keys is None:
             keys = self._fetch(fetch, jwks_uri)
         found = self._select(keys, kid, alg)
-        # Reload once for an unknown key: the provider may have rotated.
-        if found is None and not just_fetched and self._may_refetch(jwks_uri):
-            keys = self._fetch(fetch, jwks_uri)
+        if found is None and not fetched_here:
+            # The provider may have rotated its keys: reload once for this kid.
+            skipped = self._refetch_refusal(jwks_uri, kid)
+            if skipped is None:
+                keys = self._fetch(fetch, jwks_uri)
+            else:
+                # Reloaded moments ago (perhaps by another worker): use the
+                # keys that reload stored.
+                keys = self._cached_keys(jwks_uri) or keys
+                reload = skipped
             found = self._select(keys, kid, alg)
         if found is None:
-            raise self._not_found(keys, kid, alg)
+            raise self._not_found(keys, kid, alg, reload=reload)
         return found
 
     def resolver(self, fetch: Fetch, jwks_uri: str) -> KeyResolver:
@@ -219,19 +233,31 @@ class JWKSCache:
         keys = cached["keys"]
         return keys if all(isinstance(jwk, dict) for jwk in keys) else None
 
-    def _may_refetch(self, jwks_uri: str) -> bool:
-        # get-then-set is not atomic: a few workers racing may each reload
-        # once, which still bounds the load on the provider.
-        last = self.cache.get(cache_key("jwks-fetched", jwks_uri))
-        now = self.clock()
-        return not isinstance(last, int | float) or now - last >= self.refetch_interval
+    def _refetch_refusal(self, jwks_uri: str, kid: str | None) -> str | None:
+        """None when this request is the one to reload the keys for ``kid``,
+        else how the key set was reloaded moments ago (for the message).
+
+        ``add`` is atomic in the shared cache: of the workers that see the same
+        unknown kid within the interval, exactly one reloads. Claimed before
+        fetching, so a failed reload counts too and an unreachable provider is
+        not asked again on every token.
+        """
+        per_kid = cache_key("jwks-refetch", f"{jwks_uri}#{kid or ''}")
+        if not self.cache.add(per_kid, self.clock(), self.refetch_interval):
+            return (
+                "which was reloaded for this key id less than "
+                f"{self.refetch_interval} seconds ago"
+            )
+        for slot in range(MAX_REFETCHES):
+            slot_key = cache_key("jwks-refetch-slot", f"{jwks_uri}#{slot}")
+            if self.cache.add(slot_key, self.clock(), self.refetch_interval):
+                return None
+        return (
+            f"which was reloaded {MAX_REFETCHES} times in the last "
+            f"{self.refetch_interval} seconds for other unknown key ids"
+        )
 
     def _fetch(self, fetch: Fetch, jwks_uri: str) -> list[dict[str, Any]]:
-        # Recorded before fetching, so a failed reload counts against the
-        # limit too and an unreachable provider is not retried on every token.
-        self.cache.set(
-            cache_key("jwks-fetched", jwks_uri), self.clock(), self.refetch_interval
-        )
         doc = fetch_json(fetch, jwks_uri, step="jwks", what="key set")
         keys = _validate_document(doc, jwks_uri)
         self.cache.set(cache_key("jwks", jwks_uri), {"keys": keys}, self.ttl)
@@ -256,7 +282,9 @@ class JWKSCache:
         return usable[0] if usable else None
 
     @staticmethod
-    def _not_found(keys: list[dict[str, Any]], kid: str | None, alg: str) -> OIDCError:
+    def _not_found(
+        keys: list[dict[str, Any]], kid: str | None, alg: str, *, reload: str
+    ) -> OIDCError:
         if kid is None:
             return OIDCError(
                 "kid",
@@ -275,7 +303,7 @@ class JWKSCache:
         return OIDCError(
             "kid",
             "The ID token is signed with a key that is not in the provider's "
-            "key set, even after reloading it.",
+            f"key set, {reload}.",
             "If the provider has just rotated its keys, try again in a minute. "
             "Otherwise the token comes from a different issuer: check the "
             "issuer URL (for Okta, the org authorization server and "

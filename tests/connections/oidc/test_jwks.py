@@ -31,14 +31,33 @@ class FakeIdP:
 
 
 class DictCache:
-    def __init__(self) -> None:
+    """Django's cache API, with timeouts read from a test clock. Several
+    JWKSCache objects sharing one DictCache are workers sharing Redis."""
+
+    def __init__(self, clock: "Clock | None" = None) -> None:
         self.data: dict[str, Any] = {}
+        self.expires: dict[str, float] = {}
+        self.clock = clock or (lambda: 0.0)
+
+    def _live(self, key) -> bool:
+        if key in self.expires and self.clock() >= self.expires[key]:
+            self.data.pop(key, None)
+            self.expires.pop(key, None)
+        return key in self.data
 
     def get(self, key, default=None):
-        return self.data.get(key, default)
+        return self.data[key] if self._live(key) else default
 
     def set(self, key, value, timeout=None):
         self.data[key] = value
+        if timeout is not None:
+            self.expires[key] = self.clock() + timeout
+
+    def add(self, key, value, timeout=None):
+        if self._live(key):
+            return False
+        self.set(key, value, timeout)
+        return True
 
 
 class Clock:
@@ -89,7 +108,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def keys_cache(clock) -> JWKSCache:
-    return JWKSCache(DictCache(), ttl=3600, refetch_interval=30, clock=clock)
+    return JWKSCache(DictCache(clock), ttl=3600, refetch_interval=30, clock=clock)
 
 
 def test_keys_are_fetched_once_and_then_served_from_the_cache(keys_cache):
@@ -120,29 +139,63 @@ def test_unknown_kid_refetches_once_and_finds_the_rotated_key(keys_cache, clock)
     assert len(idp.calls) == 2
 
 
-def test_unknown_kids_within_the_rate_limit_window_cause_one_fetch(keys_cache, clock):
+def test_each_unknown_kid_reloads_once_per_window_and_at_most_three_in_all(
+    keys_cache, clock
+):
     idp = FakeIdP(jwks(rsa_jwk("a")))
     keys_cache.get_signing_key(idp, JWKS_URI, "a", "RS256")
     clock.now += 120
-    for attempt, kid in enumerate(["random-1", "random-2", "random-1"]):
-        clock.now += 5
+    for kid in ["random-1", "random-2", "random-1", "random-3", "random-4"]:
+        clock.now += 1
         with pytest.raises(OIDCError) as caught:
             keys_cache.get_signing_key(idp, JWKS_URI, kid, "RS256")
         assert caught.value.step == "kid"
-    assert len(idp.calls) == 2  # the first load and one refetch
+    # The first load, then one reload for each of random-1, -2 and -3; the
+    # repeated random-1 and a fourth made-up kid within the window reload nothing.
+    assert len(idp.calls) == 4
+    assert "3 times in the last 30 seconds" in str(caught.value)
     clock.now += 30
     with pytest.raises(OIDCError):
-        keys_cache.get_signing_key(idp, JWKS_URI, "random-3", "RS256")
-    assert len(idp.calls) == 3  # the window has passed
+        keys_cache.get_signing_key(idp, JWKS_URI, "random-5", "RS256")
+    assert len(idp.calls) == 5  # the window has passed
 
 
-def test_unknown_kid_right_after_the_first_load_does_not_fetch_again(keys_cache):
+def test_a_key_rotated_in_right_after_the_first_load_is_found(keys_cache, clock):
+    # The first load must not start the refetch interval (issue 15, item 8).
+    idp = FakeIdP(jwks(rsa_jwk("old")))
+    keys_cache.get_signing_key(idp, JWKS_URI, "old", "RS256")
+    idp.answer = jwks(rsa_jwk("old"), rsa_jwk("new"))
+    clock.now += 2
+    assert keys_cache.get_signing_key(idp, JWKS_URI, "new", "RS256").key_id == "new"
+    assert len(idp.calls) == 2
+
+
+def test_a_reload_by_another_worker_serves_this_one_without_a_second_fetch(clock):
+    shared = DictCache(clock)  # Redis, shared by two workers
+    worker_a = JWKSCache(shared, refetch_interval=30, clock=clock)
+    worker_b = JWKSCache(shared, refetch_interval=30, clock=clock)
+    idp = FakeIdP(jwks(rsa_jwk("old")))
+    worker_a.get_signing_key(idp, JWKS_URI, "old", "RS256")
+    idp.answer = jwks(rsa_jwk("new"))
+    clock.now += 5
+    assert worker_a.get_signing_key(idp, JWKS_URI, "new", "RS256").key_id == "new"
+    assert worker_b.get_signing_key(idp, JWKS_URI, "new", "RS256").key_id == "new"
+    assert len(idp.calls) == 2
+
+
+def test_the_message_says_whether_the_keys_were_reloaded_or_reloaded_moments_ago(
+    keys_cache, clock
+):
     idp = FakeIdP(jwks(rsa_jwk("a")))
-    with pytest.raises(OIDCError) as caught:
-        keys_cache.get_signing_key(idp, JWKS_URI, "missing", "RS256")
-    assert caught.value.step == "kid"
-    assert "/oauth2/default" in str(caught.value)
-    assert len(idp.calls) == 1
+    keys_cache.get_signing_key(idp, JWKS_URI, "a", "RS256")
+    clock.now += 5
+    with pytest.raises(OIDCError) as first:
+        keys_cache.get_signing_key(idp, JWKS_URI, "gone", "RS256")
+    assert "even after reloading it just now" in str(first.value)
+    with pytest.raises(OIDCError) as again:
+        keys_cache.get_signing_key(idp, JWKS_URI, "gone", "RS256")
+    assert "reloaded for this key id less than 30 seconds ago" in str(again.value)
+    assert len(idp.calls) == 2
 
 
 def test_a_failed_refetch_keeps_the_cached_keys(keys_cache, clock):

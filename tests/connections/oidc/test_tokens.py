@@ -175,6 +175,9 @@ def test_a_valid_token_passes_with_a_real_key_set_and_survives_rotation():
         def set(self, key, value, timeout=None):
             self[key] = value
 
+        def add(self, key, value, timeout=None):
+            return self.setdefault(key, value) is value
+
     jwks_cache = JWKSCache(DictCache(), clock=lambda: clock_now[0])
     resolver = jwks_cache.resolver(fetch, Response.url)
     validate(sign(claims(), key=old_key, kid="old"), key_resolver=resolver)
