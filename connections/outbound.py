@@ -239,10 +239,20 @@ def _block_reason(ip: IPAddress) -> str | None:
     return None
 
 
+def blocked_host_detail(host: str, address: str, reason: str) -> str:
+    """Why ``host`` may not be fetched, without the address a name resolved to.
+
+    Naming the address would make every self-service check an oracle for what
+    internal names resolve to; an address typed as the host is named as typed.
+    """
+    if host == address:
+        return f"{_clean(host, 120)} is {reason}"
+    return f"{_clean(host, 120)} does not resolve to a public internet address"
+
+
 def _policy_error(host: str, address: str, reason: str) -> OutboundError:
-    where = host if host == address else f"{host} ({address})"
     return OutboundError(
-        f"Refused to connect to {_clean(where, 120)}: it is {reason}. "
+        f"Refused to connect: {blocked_host_detail(host, address, reason)}. "
         + _PRIVATE_NETWORK_HINT,
         kind="policy",
     )

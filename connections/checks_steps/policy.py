@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from connections.checks_steps.results import CheckPolicy
 from connections.oidc.errors import quoted
-from connections.outbound import address_block_reason
+from connections.outbound import address_block_reason, blocked_host_detail
 
 
 class ResolveError(Exception):
@@ -112,10 +112,10 @@ class UrlPolicy:
         for address in addresses:
             reason = address_block_reason(address)
             if reason is not None:
-                where = host if host == address else f"{host} resolves to {address},"
                 return (
-                    f"The {what}'s host {where} is {reason}; server-side fetches may "
-                    "only reach public internet addresses.",
+                    f"The {what}'s host "
+                    f"{blocked_host_detail(host, address, reason)}; server-side "
+                    "fetches may only reach public internet addresses.",
                     "Use the IdP's public URL. SSO_ALLOW_PRIVATE_NETWORKS=True lets "
                     "fetches reach your own network (development and tests only).",
                 )

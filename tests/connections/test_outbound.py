@@ -365,7 +365,8 @@ def test_hostname_resolving_to_loopback_is_refused(server, connect_attempts):
         fetch(url, allow_private=False, allow_insecure=True)
 
     assert error.value.kind == "policy"
-    assert "localhost (" in str(error.value)
+    assert "localhost does not resolve to a public internet address" in str(error.value)
+    assert "127.0.0.1" not in str(error.value) and "::1" not in str(error.value)
     assert connect_attempts() == []
     assert server.connections == 0
 
