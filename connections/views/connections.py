@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied as Forbidden
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -273,6 +274,14 @@ def check_detail(
         connection_id=connection_id,
         connection__organization=org.organization,
     )
+    if check.kind == ConnectionCheck.Kind.TEST_SIGNIN and not org.can(
+        "connections.manage"
+    ):
+        # A test sign-in lists every verified claim of whoever signed in.
+        raise Forbidden(
+            "A test sign-in's result lists the claims of the person who signed "
+            "in, so only those who manage connections (the owner) can open it."
+        )
     steps = check_steps_for_display(check)
     if wants_json(request):
         return JsonResponse(

@@ -351,3 +351,37 @@ def test_edit_without_a_provider_keeps_the_current_one(owner_client, owner_membe
     connection.refresh_from_db()
     assert connection.provider == "oidc"
     assert connection.name == FORM["name"]
+
+
+def test_only_those_who_manage_connections_open_a_test_sign_in_result(
+    client, org, owner_membership
+):
+    # A test sign-in lists every verified claim of whoever signed in; check ids
+    # are sequential, so viewers and admins must not read them (issue 15, item 3).
+    connection = make_connection(owner_membership, ISSUER)
+    test_signin = passed_check(
+        connection,
+        kind=ConnectionCheck.Kind.TEST_SIGNIN,
+        result={"claims": {"email": "ceo@acme.test", "phone": "+1 555 0100"}},
+    )
+    url = reverse("check_detail", args=["acme", connection.pk, test_signin.pk])
+    for role in ("admin", "viewer"):
+        client_for(client, make_member(org, role))
+        page = client.get(url)
+        assert page.status_code == 403
+        assert "ceo@acme.test" not in page.content.decode()
+        assert "only those who manage connections" in page.content.decode()
+        as_json = client.get(url, HTTP_ACCEPT="application/json")
+        assert as_json.status_code == 403
+        assert "ceo@acme.test" not in as_json.content.decode()
+    client_for(client, owner_membership)
+    assert client.get(url).status_code == 200
+    # An ordinary check stays readable by every member.
+    check = passed_check(connection)
+    client_for(client, make_member(org, "viewer"))
+    assert (
+        client.get(
+            reverse("check_detail", args=["acme", connection.pk, check.pk])
+        ).status_code
+        == 200
+    )
