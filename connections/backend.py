@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -41,6 +41,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from accounts.models import User
 from connections import outbound
 from connections.models import ConnectionConfig
+from connections.oidc.client_auth import client_auth, token_auth_method
 from connections.oidc.discovery import ProviderMetadata, fetch_metadata
 from connections.oidc.errors import OIDCError
 from connections.oidc.flow import LoginFlow
@@ -51,7 +52,6 @@ from organizations.access import client_ip
 
 BACKEND_PATH = "connections.backend.OrganizationOIDCBackend"
 # Client authentication methods this console can perform, best first.
-SUPPORTED_TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 _FIX_REACH = (
     "Check that the identity provider is up and reachable from this server, then "
     "try again."
@@ -202,9 +202,9 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
     def token_auth_method(self, metadata: ProviderMetadata) -> str:
         """The client authentication to use at the token endpoint."""
         advertised = metadata.token_endpoint_auth_methods_supported
-        for method in SUPPORTED_TOKEN_AUTH_METHODS:
-            if method in advertised:
-                return method
+        method = token_auth_method(advertised)
+        if method is not None:
+            return method
         raise OIDCError(
             "token_auth",
             "The identity provider accepts none of the client authentication "
@@ -218,24 +218,17 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         """Exchange the code at the token endpoint through the outbound client."""
         config = self._config()
         metadata = self.provider_metadata()
+        credentials = client_auth(
+            self.token_auth_method(metadata), config.client_id, config.client_secret
+        )
         data = {key: str(value) for key, value in payload.items()}
-        auth: tuple[str, str] | None = None
-        if self.token_auth_method(metadata) == "client_secret_basic":
-            # RFC 6749 2.3.1: form-encode both before they go into Basic auth.
-            auth = (
-                quote(config.client_id, safe=""),
-                quote(config.client_secret, safe=""),
-            )
-        else:
-            data["client_id"] = config.client_id
-            data["client_secret"] = config.client_secret
         try:
             response = outbound.fetch(
                 metadata.token_endpoint,
                 method="POST",
-                data=data,
+                data=data | credentials.data,
                 headers={"Accept": "application/json"},
-                auth=auth,
+                auth=credentials.basic,
             )
             body = response.json()
         except outbound.OutboundError as exc:

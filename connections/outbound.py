@@ -34,11 +34,11 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Final, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urljoin, urlsplit
 
 import requests
 from django.conf import settings
@@ -825,9 +825,31 @@ def _safe_excerpt(response: OutboundResponse, secrets: list[str]) -> str:
         text = response.content[:1000].decode("utf-8", errors="replace")
     text = " ".join(_CONTROL_RE.sub(" ", text).split())
     # Redact before truncating, so no prefix of a secret survives the cut.
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    return _clean(text, _EXCERPT_LENGTH)
+    return _clean(redact(text, secrets), _EXCERPT_LENGTH)
+
+
+def secret_spellings(secret: str) -> set[str]:
+    """``secret`` as sent and as an IdP may quote it back: raw, form-encoded,
+    URL-quoted, and form- or URL-decoded. ``secret`` may itself be the encoded
+    form that went into Basic auth, so its decoded forms are spelled out too."""
+    spellings: set[str] = set()
+    for base in {secret, unquote(secret), unquote_plus(secret)}:
+        spellings |= {
+            base,
+            quote_plus(base),
+            quote(base, safe=""),
+            unquote_plus(base),
+            unquote(base),
+        }
+    return {s for s in spellings if len(s) >= 4}
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every spelling of every secret replaced by [redacted]."""
+    spellings = {s for secret in secrets if secret for s in secret_spellings(secret)}
+    for spelling in sorted(spellings, key=len, reverse=True):
+        text = text.replace(spelling, "[redacted]")
+    return text
 
 
 def _secret_values(

@@ -30,6 +30,7 @@ from connections.checks_steps.results import (
     CheckPolicy,
     Step,
 )
+from connections.oidc.client_auth import client_auth, token_auth_method
 from connections.oidc.discovery import (
     Fetch,
     FetchResponse,
@@ -46,6 +47,7 @@ from connections.oidc.errors import (
 )
 from connections.oidc.jwks import ASYMMETRIC_ALGS, key_problem
 from connections.oidc.tokens import accepted_algs
+from connections.outbound import redact
 
 # OAuth error codes a token endpoint gives only after it authenticated the
 # client: the credentials are right, the client_credentials grant is just not
@@ -325,18 +327,8 @@ class _Run:
     def step_client_credentials(self) -> Step:
         assert self.metadata is not None
         supported = self.metadata.token_endpoint_auth_methods_supported
-        data = {"grant_type": "client_credentials"}
-        auth: tuple[str, str] | None = None
-        if "client_secret_basic" in supported:
-            method = "client_secret_basic"
-            auth = (self.inputs.client_id, self.inputs.client_secret)
-        elif "client_secret_post" in supported:
-            method = "client_secret_post"
-            data |= {
-                "client_id": self.inputs.client_id,
-                "client_secret": self.inputs.client_secret,
-            }
-        else:
+        method = token_auth_method(supported)
+        if method is None:
             return Step(
                 "client_credentials",
                 FAILED,
@@ -349,6 +341,10 @@ class _Run:
                 "Credentials).",
             )
         self.summary["token_endpoint_auth_method"] = method
+        # The same client authentication as a real sign-in's code exchange.
+        credentials = client_auth(
+            method, self.inputs.client_id, self.inputs.client_secret
+        )
         fix_credentials = (
             "Copy the client ID and client secret again from the IdP (Okta: "
             "Applications > your app > General > Client Credentials) and save them "
@@ -360,8 +356,8 @@ class _Run:
             self.fetch(
                 self.metadata.token_endpoint,
                 method="POST",
-                data=data,
-                auth=auth,
+                data={"grant_type": "client_credentials"} | credentials.data,
+                auth=credentials.basic,
                 headers={"Accept": "application/json"},
             )
         except Exception as exc:
@@ -423,11 +419,9 @@ class _Run:
         description = body.get("error_description")
         if not isinstance(description, str):
             return error, ""
-        # Redact before cutting, so no prefix of the secret can survive.
-        secret = self.inputs.client_secret
-        cleaned = _CONTROL_RE.sub(" ", description)
-        if secret:
-            cleaned = cleaned.replace(secret, "[redacted]")
+        # Redact every spelling of the secret before cutting, so no prefix of
+        # it can survive: an IdP may quote what it received, decoded or not.
+        cleaned = redact(_CONTROL_RE.sub(" ", description), [self.inputs.client_secret])
         return error, _clean(cleaned, 160)
 
     def step_scopes_claims(self) -> Step:

@@ -9,6 +9,7 @@ import pytest
 from connections.models import ConnectionCheck
 from organizations.models import AuditEvent
 from tests.connections.conftest import (
+    REDIRECT_URI,
     SECRET,
     make_connection,
     steps_by_key,
@@ -343,3 +344,18 @@ def test_client_secret_post_is_used_when_basic_is_not_offered(
     check = run_check(owner_membership, connection)
     assert steps_by_key(check)["client_credentials"]["status"] == "passed"
     assert check.result["token_endpoint_auth_method"] == "client_secret_post"
+
+
+def test_a_secret_with_form_characters_passes_the_check_at_a_real_idp(
+    idp, owner_membership, run_check
+):
+    # The check used to send the secret raw in Basic auth while a sign-in
+    # form-encodes it: a secret with + % & = / passed one and failed the other.
+    awkward = "a+b%2Fc&d=e/f~SECRET-tail-0123456789"
+    idp.add_client("awkward-app", awkward, [REDIRECT_URI])
+    connection = make_connection(
+        owner_membership, idp.issuer, client_id="awkward-app", secret=awkward
+    )
+    check = run_check(owner_membership, connection)
+    steps = {s["key"]: s for s in check.steps}
+    assert steps["client_credentials"]["status"] == "passed", steps

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from email.utils import formatdate
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import pytest
 
@@ -191,7 +192,7 @@ def test_basic_auth_is_preferred_and_the_secret_goes_only_to_the_token_endpoint(
     run_check(inputs(), policy=CheckPolicy(), fetch=fetch, resolve=public_resolver)
     with_secret = [c for c in fetch.calls if SECRET in json.dumps(c, default=str)]
     assert [c["url"] for c in with_secret] == [DOC["token_endpoint"]]
-    assert with_secret[0]["auth"] == ("cid", SECRET)
+    assert with_secret[0]["auth"] == ("cid", quote(SECRET, safe=""))
     assert with_secret[0]["data"] == {"grant_type": "client_credentials"}
 
 
@@ -293,3 +294,43 @@ def test_the_clock_step_uses_the_discovery_date_header():
     assert steps(outcome)["clock"].status == "warning"
     assert outcome.passed  # a warning, not a failure
     assert -3602 <= outcome.summary["clock_offset_seconds"] <= -3598
+
+
+AWKWARD_SECRET = "a+b%2Fc&d=e/f g~SECRET-tail-0123"
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        AWKWARD_SECRET,
+        quote_plus(AWKWARD_SECRET),
+        quote(AWKWARD_SECRET, safe=""),
+        unquote_plus(AWKWARD_SECRET),
+        unquote(AWKWARD_SECRET),
+    ],
+)
+def test_the_secret_is_redacted_however_the_idp_quotes_it(echoed):
+    # Issue 15, item 2: an IdP that form-decodes the secret and quotes it back.
+    body = {"error": "invalid_client", "error_description": f"bad secret {echoed}"}
+    fetch = FakeIdP(token=_oauth_error(401, body))
+    outcome = run_check(
+        inputs(client_secret=AWKWARD_SECRET),
+        policy=CheckPolicy(),
+        fetch=fetch,
+        resolve=public_resolver,
+    )
+    detail = steps(outcome)["client_credentials"].detail
+    assert echoed not in detail
+    assert "[redacted]" in detail
+
+
+def test_the_check_form_encodes_the_secret_in_basic_auth_as_a_sign_in_does():
+    fetch = FakeIdP()
+    run_check(
+        inputs(client_secret=AWKWARD_SECRET),
+        policy=CheckPolicy(),
+        fetch=fetch,
+        resolve=public_resolver,
+    )
+    (token_call,) = [c for c in fetch.calls if c["url"] == DOC["token_endpoint"]]
+    assert token_call["auth"] == ("cid", quote(AWKWARD_SECRET, safe=""))

@@ -760,3 +760,21 @@ def test_tls_verifies_the_host_name_while_connecting_to_the_vetted_ip(tls_server
         assert error.value.kind == "connection"
         assert "certificate" in str(error.value)
     assert set(tls_server.server_names) == {"localhost"}
+
+
+def test_redact_removes_every_spelling_an_idp_may_quote_back():
+    from urllib.parse import quote, quote_plus, unquote_plus
+
+    from connections.outbound import redact
+
+    secret = "a+b%2Fc&d=e/f~SECRET"
+    for spelling in (
+        secret,
+        quote_plus(secret),
+        quote(secret, safe=""),
+        unquote_plus(secret),
+    ):
+        text = redact(
+            f"invalid client secret '{spelling}' received", [quote(secret, safe="")]
+        )
+        assert spelling not in text and "[redacted]" in text
