@@ -282,15 +282,21 @@ def _where_time_goes(report: Report) -> str:
     return text
 
 
-def _cpu_table(loads: list[LoadResult]) -> str:
+def _busy(load: LoadResult) -> float:
+    """Percent of all cores busy (anyone's work) during the load's windows."""
     cores = os.cpu_count() or 1
+    machine = load.cpu_s.get("machine", 0.0)
+    return machine / (load.elapsed_s * cores) * 100 if load.elapsed_s else 0.0
+
+
+def _cpu_table(loads: list[LoadResult]) -> str:
     rows = []
     for load in loads:
         n = load.signins or 1
         cpu = load.cpu_s
         known = sum(cpu.get(k, 0.0) for k in ("app", "IdP", "load generator"))
         machine = cpu.get("machine", 0.0)
-        busy = machine / (load.elapsed_s * cores) * 100 if load.elapsed_s else 0.0
+        busy = _busy(load)
         rows.append(
             [
                 load.app,
@@ -385,6 +391,8 @@ def _latency(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
                     _ms(percentile(load.callback_s, 95)),
                     _num(_server_side(point.warm_counts.get(name, {}))),
                     f"{_per_signin(load):.3f}",
+                    f"{load.cpu_s.get('app', 0.0) / (load.signins or 1) * 1000:.1f}",
+                    f"{_busy(load):.0f}%",
                     load.errors,
                 ]
             )
@@ -401,6 +409,8 @@ def _latency(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
             "p95 ms",
             "IdP requests, one warm sign-in",
             "IdP requests per sign-in, load average",
+            "app CPU ms per sign-in",
+            "machine busy",
             "errors",
         ],
         rows,
@@ -451,7 +461,10 @@ def _latency(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
             f"{_per_signin(ours_high) * step:.0f} ms more waiting for the IdP) and "
             f"by {grew(stock_low, stock_high)} ms for stock deployed as ours "
             f"({_per_signin(stock_high):.3f}, so "
-            f"{_per_signin(stock_high) * step:.0f} ms)."
+            f"{_per_signin(stock_high) * step:.0f} ms). Machine busy at "
+            f"{low.latency_ms} and {high.latency_ms} ms: ours {_busy(ours_low):.0f}% "
+            f"and {_busy(ours_high):.0f}%, stock deployed as ours "
+            f"{_busy(stock_low):.0f}% and {_busy(stock_high):.0f}%."
         )
     samples = [
         f"{point.latency_ms} ms, {sample}"
@@ -720,7 +733,11 @@ METHOD = """\
   effect. "One warm sign-in" counts the IdP's server-side requests of one
   sign-in after a first one at that latency; the load average divides those
   of the load by its sign-ins. Each client starts its next sign-in when the
-  last one ends, so sign-ins/s follows the whole sign-in's time.
+  last one ends, so sign-ins/s follows the whole sign-in's time. "Machine
+  busy" is the share of both cores in use (anyone's work) during the windows:
+  near 100%, a sign-in also waits for a core, and that wait shrinks as the
+  apps wait on the IdP instead, so a sign-in can grow by less than its added
+  IdP waits.
 """
 
 

@@ -92,6 +92,7 @@ class Bench:
     apps: dict[str, App] = field(default_factory=dict)
     sessions: dict[str, list[requests.Session]] = field(default_factory=dict)
     emails: list[str] = field(default_factory=list)
+    probes: dict[str, Any] = field(default_factory=dict)
 
 
 def _start_idp(workdir: Path) -> tuple[Any, Any]:
@@ -340,6 +341,7 @@ def signins_under_gunicorn(bench: Bench) -> None:
     bench.apps = {"ours": ours, TUNED: tuned}
     bench.sessions = {name: sessions[name] for name in bench.apps}
     bench.emails = emails
+    bench.probes = {name: probes[name] for name in bench.apps}
     report.warm_queries = warm_signin_queries(bench, emails[0])
 
 
@@ -401,7 +403,12 @@ def idp_latency(bench: Bench) -> None:
                 for name, app in apps.items():
                     loads[ms, name].append(
                         run_load(
-                            idp, app, sessions[name], bench.emails, LATENCY_WINDOW_S
+                            idp,
+                            app,
+                            sessions[name],
+                            bench.emails,
+                            LATENCY_WINDOW_S,
+                            bench.probes[name],
                         )
                     )
     except BaseException:
