@@ -1,7 +1,8 @@
 """The benchmark's tables, targets and environment, as Markdown.
 
 Everything printed comes from the run's measurements; the only constants are
-the targets of issue 9 and the sizes the run chose.
+the targets of issue 9 and the sizes the run chose (section 7, the IdP
+latencies of issue 14, has no target of its own but the IdP request count).
 """
 
 from __future__ import annotations
@@ -38,12 +39,29 @@ STOCK_DEPLOYED_AS_OURS = "stock, deployed as ours"
 
 
 @dataclass
+class LatencyPoint:
+    """Section 7 at one IdP latency: the IdP's server-to-server endpoints
+    answered ``latency_ms`` late."""
+
+    latency_ms: int
+    # A JWKS GET from the load generator at this latency (median): the check
+    # that the delay was in effect.
+    answer_ms: float = 0.0
+    # IdP requests of one warm sign-in, per app, per URL path.
+    warm_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    loads: dict[str, LoadResult] = field(default_factory=dict)
+
+
+@dataclass
 class Report:
     """Everything one run measured."""
 
     clients: int
     window_s: float
     rounds: int
+    latency_window_s: float = 0.0
+    latency_rounds: int = 0
+    latency: list[LatencyPoint] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     loads: dict[str, LoadResult] = field(default_factory=dict)
     idp_requests: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -264,15 +282,21 @@ def _where_time_goes(report: Report) -> str:
     return text
 
 
-def _cpu_table(loads: list[LoadResult]) -> str:
+def _busy(load: LoadResult) -> float:
+    """Percent of all cores busy (anyone's work) during the load's windows."""
     cores = os.cpu_count() or 1
+    machine = load.cpu_s.get("machine", 0.0)
+    return machine / (load.elapsed_s * cores) * 100 if load.elapsed_s else 0.0
+
+
+def _cpu_table(loads: list[LoadResult]) -> str:
     rows = []
     for load in loads:
         n = load.signins or 1
         cpu = load.cpu_s
         known = sum(cpu.get(k, 0.0) for k in ("app", "IdP", "load generator"))
         machine = cpu.get("machine", 0.0)
-        busy = machine / (load.elapsed_s * cores) * 100 if load.elapsed_s else 0.0
+        busy = _busy(load)
         rows.append(
             [
                 load.app,
@@ -340,6 +364,132 @@ def _idp_requests(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
             _server_side(warm) == 1 and abs(per_signin - 1.0) < 1e-9,
         )
     ]
+    return text, targets
+
+
+def _per_signin(load: LoadResult) -> float:
+    """Server-side IdP requests per sign-in over a load."""
+    return _server_side(load.idp_counts) / load.signins if load.signins else 0.0
+
+
+def _latency(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
+    """Section 7: ours and stock deployed as ours, the IdP 0, 20 and 80 ms away."""
+    points = report.latency
+    rows = []
+    for point in points:
+        for name, load in point.loads.items():
+            rows.append(
+                [
+                    point.latency_ms,
+                    f"{point.answer_ms:.1f}",
+                    name,
+                    load.signins,
+                    f"{load.per_second:.1f}",
+                    _ms(percentile(load.signin_s, 50)),
+                    _ms(percentile(load.signin_s, 95)),
+                    _ms(percentile(load.callback_s, 50)),
+                    _ms(percentile(load.callback_s, 95)),
+                    _num(_server_side(point.warm_counts.get(name, {}))),
+                    f"{_per_signin(load):.3f}",
+                    f"{load.cpu_s.get('app', 0.0) / (load.signins or 1) * 1000:.1f}",
+                    f"{_busy(load):.0f}%",
+                    load.errors,
+                ]
+            )
+    text = _table(
+        [
+            "IdP latency ms",
+            "IdP answer ms (JWKS GET)",
+            "app",
+            "sign-ins",
+            "sign-ins/s",
+            "whole sign-in p50 ms",
+            "p95 ms",
+            "callback p50 ms",
+            "p95 ms",
+            "IdP requests, one warm sign-in",
+            "IdP requests per sign-in, load average",
+            "app CPU ms per sign-in",
+            "machine busy",
+            "errors",
+        ],
+        rows,
+    )
+    pairs = [
+        (point, point.loads["ours"], point.loads[STOCK_DEPLOYED_AS_OURS])
+        for point in points
+        if "ours" in point.loads and STOCK_DEPLOYED_AS_OURS in point.loads
+    ]
+
+    def gap(ours: list[float], stock: list[float], pct: float) -> str:
+        return _ms(percentile(stock, pct) - percentile(ours, pct))
+
+    text += "\n\nOurs next to stock deployed as ours, at each latency:\n\n" + _table(
+        [
+            "IdP latency ms",
+            "sign-ins/s, ours / stock deployed as ours",
+            "whole sign-in p50, stock minus ours, ms",
+            "p95, stock minus ours, ms",
+            "callback p50, stock minus ours, ms",
+            "p95, stock minus ours, ms",
+        ],
+        [
+            [
+                point.latency_ms,
+                f"{ours.per_second / stock.per_second:.2f}x"
+                if stock.per_second
+                else "-",
+                gap(ours.signin_s, stock.signin_s, 50),
+                gap(ours.signin_s, stock.signin_s, 95),
+                gap(ours.callback_s, stock.callback_s, 50),
+                gap(ours.callback_s, stock.callback_s, 95),
+            ]
+            for point, ours, stock in pairs
+        ],
+    )
+    if len(pairs) >= 2:
+        (low, ours_low, stock_low), (high, ours_high, stock_high) = pairs[0], pairs[-1]
+        step = high.latency_ms - low.latency_ms
+
+        def grew(before: LoadResult, after: LoadResult) -> str:
+            return _ms(percentile(after.signin_s, 50) - percentile(before.signin_s, 50))
+
+        text += (
+            f"\n\nFrom {low.latency_ms} to {high.latency_ms} ms, the whole sign-in's "
+            f"p50 grew by {grew(ours_low, ours_high)} ms for ours "
+            f"({_per_signin(ours_high):.3f} IdP requests per sign-in, so "
+            f"{_per_signin(ours_high) * step:.0f} ms more waiting for the IdP) and "
+            f"by {grew(stock_low, stock_high)} ms for stock deployed as ours "
+            f"({_per_signin(stock_high):.3f}, so "
+            f"{_per_signin(stock_high) * step:.0f} ms). Machine busy at "
+            f"{low.latency_ms} and {high.latency_ms} ms: ours {_busy(ours_low):.0f}% "
+            f"and {_busy(ours_high):.0f}%, stock deployed as ours "
+            f"{_busy(stock_low):.0f}% and {_busy(stock_high):.0f}%."
+        )
+    samples = [
+        f"{point.latency_ms} ms, {sample}"
+        for point in points
+        for load in point.loads.values()
+        for sample in load.error_samples
+    ]
+    if samples:
+        text += "\n\nErrors: " + "; ".join(samples)
+    targets = []
+    for point, ours, stock in pairs:
+        warm = _server_side(point.warm_counts.get("ours", {}))
+        per_signin = _per_signin(ours)
+        ratio = ours.per_second / stock.per_second if stock.per_second else 0.0
+        targets.append(
+            (
+                f"IdP answering after {point.latency_ms} ms: exactly 1 IdP request "
+                "per warm sign-in (ours); the rest is reported, no target",
+                f"{warm} (average over the load: {per_signin:.3f}); against stock "
+                f"deployed as ours: {ratio:.2f}x sign-ins/s, whole sign-in p50 "
+                f"{_ms(percentile(ours.signin_s, 50))} vs "
+                f"{_ms(percentile(stock.signin_s, 50))} ms",
+                warm == 1 and abs(per_signin - 1.0) < 1e-9,
+            )
+        )
     return text, targets
 
 
@@ -571,6 +721,23 @@ METHOD = """\
   worker started with `celery -A config worker --concurrency=4`; total time is
   from sending it to the last check's `finished_at`; a check not finished
   within {timeout:.0f} s counts as stuck.
+- **7.** The same {clients} clients sign in to ours and to stock deployed as
+  ours (the same settings and gunicorn), while the IdP holds every request to
+  its server-to-server endpoints (discovery, token, keys, userinfo) for the
+  latency before answering, as a cloud IdP in another region does
+  (`POST /__test__/latency` of `tests/idp/server.mjs`). The browser's steps at
+  the IdP (authorize) are not held; they are the same for both apps.
+  {latency_rounds} rounds of {latency_window:.0f} s per latency and app,
+  alternating over the latencies and the apps. "IdP answer" is the median of 5
+  JWKS GETs from the load generator at that latency, which shows the delay in
+  effect. "One warm sign-in" counts the IdP's server-side requests of one
+  sign-in after a first one at that latency; the load average divides those
+  of the load by its sign-ins. Each client starts its next sign-in when the
+  last one ends, so sign-ins/s follows the whole sign-in's time. "Machine
+  busy" is the share of both cores in use (anyone's work) during the windows:
+  near 100%, a sign-in also waits for a core, and that wait shrinks as the
+  apps wait on the IdP instead, so a sign-in can grow by less than its added
+  IdP waits.
 """
 
 
@@ -585,6 +752,7 @@ def render(report: Report) -> str:
         ("4. Console pages", _console),
         ("5. Email-first routing", _routing),
         ("6. Checks at scale", _checks),
+        ("7. IdP latency: ours and stock deployed as ours", _latency),
     ]
     bodies, targets = [], []
     for title, build in sections:
@@ -623,6 +791,8 @@ def render(report: Report) -> str:
             repeats=scale.TIMED_REPEATS,
             live=report.checks.live_connections if report.checks else 0,
             timeout=report.checks_timeout_s,
+            latency_rounds=report.latency_rounds,
+            latency_window=report.latency_window_s,
         ),
         "## Run time by phase\n\n"
         + _table(["phase", "seconds"], phase_rows)

@@ -4,11 +4,13 @@ mozilla-django-oidc, on loopback against the real test IdP.
 Prints the tables and writes docs/performance.md. Every run starts from fresh
 databases (sso_bench, bench_stock) and empty Redis databases 14 (cache) and 15
 (broker), and drops and empties them at the end. The load can be changed with
-BENCH_CLIENTS, BENCH_WINDOW_S and BENCH_ROUNDS (see bench/README.md).
+BENCH_CLIENTS, BENCH_WINDOW_S, BENCH_ROUNDS, BENCH_LATENCY_WINDOW_S and
+BENCH_LATENCY_ROUNDS (see bench/README.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -22,13 +24,19 @@ import requests
 
 from . import stack
 from .load import App, LoadResult, first_sign_ins, run_load, sign_in
-from .report import STOCK_DEPLOYED_AS_OURS, Report, write_report
+from .report import STOCK_DEPLOYED_AS_OURS, LatencyPoint, Report, write_report
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 # Many short alternating rounds: on a shared machine the speed drifts over tens
 # of seconds, and short rounds spread a drift over every app alike.
 WINDOW_S = float(os.environ.get("BENCH_WINDOW_S", "4"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "8"))
+# The IdP's server-to-server endpoints answer this late, as a cloud IdP in
+# another region does; shorter rounds than above keep the run in its budget.
+LATENCIES_MS = (0, 20, 80)
+LATENCY_WINDOW_S = float(os.environ.get("BENCH_LATENCY_WINDOW_S", "3"))
+LATENCY_ROUNDS = int(os.environ.get("BENCH_LATENCY_ROUNDS", "4"))
+LATENCY_PROBES = 5
 SCALE_ORGS = 10_000
 DOMAINS_PER_ORG = 10
 LIVE_CONNECTIONS = 1_000
@@ -80,6 +88,11 @@ class Bench:
     secrets: dict[str, str] = field(default_factory=dict)
     org: Any = None
     scale: Any = None
+    # The apps under gunicorn, their signed-in browsers and the people in them.
+    apps: dict[str, App] = field(default_factory=dict)
+    sessions: dict[str, list[requests.Session]] = field(default_factory=dict)
+    emails: list[str] = field(default_factory=list)
+    probes: dict[str, Any] = field(default_factory=dict)
 
 
 def _start_idp(workdir: Path) -> tuple[Any, Any]:
@@ -323,9 +336,92 @@ def signins_under_gunicorn(bench: Bench) -> None:
             outcome=SignInEvent.Outcome.FAILURE, created_at__gte=load_began
         ).values_list("step", "detail")[:5]
     )
-    for label in labels.values():
-        processes.stop(label)
+    # Ours and stock deployed as ours stay up for the IdP latency phase.
+    processes.stop("stock")
+    bench.apps = {"ours": ours, TUNED: tuned}
+    bench.sessions = {name: sessions[name] for name in bench.apps}
+    bench.emails = emails
+    bench.probes = {name: probes[name] for name in bench.apps}
     report.warm_queries = warm_signin_queries(bench, emails[0])
+
+
+def _set_latency(idp: Any, ms: int) -> None:
+    """Make the IdP hold its server-to-server answers ``ms`` (tests/idp)."""
+    session = idp.http_session()
+    response = session.post(
+        f"{idp.origin}/__test__/latency", json={"backchannel_ms": ms}, timeout=10
+    )
+    if response.status_code != 200 or response.json() != {"backchannel_ms": ms}:
+        raise stack.BenchError(
+            f"The IdP did not take a latency of {ms} ms: "
+            f"HTTP {response.status_code} {response.text[:200]}"
+        )
+
+
+def _backchannel_answer_ms(idp: Any) -> float:
+    """How long the IdP takes to answer a JWKS GET from here (median)."""
+    session = idp.http_session()
+    samples = []
+    for _ in range(LATENCY_PROBES):
+        began = time.perf_counter()
+        session.get(idp.metadata["jwks_uri"], timeout=10).raise_for_status()
+        samples.append((time.perf_counter() - began) * 1000)
+    return sorted(samples)[len(samples) // 2]
+
+
+def idp_latency(bench: Bench) -> None:
+    """Ours and stock deployed as ours (the same settings), with the IdP's
+    back-channel answering 0, 20 and 80 ms late: what one round trip per
+    sign-in instead of three is worth to the person signing in."""
+    idp, apps, sessions = bench.idp, bench.apps, bench.sessions
+    points = {ms: LatencyPoint(latency_ms=ms) for ms in LATENCIES_MS}
+    loads: dict[tuple[int, str], list[LoadResult]] = {
+        (ms, name): [] for ms in LATENCIES_MS for name in apps
+    }
+    email = bench.emails[0]
+    try:
+        for ms, point in points.items():
+            _set_latency(idp, ms)
+            point.answer_ms = _backchannel_answer_ms(idp)
+            if point.answer_ms < ms:
+                raise stack.BenchError(
+                    f"The IdP answered in {point.answer_ms:.1f} ms with a latency "
+                    f"of {ms} ms set: the delay is not in effect."
+                )
+            for name, app in apps.items():
+                sign_in(sessions[name][0], idp, app, email)  # warm at this latency
+                point.warm_counts[name] = _counted(
+                    idp,
+                    lambda app=app, name=name: sign_in(
+                        sessions[name][0], idp, app, email
+                    ),
+                )
+        for _round in range(LATENCY_ROUNDS):
+            # Alternating as above, over the latencies as well as the apps.
+            for ms in LATENCIES_MS:
+                _set_latency(idp, ms)
+                for name, app in apps.items():
+                    loads[ms, name].append(
+                        run_load(
+                            idp,
+                            app,
+                            sessions[name],
+                            bench.emails,
+                            LATENCY_WINDOW_S,
+                            bench.probes[name],
+                        )
+                    )
+    except BaseException:
+        # The error that stopped the rounds is the one to report.
+        with contextlib.suppress(stack.BenchError, requests.RequestException):
+            _set_latency(idp, 0)
+        raise
+    _set_latency(idp, 0)  # the phases after this one talk to a nearby IdP
+    for (ms, name), results in loads.items():
+        points[ms].loads[name] = _merge(results)
+    bench.report.latency = list(points.values())
+    for name in ("ours", TUNED_PROCESS):
+        bench.processes.stop(name)
 
 
 def warm_signin_queries(bench: Bench, email: str) -> dict[str, Any]:
@@ -458,6 +554,11 @@ PHASES = (
     ("fresh databases, IdP, migrations", prepare),
     ("3. queries per sign-in, 1 organization", signin_org),
     ("1-2. sign-ins under gunicorn: ours and stock", signins_under_gunicorn),
+    (
+        f"7. IdP latency {', '.join(map(str, LATENCIES_MS))} ms: ours and stock "
+        "deployed as ours",
+        idp_latency,
+    ),
     ("scale data: 10,000 organizations, 100,000 domains", scale_data),
     ("3. queries per sign-in, 10,000 organizations", lambda b: signin_queries(b, "b")),
     ("5. email-first routing", routing),
@@ -472,6 +573,8 @@ def main() -> int:
         clients=CLIENTS,
         window_s=WINDOW_S,
         rounds=ROUNDS,
+        latency_window_s=LATENCY_WINDOW_S,
+        latency_rounds=LATENCY_ROUNDS,
         budget_s=BUDGET_S,
         checks_timeout_s=CHECKS_TIMEOUT_S,
         # Other work on the machine slows every figure down; the report says

@@ -12,6 +12,8 @@
  *   signing_algs         ["RS256"] by default; add "ES256" for an EC P-256 key as well
  *   clients, accounts    initial lists, same shape as the control API bodies below
  *   exit_on_stdin_close  true: exit when stdin closes (the fixture holds a pipe)
+ *   backchannel_delay_ms 0 by default: answer the server-to-server endpoints this
+ *                        many ms late (see POST /__test__/latency)
  *   quiet                true (default): no per-request or library notices
  *
  * Issuers: http://127.0.0.1:PORT and http://127.0.0.1:PORT/oauth2/default. Each has
@@ -64,8 +66,16 @@
  *        delay_ms?, times?}: answer requests to `path` with this instead (times
  *        requests, or until cleared); counted like any request
  *   POST /__test__/faults/clear
+ *   GET  /__test__/latency                  {"backchannel_ms": n}
+ *   POST /__test__/latency                  {"backchannel_ms": n}: from now on, hold
+ *        every request to a server-to-server endpoint (discovery, token, keys,
+ *        userinfo, introspect, revoke, par; both issuers) n ms before handling it,
+ *        as a cloud IdP in another region answers a relying party's server. The
+ *        browser-facing endpoints (authorize, interaction, logout) and the control
+ *        API are never held. 0 turns it off.
  *   POST /__test__/reset                    clients, accounts, counts, faults and
- *        sessions/tokens all cleared; keys are kept
+ *        sessions/tokens all cleared, latency back to backchannel_delay_ms; keys
+ *        are kept
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -119,6 +129,8 @@ const counts = new Map();
 const faults = new Map();
 /** @type {object[]} private JWKs, the first one of each type signs */
 let signingKeys = [];
+/** ms every server-to-server request is held before it is handled */
+let backchannelDelayMs = 0;
 
 // ---------------------------------------------------------------- storage adapter
 
@@ -419,6 +431,14 @@ class HttpError extends Error {
   }
 }
 
+function delayMs(value) {
+  const ms = Number(value ?? 0);
+  if (!Number.isInteger(ms) || ms < 0 || ms > 60000) {
+    throw new HttpError(400, `backchannel_ms must be an integer from 0 to 60000, got ${value}`);
+  }
+  return ms;
+}
+
 function send(res, status, body, contentType) {
   const payload = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, {
@@ -677,11 +697,17 @@ async function handleControl(req, res, url) {
     faults.clear();
     return send(res, 200, {});
   }
+  if (route === 'GET /latency') return send(res, 200, { backchannel_ms: backchannelDelayMs });
+  if (route === 'POST /latency') {
+    backchannelDelayMs = delayMs(body.backchannel_ms);
+    return send(res, 200, { backchannel_ms: backchannelDelayMs });
+  }
   if (route === 'POST /reset') {
     clients.clear();
     accounts.clear();
     counts.clear();
     faults.clear();
+    backchannelDelayMs = delayMs(config.backchannel_delay_ms);
     for (const mount of mounts.values()) mount.store.clear();
     return send(res, 200, {});
   }
@@ -700,6 +726,14 @@ async function applyFault(res, fault) {
   send(res, fault.status, body, fault.content_type);
 }
 
+/** The endpoints a relying party calls from its server, below a mount's path. */
+function isBackchannel(mount, rest) {
+  const v1 = mount.path ? '/v1' : '/oauth2/v1';
+  return rest === '/.well-known/openid-configuration'
+    || ['token', 'keys', 'userinfo', 'introspect', 'revoke', 'par']
+      .some((name) => rest === `${v1}/${name}`);
+}
+
 async function dispatch(req, res) {
   const url = new URL(req.url, origin);
   const { pathname } = url;
@@ -708,13 +742,18 @@ async function dispatch(req, res) {
     return;
   }
   counts.set(pathname, (counts.get(pathname) ?? 0) + 1);
+  const mount = mountFor(pathname);
+  const rest = pathname.slice(mount.path.length);
+  if (backchannelDelayMs && isBackchannel(mount, rest)) {
+    // The network between the relying party's server and a distant IdP, as one
+    // wait per request (the request and the answer legs together).
+    await new Promise((resolve) => setTimeout(resolve, backchannelDelayMs));
+  }
   const fault = faults.get(pathname);
   if (fault) {
     await applyFault(res, fault);
     return;
   }
-  const mount = mountFor(pathname);
-  const rest = pathname.slice(mount.path.length);
   const interaction = rest.match(/^\/interaction\/([^/]+)(?:\/(login|abort))?$/);
   if (interaction) {
     await handleInteraction(mount, req, res, decodeURIComponent(interaction[1]),
@@ -749,6 +788,7 @@ for (const path of issuerPaths) {
   mounts.set(path, { path, issuer: `${origin}${path}`, store, adapter: adapterFactory(store, 15) });
 }
 signingKeys = await Promise.all(signingAlgs.map(newSigningKey));
+backchannelDelayMs = delayMs(config.backchannel_delay_ms);
 buildProviders();
 for (const client of config.clients ?? []) await upsertClient(client);
 for (const account of config.accounts ?? []) {
