@@ -221,6 +221,14 @@ CSRF_TRUSTED_ORIGINS = [SITE_URL]
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# How many reverse proxies in front of the app append to X-Forwarded-For:
+# organizations.access.client_ip takes the client's address from there. 0
+# (no proxy) trusts only the address that connected.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXY_COUNT must be 0 or more, not {TRUSTED_PROXY_COUNT}."
+    )
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https")
     if env.bool("TRUST_X_FORWARDED_PROTO", default=False)
