@@ -1,9 +1,8 @@
 from django import forms
 from django.contrib.auth import authenticate, password_validation
 
+from accounts.lockout import is_locked_out, lockout_message, password_sign_in_succeeded
 from accounts.models import User
-from accounts.throttle import login_failed, login_succeeded, login_throttled
-from organizations.access import client_ip
 
 
 class NewPasswordForm(forms.Form):
@@ -54,7 +53,8 @@ class SignupForm(NewPasswordForm):
 
 
 class LoginForm(forms.Form):
-    """Native sign-in, throttled per account and per address."""
+    """Native sign-in; django-axes holds an account after repeated failures
+    from one address (accounts.lockout)."""
 
     username = forms.CharField(label="Email", max_length=254)
     password = forms.CharField(
@@ -73,21 +73,17 @@ class LoginForm(forms.Form):
         email, password = data.get("username"), data.get("password")
         if not email or not password:
             return data
-        ip = client_ip(self.request)
-        if login_throttled(email, ip):
-            raise forms.ValidationError(
-                "Too many failed sign-ins. Wait 15 minutes and try again, or reset "
-                "your password.",
-                code="throttled",
-            )
+        # Axes' backend comes first: it refuses a held combination before any
+        # password is checked, and counts each failure.
         user = authenticate(self.request, username=email, password=password)
+        if is_locked_out(self.request):
+            raise forms.ValidationError(lockout_message(), code="throttled")
         if user is None:
-            login_failed(email, ip)
             raise forms.ValidationError(
                 "That email and password do not match an account. Check both and "
                 "try again.",
                 code="invalid_login",
             )
-        login_succeeded(email)
+        password_sign_in_succeeded(self.request, email)
         self.user = user
         return data

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
@@ -13,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.forms import LoginForm, SignupForm
+from accounts.lockout import LOCKOUT_STATUS
 from accounts.services import owner_signup
 from organizations.access import active_memberships, client_ip, local_next
 from organizations.errors import ServiceError
@@ -90,6 +92,8 @@ def password_login(request: HttpRequest) -> HttpResponse:
             url = ""
         sso_links.append({"org": org, "url": url})
     status = 400 if request.method == "POST" else 200
+    if form.has_error(NON_FIELD_ERRORS, "throttled"):
+        status = LOCKOUT_STATUS  # axes' middleware keeps this page (lockout.py)
     return render(
         request,
         "accounts/login.html",

@@ -4,6 +4,7 @@ Embedded defaults are safe for a laptop (SQLite, in-process tasks); a production
 secret has no default outside DEBUG, so bad configuration fails at start-up.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "mozilla_django_oidc",
+    "axes",
     # Our apps, in dependency order: each imports only the ones above it.
     "organizations",
     "rolemapping",
@@ -61,6 +63,8 @@ MIDDLEWARE = [
     "organizations.middleware.ActiveMembershipMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it answers a sign-in it held (accounts.lockout).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -107,6 +111,9 @@ SESSION_ENGINE = env.str(
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First, as axes asks: it refuses a held sign-in before any password check.
+    # It only watches authenticate(); SSO calls its backend directly.
+    "axes.backends.AxesStandaloneBackend",
     "accounts.backends.EmailPasswordBackend",
     "connections.backend.OrganizationOIDCBackend",
 ]
@@ -175,6 +182,21 @@ INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 LOGIN_THROTTLE_LIMIT = env.int("LOGIN_THROTTLE_LIMIT", default=5)
 LOGIN_THROTTLE_WINDOW = env.int("LOGIN_THROTTLE_WINDOW", default=15 * 60)
 
+# Failed password sign-ins (django-axes, glue in accounts.lockout): held per
+# account *and* address, so nobody can lock an owner out from elsewhere; the
+# hold lasts LOGIN_THROTTLE_WINDOW seconds after the last failure. Attempts
+# live in the database, where support staff see and clear them (the admin,
+# `manage.py axes_reset_username`).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = LOGIN_THROTTLE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_THROTTLE_WINDOW)
+AXES_HANDLER = "accounts.lockout.SignInAttemptsHandler"
+AXES_USERNAME_FORM_FIELD = "username"  # what the form passes to authenticate()
+AXES_USERNAME_CALLABLE = "accounts.lockout.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "organizations.access.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True
+
 # Celery: JSON only, time limits set; eager in-process when no broker is configured.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
@@ -221,6 +243,14 @@ CSRF_TRUSTED_ORIGINS = [SITE_URL]
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# How many reverse proxies in front of the app append to X-Forwarded-For:
+# organizations.access.client_ip takes the client's address from there. 0
+# (no proxy) trusts only the address that connected.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXY_COUNT must be 0 or more, not {TRUSTED_PROXY_COUNT}."
+    )
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https")
     if env.bool("TRUST_X_FORWARDED_PROTO", default=False)

@@ -7,10 +7,12 @@ lacks a permission gets 403 with a sentence.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from functools import wraps
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
@@ -126,9 +128,28 @@ def org_view(perm: str = "org.view"):
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The address audit rows and throttles record: the one place to change
-    when the app runs behind a proxy that sets X-Forwarded-For."""
-    return request.META.get("REMOTE_ADDR")
+    """The client's address: the one place that reads it, for audit rows and
+    for django-axes (AXES_CLIENT_IP_CALLABLE), which holds failed sign-ins.
+
+    With TRUSTED_PROXY_COUNT at 0, the address that connected (REMOTE_ADDR).
+    Behind that many reverse proxies, each appending the address it received
+    the request from to X-Forwarded-For, the entry that many from the right;
+    entries further left are the client's own say and could be anything.
+    None when the address is not an IP address.
+    """
+    address = request.META.get("REMOTE_ADDR")
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        hops = [hop.strip() for hop in forwarded if hop.strip()]
+        if hops:
+            # Fewer entries than proxies: the request skipped the outer ones,
+            # and the leftmost entry was written by the first proxy it met.
+            address = hops[-min(proxies, len(hops))]
+    try:
+        return str(ipaddress.ip_address(address or ""))
+    except ValueError:
+        return None
 
 
 MAX_NEXT_CHARS = 2000

@@ -12,7 +12,7 @@ pytest_plugins = [
 
 @pytest.fixture(autouse=True)
 def _clear_cache(request):
-    """Throttles, state and JWKS caches must not leak between tests.
+    """State and JWKS caches must not leak between tests.
 
     Not around the browser journeys: with a Redis cache, the app under test
     keeps its sessions there, and the journeys run in order on one stack.
