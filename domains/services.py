@@ -36,6 +36,7 @@ from domains.names import (
 from organizations.errors import ServiceError
 from organizations.models import Organization
 from organizations.services import audit, require_perm
+from organizations.text import email_subject
 from rolemapping.models import Membership
 
 logger = logging.getLogger(__name__)
@@ -465,7 +466,7 @@ def _email_owner_domain_failed(org_id: int, domain_id: int) -> None:
         + reverse("domain_list", args=[org.login_path]),
     }
     send_mail(
-        subject=f"{domain.name} is no longer verified for {org.name}",
+        subject=email_subject(f"{domain.name} is no longer verified for {org.name}"),
         message=render_to_string("domains/email/domain_failed.txt", context),
         html_message=render_to_string("domains/email/domain_failed.html", context),
         from_email=None,

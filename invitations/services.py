@@ -41,6 +41,7 @@ from organizations.errors import ServiceError
 from organizations.models import Organization
 from organizations.permissions import ROLE_RANK
 from organizations.services import audit, require_perm
+from organizations.text import email_subject, name_clean
 from rolemapping.models import Membership, Role
 
 __all__ = [
@@ -524,12 +525,10 @@ def invitation_email_send(*, invitation_id: int, sealed_token: str) -> bool:
         "uses_sso": sso_is_live(organization),
         "email": invitation.email,
     }
-    # Header values come from people's input: never let a line break through.
-    subject = " ".join(
-        f"{inviter_label} invited you to join {organization.name}".split()
-    )
     message = EmailMultiAlternatives(
-        subject=subject,
+        subject=email_subject(
+            f"{inviter_label} invited you to join {organization.name}"
+        ),
         body=render_to_string("invitations/email/invitation.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[invitation.email],
@@ -678,6 +677,8 @@ def invitation_accept_with_password(
     """Accept before SSO is live: create a password account and its membership."""
     invitation = _by_token(token, lock=True)
     _refuse_if_sso_live(invitation)
+    # Optional, but shown in the subjects of the invitations this person sends.
+    name = name_clean(name, what="person", max_length=150) if name.strip() else ""
     if User.objects.filter(email=invitation.email).exists():
         raise ServiceError(
             f"An account for {invitation.email} already exists. Sign in first, "
@@ -688,7 +689,7 @@ def invitation_accept_with_password(
             user = User.objects.create_user(
                 email=invitation.email,
                 password=password,
-                name=(name or "").strip()[:150],
+                name=name,
             )
     except IntegrityError as exc:  # the same person, twice at once
         raise ServiceError(

@@ -12,6 +12,7 @@ from organizations.errors import PermissionDenied, ServiceError
 from organizations.models import AuditEvent, Organization
 from organizations.permissions import role_has_perm
 from organizations.signals import organization_created
+from organizations.text import name_clean
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -98,11 +99,9 @@ def organization_create(
 ) -> Organization:
     """Create an organization; receivers of ``organization_created`` (rolemapping)
     seed its roles and its owner's membership in the same transaction."""
-    name = (name or "").strip()
-    if not name:
+    if not (name or "").strip():
         raise ServiceError("Give the organization a name, as your team knows it.")
-    if len(name) > 100:
-        raise ServiceError("The organization name must be at most 100 characters.")
+    name = name_clean(name, what="organization")
     path = login_path_validate(login_path)
     try:
         with transaction.atomic():

@@ -39,6 +39,7 @@ from connections.checks_steps import (
 from connections.models import Connection, ConnectionCheck, ConnectionConfig
 from organizations.errors import ServiceError
 from organizations.services import audit, require_perm
+from organizations.text import email_subject
 from rolemapping.models import Membership
 
 __all__ = [
@@ -362,7 +363,9 @@ def _email_owner_health_failing(check_id: int) -> None:
     }
     try:
         send_mail(
-            subject=f"SSO connection '{connection.name}' of {org.name} is failing",
+            subject=email_subject(
+                f"SSO connection '{connection.name}' of {org.name} is failing"
+            ),
             message=render_to_string(
                 "connections/email/connection_health_failing.txt", context
             ),

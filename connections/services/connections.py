@@ -35,6 +35,7 @@ from organizations.errors import PermissionDenied, ServiceError
 from organizations.models import Organization
 from organizations.permissions import role_has_perm
 from organizations.services import audit, require_perm
+from organizations.text import name_clean
 from rolemapping.models import GroupRoleMapping, Membership
 
 __all__ = [
@@ -258,9 +259,7 @@ def _cleaned_secret(client_secret: str) -> str:
 
 
 def _cleaned_name(name: str, provider: str | None) -> tuple[str, str]:
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise ServiceError("Give the connection a name of 1 to 100 characters.")
+    name = name_clean(name, what="connection")
     provider = provider or Connection.Provider.OKTA
     if provider not in Connection.Provider.values:
         raise ServiceError("Choose Okta or Generic OpenID Connect as the provider.")

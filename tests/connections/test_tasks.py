@@ -308,3 +308,22 @@ def test_a_check_runs_on_the_real_worker(celery_worker, oidc_idp):
     assert check.status == "passed", check.steps
     assert len(check.steps) == 8
     assert check.started_at is not None and check.finished_at is not None
+
+
+def test_a_line_break_in_a_stored_name_does_not_stop_the_alert_email(
+    live, org, idp, django_capture_on_commit_callbacks
+):
+    # Issue 15, item 7: BadHeaderError used to swallow the alert. Names are
+    # refused with a line break now, but rows made before (or by the shell)
+    # must still get their alert, with the subject folded onto one line.
+    Connection.objects.filter(pk=live.pk).update(name="Okta\r\nBcc: x@evil.test")
+    type(org).objects.filter(pk=org.pk).update(name="Acme\nInc")
+    _health_pass(django_capture_on_commit_callbacks)
+    idp.remove_client(CLIENT_ID)
+    _health_pass(django_capture_on_commit_callbacks)
+    (message,) = mail.outbox
+    assert "\n" not in message.subject and "\r" not in message.subject
+    assert message.subject == (
+        "SSO connection 'Okta Bcc: x@evil.test' of Acme Inc is failing"
+    )
+    assert message.to == [org.owner.email]

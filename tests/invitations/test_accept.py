@@ -176,3 +176,22 @@ def test_an_invitation_row_never_renders_its_hash(owner_client, org, issue):
     ).content
     assert invitation.token_hash.encode() not in data
     assert Invitation.objects.count() == 1
+
+
+def test_a_name_with_a_line_break_is_refused_and_the_invitation_stays_open(
+    client, org, issue, password
+):
+    invitation, token = issue(org, "dev@acme.test")
+    response = client.post(
+        accept_url(token),
+        {
+            "name": "Dev\r\nBcc: x@evil.test",
+            "password1": password,
+            "password2": password,
+        },
+    )
+    assert response.status_code == 200
+    assert "one line" in response.content.decode()
+    assert not User.objects.filter(email="dev@acme.test").exists()
+    invitation.refresh_from_db()
+    assert invitation.state == "pending"
