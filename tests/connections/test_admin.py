@@ -277,7 +277,10 @@ def test_publish_is_refused_without_a_passing_check_of_the_draft(
     assert 'disabled aria-describedby="publish-blockers"' in body
     response = confirm_publish(admin_client, connection, "acme")
     assert response.status_code == 400
-    assert "has not been tested" in response.content.decode()
+    # The service's refusal, as a message above the confirmation again.
+    [refusal] = shown_messages(response)
+    assert "has not been tested" in refusal
+    assert 'class="error"' in response.content.decode()
     connection.refresh_from_db()
     assert connection.live_id is None
     assert not Organization.objects.get(pk=org.pk).sso_enforced
