@@ -1,13 +1,28 @@
-"""Django admin, for operators. Every field that a service owns is read-only
-here: the admin never becomes a way around the services' rules."""
+"""Django admin, for support staff. Every field that a service owns is read-only
+here: the admin never becomes a way around the services' rules. Changes that
+must be audited are admin actions that call a service with ``actor=`` the staff
+user (see ``connections.admin``).
+"""
 
 from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from organizations.models import AuditEvent, Organization
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Support staff read; changes go through the services (and their audit)."""
+    """Support staff read; changes go through the services (and their audit).
+
+    Subclasses list their ``fields`` explicitly (and the same names as
+    ``readonly_fields``), so a column added later, a secret say, is not shown
+    until someone decides it may be.
+    """
+
+    list_per_page = 50
+    # "View on site" would open the console, which staff are not members of.
+    view_on_site = False
 
     def has_add_permission(self, request):
         return False
@@ -19,12 +34,91 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def changelist_link(url_name: str, label: str, **filters) -> str:
+    """A link to another admin's list, filtered (e.g. by organization)."""
+    try:
+        url = reverse(url_name)
+    except NoReverseMatch:
+        return ""
+    return format_html('<a href="{}?{}">{}</a>', url, urlencode(filters), label)
+
+
+_ORGANIZATION_LISTS = (
+    ("admin:rolemapping_membership_changelist", "Members"),
+    ("admin:connections_connection_changelist", "Connections"),
+    ("admin:domains_domain_changelist", "Domains"),
+    ("admin:invitations_invitation_changelist", "Invitations"),
+    ("admin:rolemapping_grouprolemapping_changelist", "Group mappings"),
+    ("admin:connections_signinevent_changelist", "Sign-in events"),
+    ("admin:organizations_auditevent_changelist", "Audit log"),
+)
+
+
 @admin.register(Organization)
 class OrganizationAdmin(ReadOnlyAdmin):
-    list_display = ("name", "login_path", "sso_enforced", "created_at")
-    search_fields = ("name", "login_path")
+    list_display = ("name", "login_path", "owner", "sso_enforced", "created_at")
+    list_filter = (
+        "sso_enforced",
+        "invitation_only",
+        "only_mapped_groups",
+        "created_at",
+    )
+    list_select_related = ("owner",)
+    search_fields = ("name", "=login_path", "owner__email")
+    search_help_text = "Name, login path (exact) or the owner's email address."
+    fields = (
+        "name",
+        "login_path",
+        "owner",
+        "sso_enforced",
+        "sso_enforced_at",
+        "default_role",
+        "only_mapped_groups",
+        "invitation_only",
+        "created_at",
+        "lists",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Look up")
+    def lists(self, obj: Organization) -> str:
+        links = [
+            changelist_link(name, label, organization__id__exact=obj.pk)
+            for name, label in _ORGANIZATION_LISTS
+        ]
+        return format_html_join(" · ", "{}", ((link,) for link in links if link))
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "organization", "actor", "action", "target")
+    list_display = ("created_at", "organization", "actor", "action", "target", "by")
+    list_filter = ("created_at",)
+    list_select_related = ("organization", "actor")
+    search_fields = (
+        "action",
+        "target",
+        "actor__email",
+        "organization__name",
+        "=organization__login_path",
+    )
+    search_help_text = (
+        "Action (e.g. connection.published), target, the actor's email, or the "
+        "organization's name or login path (exact)."
+    )
+    # The audit log only grows: skip counting the whole table on every page.
+    show_full_result_count = False
+    fields = (
+        "created_at",
+        "organization",
+        "actor",
+        "action",
+        "target",
+        "details",
+        "ip_address",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="By")
+    def by(self, obj: AuditEvent) -> str:
+        """Who acted besides a member: "support", "idp", "hand"."""
+        return str(obj.details.get("by", "")) if isinstance(obj.details, dict) else ""

@@ -130,6 +130,24 @@ def require_perm(membership: Membership, perm: str) -> None:
         )
 
 
+def support_has_perm(user: User, perm: str) -> bool:
+    """Whether ``user`` may act as support staff, from the Django admin, with
+    the Django permission ``perm`` (e.g. ``"connections.change_connection"``).
+
+    Support staff are not members of the organizations they help; services
+    that accept them audit ``actor=user`` with ``details={"by": "support"}``.
+    """
+    return bool(user.is_active and user.is_staff and user.has_perm(perm))
+
+
+def require_support(user: User, perm: str) -> None:
+    if not support_has_perm(user, perm):
+        raise PermissionDenied(
+            "Only active support staff with the Django permission "
+            f"'{perm}' can do this. Ask a superuser to grant it."
+        )
+
+
 def audit(
     *,
     action: str,

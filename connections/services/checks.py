@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from connections import outbound
 from connections.checks_steps import (
     FAILED,
@@ -37,8 +38,9 @@ from connections.checks_steps import (
     run_check,
 )
 from connections.models import Connection, ConnectionCheck, ConnectionConfig
+from connections.services.connections import SUPPORT_PERMISSION
 from organizations.errors import ServiceError
-from organizations.services import audit, require_perm
+from organizations.services import audit, require_perm, require_support
 from organizations.text import email_subject
 from rolemapping.models import Membership
 
@@ -47,6 +49,7 @@ __all__ = [
     "checks_fail_stuck",
     "connection_check_run",
     "connection_check_start",
+    "connection_check_start_as_support",
     "connection_health_checks_start",
 ]
 
@@ -105,11 +108,45 @@ def connection_check_start(
 ) -> ConnectionCheck:
     """Queue a check of the draft (or return the one already under way)."""
     require_perm(actor_membership, "connections.manage")
-    org = actor_membership.organization
+    return _check_start(
+        organization_id=actor_membership.organization_id,
+        connection=connection,
+        actor=actor_membership.user,
+        ip=ip,
+    )
+
+
+@transaction.atomic
+def connection_check_start_as_support(
+    *, actor: User, connection: Connection, ip: str | None = None
+) -> ConnectionCheck:
+    """:func:`connection_check_start` for support staff in the Django admin.
+
+    Staff hold no membership: they need ``SUPPORT_PERMISSION``, and the audit
+    row names them as the actor with ``{"by": "support"}``.
+    """
+    require_support(actor, SUPPORT_PERMISSION)
+    return _check_start(
+        organization_id=connection.organization_id,
+        connection=connection,
+        actor=actor,
+        ip=ip,
+        details={"by": "support"},
+    )
+
+
+def _check_start(
+    *,
+    organization_id: int,
+    connection: Connection,
+    actor: User,
+    ip: str | None,
+    details: dict[str, Any] | None = None,
+) -> ConnectionCheck:
     connection = (
         Connection.objects.select_for_update(of=("self",))
-        .select_related("draft")
-        .get(pk=connection.pk, organization=org)
+        .select_related("draft", "organization")
+        .get(pk=connection.pk, organization_id=organization_id)
     )
     draft = connection.draft
     if draft is None:
@@ -132,17 +169,18 @@ def connection_check_start(
         config=draft,
         fingerprint=draft.fingerprint,
         kind=Kind.CHECK,
-        created_by=actor_membership.user,
+        created_by=actor,
     )
     audit(
         action="connection.check_started",
-        organization=org,
-        actor=actor_membership.user,
+        organization=connection.organization,
+        actor=actor,
         target=connection.name,
         details={
             "connection_id": connection.pk,
             "check_id": check.pk,
             "config_id": draft.pk,
+            **(details or {}),
         },
         ip=ip,
     )

@@ -34,17 +34,25 @@ from organizations.crypto import encrypt_secret, rotate_secret
 from organizations.errors import PermissionDenied, ServiceError
 from organizations.models import Organization
 from organizations.permissions import role_has_perm
-from organizations.services import audit, require_perm
+from organizations.services import (
+    audit,
+    require_perm,
+    require_support,
+    support_has_perm,
+)
 from organizations.text import name_clean
 from rolemapping.models import GroupRoleMapping, Membership
 
 __all__ = [
     "DEFAULT_SCOPES",
     "MAX_LEEWAY_SECONDS",
+    "SUPPORT_PERMISSION",
     "connection_create",
     "connection_draft_tested",
     "connection_publish",
+    "connection_publish_as_support",
     "connection_publish_blockers",
+    "connection_publish_blockers_as_support",
     "connection_secrets_rotate",
     "connection_update",
     "connection_uris",
@@ -59,6 +67,9 @@ Status = ConnectionCheck.Status
 Health = Connection.Health
 
 DEFAULT_SCOPES = "openid email profile groups"
+# The Django permission support staff need to check and publish connections
+# from the admin (they act outside any membership).
+SUPPORT_PERMISSION = "connections.change_connection"
 MAX_SECRET_LENGTH = 2000
 MAX_LEEWAY_SECONDS = 600
 # RFC 6749 3.3 scope-token: printable ASCII without space, '"' or '\'.
@@ -446,15 +457,65 @@ def connection_publish_blockers(
             "Only the organization's owner can publish a connection and switch "
             "the organization to SSO."
         )
+    return reasons + _draft_blockers(
+        connection,
+        org,
+        signed_in_by_id=actor.pk,
+        no_test_signin=(
+            "Sign in once through your IdP with 'Test sign-in' on this page, "
+            "as yourself, with the current draft: it proves the whole sign-in "
+            "works before everyone depends on it."
+        ),
+    )
+
+
+def connection_publish_blockers_as_support(
+    *, connection: Connection, actor: User, organization: Organization | None = None
+) -> list[str]:
+    """:func:`connection_publish_blockers` for support staff in the Django admin.
+
+    The draft must meet the same rules. Staff cannot sign in through the
+    organization's IdP, so the first publish needs the owner's passed test
+    sign-in of the current draft instead of their own.
+    """
+    org = organization or connection.organization
+    reasons: list[str] = []
+    if not support_has_perm(actor, SUPPORT_PERMISSION):
+        reasons.append(
+            "Only active support staff with the Django permission "
+            f"'{SUPPORT_PERMISSION}' can publish from the admin."
+        )
+    return reasons + _draft_blockers(
+        connection,
+        org,
+        signed_in_by_id=org.owner_id,
+        no_test_signin=(
+            "The organization's owner has not signed in with 'Test sign-in' "
+            "using the current draft: ask them to, on the connection's page in "
+            "the console. It proves the whole sign-in works before everyone "
+            "depends on it."
+        ),
+    )
+
+
+def _draft_blockers(
+    connection: Connection,
+    org: Organization,
+    *,
+    signed_in_by_id: int,
+    no_test_signin: str,
+) -> list[str]:
+    """Why the draft itself cannot go live now: test before save, and on the
+    first publish (the switch to SSO) what the organization needs first."""
+    reasons: list[str] = []
     draft = connection.draft
     if draft is None:
-        return reasons + ["This connection has no configuration yet."]
+        return ["This connection has no configuration yet."]
     if connection.live_id == draft.pk:
-        reasons.append(
+        return [
             "The draft is already live. Edit the connection to change it, test "
             "it, then publish again."
-        )
-        return reasons
+        ]
     latest = latest_finished_check(connection)
     if latest is None:
         reasons.append(
@@ -477,14 +538,10 @@ def connection_publish_blockers(
             fingerprint=draft.fingerprint,
             kind=Kind.TEST_SIGNIN,
             status=Status.PASSED,
-            created_by=actor,
+            created_by_id=signed_in_by_id,
         ).exists()
         if not tested_signin:
-            reasons.append(
-                "Sign in once through your IdP with 'Test sign-in' on this page, "
-                "as yourself, with the current draft: it proves the whole sign-in "
-                "works before everyone depends on it."
-            )
+            reasons.append(no_test_signin)
         if not Domain.objects.filter(
             organization=org, status=Domain.Status.VERIFIED
         ).exists():
@@ -519,14 +576,7 @@ def connection_publish(
     ``confirm`` is the organization's login path. Evaluated under row locks.
     """
     require_perm(actor_membership, "sso.enforce")
-    org = Organization.objects.select_for_update().get(
-        pk=actor_membership.organization_id
-    )
-    connection = (
-        Connection.objects.select_for_update(of=("self",))
-        .select_related("draft")
-        .get(pk=connection.pk, organization=org)
-    )
+    org, connection = _locked_for_publish(actor_membership.organization_id, connection)
     reasons = connection_publish_blockers(
         connection=connection, actor=actor_membership.user, organization=org
     )
@@ -534,11 +584,65 @@ def connection_publish(
         if any(r.startswith("Only the organization's owner") for r in reasons):
             raise PermissionDenied(reasons[0])
         raise ServiceError(" ".join(reasons))
+    return _publish_draft(
+        org, connection, actor=actor_membership.user, confirm=confirm, ip=ip
+    )
+
+
+@transaction.atomic
+def connection_publish_as_support(
+    *,
+    actor: User,
+    connection: Connection,
+    confirm: str,
+    ip: str | None = None,
+) -> Connection:
+    """:func:`connection_publish` for support staff in the Django admin.
+
+    The same rules under the same locks (see
+    :func:`connection_publish_blockers_as_support`) and the same typed
+    confirmation; audited with ``actor`` and ``{"by": "support"}``.
+    """
+    require_support(actor, SUPPORT_PERMISSION)
+    org, connection = _locked_for_publish(connection.organization_id, connection)
+    reasons = connection_publish_blockers_as_support(
+        connection=connection, actor=actor, organization=org
+    )
+    if reasons:
+        raise ServiceError(" ".join(reasons))
+    return _publish_draft(
+        org, connection, actor=actor, confirm=confirm, ip=ip, by="support"
+    )
+
+
+def _locked_for_publish(
+    organization_id: int, connection: Connection
+) -> tuple[Organization, Connection]:
+    org = Organization.objects.select_for_update().get(pk=organization_id)
+    connection = (
+        Connection.objects.select_for_update(of=("self",))
+        .select_related("draft")
+        .get(pk=connection.pk, organization=org)
+    )
+    return org, connection
+
+
+def _publish_draft(
+    org: Organization,
+    connection: Connection,
+    *,
+    actor: User,
+    confirm: str,
+    ip: str | None,
+    by: str = "",
+) -> Connection:
+    """Point live at the draft, both rows locked and every blocker cleared."""
     if (confirm or "").strip().lower() != org.login_path:
         raise ServiceError(
             f"Type the login path '{org.login_path}' to confirm that you want to "
             "publish."
         )
+    extra = {"by": by} if by else {}
     now = timezone.now()
     first = not org.sso_enforced
     previous_live = connection.live_id
@@ -550,13 +654,14 @@ def connection_publish(
     audit(
         action="connection.published",
         organization=org,
-        actor=actor_membership.user,
+        actor=actor,
         target=connection.name,
         details={
             "connection_id": connection.pk,
             "config_id": connection.live_id,
             "previous_config_id": previous_live,
             "enforces_sso": first,
+            **extra,
         },
         ip=ip,
     )
@@ -567,9 +672,9 @@ def connection_publish(
         audit(
             action="sso.enforced",
             organization=org,
-            actor=actor_membership.user,
+            actor=actor,
             target=org.login_path,
-            details={"connection_id": connection.pk},
+            details={"connection_id": connection.pk, **extra},
             ip=ip,
         )
     return connection
