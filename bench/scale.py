@@ -32,8 +32,8 @@ from organizations.crypto import encrypt_secret
 from organizations.models import AuditEvent, Organization
 from organizations.services import organization_create
 from rolemapping.models import GroupRoleMapping, Membership, Role
-from tests.fixtures.idp import IdP
 from tests.connections.sso.helpers import make_connection
+from tests.fixtures.idp import IdP
 
 from .counted import counted_sign_in
 from .load import median, percentile
