@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -250,7 +250,11 @@ def _reissue(
     invitation.save(
         update_fields=["token_hash", "role", "expires_at", "expired_marked_at"]
     )
-    details: dict = {"role": role.slug, "why": why, "was_expired": was_expired}
+    details: dict[str, Any] = {
+        "role": role.slug,
+        "why": why,
+        "was_expired": was_expired,
+    }
     if previous_role != role.slug:
         details["previous_role"] = previous_role
     audit(
@@ -420,7 +424,9 @@ def invitations_create(
     return InviteReport(outcomes)
 
 
-def _locked_for_admin(actor_membership: Membership, invitation: Invitation):
+def _locked_for_admin(
+    actor_membership: Membership, invitation: Invitation
+) -> Invitation:
     return (
         Invitation.objects.select_for_update(of=("self",))
         .select_related("role", "organization")
@@ -852,7 +858,7 @@ def _state_filter(state: str) -> Q:
 
 def invitations_page(
     organization: Organization, number: int, size: int, state: str = ""
-) -> Page:
+) -> Page[Invitation]:
     """One page of the organization's invitations, newest first (2 queries)."""
     rows = Invitation.objects.filter(organization=organization).select_related(
         "role", "invited_by", "accepted_by"

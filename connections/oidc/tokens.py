@@ -268,7 +268,8 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
             f"The ID token's '{name}' claim is not a number of seconds.",
             "The provider is not OpenID Connect compliant; check the issuer URL.",
         )
-    return value
+    seconds: float = value  # an int or a finite float, checked just above
+    return seconds
 
 
 def _required_number(claims: Mapping[str, Any], name: str) -> float:

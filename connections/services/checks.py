@@ -170,7 +170,9 @@ def _check_policy() -> CheckPolicy:
     )
 
 
-def _failed_steps(recorded: list[dict[str, Any]], detail: str, fix: str) -> list:
+def _failed_steps(
+    recorded: list[dict[str, Any]], detail: str, fix: str
+) -> list[dict[str, Any]]:
     """Complete ``recorded``: the next step fails with ``detail``, the rest skip."""
     steps = [s for s in recorded if isinstance(s, dict)]
     done = {s.get("key") for s in steps}
@@ -301,7 +303,7 @@ def _check_record(check_id: int, outcome: CheckOutcome) -> ConnectionCheck | Non
     return check
 
 
-def _health_record(check: ConnectionCheck, *, passed: bool, failed: list) -> None:
+def _health_record(check: ConnectionCheck, *, passed: bool, failed: list[str]) -> None:
     """Update the live connection's health; audit and email a new failure."""
     connection = Connection.objects.select_for_update().get(pk=check.connection_id)
     if connection.live_id != check.config_id:
