@@ -115,7 +115,7 @@ def _is_expired(invitation: Invitation, now: datetime | None = None) -> bool:
 
 def accept_url(token: str) -> str:
     """The link in the email: ``{SITE_URL}/invitations/<token>/``."""
-    return settings.SITE_URL + reverse("invitation_accept", args=[token])
+    return f"{settings.SITE_URL}{reverse('invitation_accept', args=[token])}"
 
 
 # ------------------------------------------------------------------ bulk invite

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -401,7 +402,8 @@ def connection_health_checks_start() -> list[int]:
             ConnectionCheck(
                 connection=connection,
                 config=connection.live,
-                fingerprint=connection.live.fingerprint,
+                # The query keeps only connections with a live configuration.
+                fingerprint=connection.live.fingerprint,  # type: ignore[union-attr]
                 kind=Kind.PERIODIC,
             )
             for connection in connections
@@ -409,7 +411,7 @@ def connection_health_checks_start() -> list[int]:
     )
     ids = [check.pk for check in checks]
     for check_id in ids:
-        transaction.on_commit(lambda check_id=check_id: _enqueue_check(check_id))
+        transaction.on_commit(partial(_enqueue_check, check_id))
     return ids
 
 
