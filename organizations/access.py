@@ -21,9 +21,16 @@ from organizations.permissions import OWNER, role_has_perm
 from organizations.services import login_path_lookup
 
 if TYPE_CHECKING:
+    from accounts.models import User
     from rolemapping.models import Membership
 
 SSO_SESSION_KEY = "sso_org_ids"
+
+
+class SignedInRequest(HttpRequest):
+    """The request an ``org_view`` view is given: its user is signed in."""
+
+    user: User
 
 
 @dataclass(frozen=True)

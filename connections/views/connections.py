@@ -28,7 +28,13 @@ from connections.services.connections import (
     connections_for_org,
     latest_finished_check,
 )
-from organizations.access import OrgContext, client_ip, org_view, wants_json
+from organizations.access import (
+    OrgContext,
+    SignedInRequest,
+    client_ip,
+    org_view,
+    wants_json,
+)
 from organizations.errors import PermissionDenied, ServiceError
 
 HISTORY_SIZE = 25
@@ -155,7 +161,7 @@ def connection_new(request: HttpRequest, org: OrgContext) -> HttpResponse:
 @never_cache
 @org_view()
 def connection_detail(
-    request: HttpRequest, org: OrgContext, connection_id: int
+    request: SignedInRequest, org: OrgContext, connection_id: int
 ) -> HttpResponse:
     connection = _connection_or_404(org, connection_id)
     history = list(
@@ -311,7 +317,7 @@ def check_detail(
 @require_http_methods(["GET", "POST"])
 @org_view("sso.enforce")
 def connection_publish_view(
-    request: HttpRequest, org: OrgContext, connection_id: int
+    request: SignedInRequest, org: OrgContext, connection_id: int
 ) -> HttpResponse:
     connection = _connection_or_404(org, connection_id)
     form = PublishForm(request.POST if request.method == "POST" else None)

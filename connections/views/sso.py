@@ -55,6 +55,7 @@ from domains.services import verified_domain_org
 from organizations.access import (
     SSO_SESSION_KEY,
     OrgContext,
+    SignedInRequest,
     client_ip,
     local_next,
     org_view,
@@ -311,11 +312,13 @@ def _test_signin_finish(
     started_at: float | None,
 ) -> HttpResponse:
     """Record a test sign-in's check and show it (the check page)."""
+    actor = request.user
+    assert actor.is_authenticated  # its callers let only the owner's session in
     try:
         check = signin_test_record(
             connection=connection,
             config=config,
-            actor=request.user,
+            actor=actor,
             passed=passed,
             steps=steps,
             result=result,
@@ -795,7 +798,7 @@ def _route_email(email: str, next_url: str) -> str:
 @require_POST
 @org_view("connections.manage")
 def connection_test_signin(
-    request: HttpRequest, org: OrgContext, connection_id: int
+    request: SignedInRequest, org: OrgContext, connection_id: int
 ) -> HttpResponse:
     """Start an owner's test sign-in against the connection's draft."""
     connection = get_object_or_404(
