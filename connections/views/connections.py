@@ -97,7 +97,7 @@ def _connection_json(
 @org_view()
 def connection_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
     connections = list(connections_for_org(org.organization))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"connection": c, "draft_tested": connection_draft_tested(c)}
         for c in connections
     ]

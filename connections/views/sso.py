@@ -484,12 +484,12 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         try:
             organization, connection, config = flow_targets(flow)
         except SignInRefused as exc:
-            organization = Organization.objects.filter(pk=flow.organization_id).first()
+            known = Organization.objects.filter(pk=flow.organization_id).first()
             return _fail(
                 request,
-                organization=organization,
+                organization=known,
                 connection=Connection.objects.filter(
-                    pk=flow.connection_id, organization=organization
+                    pk=flow.connection_id, organization=known
                 ).first(),
                 step=exc.step,
                 detail=exc.detail,
@@ -527,6 +527,7 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
                 email=exc.email,
             )
         request.session.pop(PENDING_INVITATION_SESSION_KEY, None)
+        assert backend.verified is not None  # authenticate() set it, or raised
         self.verified = backend.verified
         return self.login_success()
 
@@ -710,7 +711,8 @@ class SsoLogoutView(OIDCLogoutView):
 
     def _idp_logout_url(self, stored: dict[str, Any]) -> tuple[str, str] | None:
         config = (
-            ConnectionConfig.objects.filter(
+            # A missing id (None) matches no row; django-stubs wants an id.
+            ConnectionConfig.objects.filter(  # type: ignore[misc]
                 pk=stored.get("config_id"), connection_id=stored.get("connection_id")
             )
             .select_related("connection")
