@@ -56,6 +56,7 @@ bench: $(VENV)/.test-installed $(IDP_MODULES)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 worker: $(VENV)/.run-installed
 	$(BIN)/celery -A config worker --loglevel=INFO
