@@ -8,7 +8,7 @@ AXE_MODULES := tests/e2e/node_modules/.package-lock.json
 SERVICES_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/sso_console \
 	CACHE_URL=redis://127.0.0.1:6379/1 CELERY_BROKER_URL=redis://127.0.0.1:6379/0
 
-.PHONY: run test e2e lint install clean worker bench
+.PHONY: run test e2e lint typecheck migrations-check check install clean worker bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,20 @@ bench: $(VENV)/.test-installed $(IDP_MODULES)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy with django-stubs; pyproject.toml says which modules are held to --strict.
+typecheck: $(VENV)/.test-installed
+	$(BIN)/mypy
+
+# Fails when a model changed without a migration. Needs no .env (DEBUG gives
+# the development defaults) and touches no database of yours.
+migrations-check: $(VENV)/.run-installed
+	DJANGO_SETTINGS_MODULE=config.settings DEBUG=True DATABASE_URL=sqlite://:memory: \
+		$(BIN)/python manage.py makemigrations --check --dry-run
+
+# All three, as CI (.ci/run) runs them before the tests.
+check: lint typecheck migrations-check
 
 worker: $(VENV)/.run-installed
 	$(BIN)/celery -A config worker --loglevel=INFO

@@ -16,7 +16,7 @@ import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -76,12 +76,13 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
-def median(values: list[float]) -> float:
+def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
 def _forget_app_session(session: requests.Session) -> None:
-    for cookie in list(session.cookies):
+    # iter(): types-requests would give list() the jar's keys, not its Cookies.
+    for cookie in list(iter(session.cookies)):
         if cookie.name in APP_COOKIES:
             session.cookies.clear(cookie.domain, cookie.path, cookie.name)
 

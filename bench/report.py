@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -152,11 +153,11 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def _server_side(counts: dict[str, int]) -> int:
+def _server_side(counts: Mapping[str, float]) -> float:
     return sum(counts.get(path, 0) for path in SERVER_PATHS)
 
 
-def _browser_side(counts: dict[str, int]) -> int:
+def _browser_side(counts: Mapping[str, float]) -> float:
     return sum(n for path, n in counts.items() if path not in SERVER_PATHS)
 
 
@@ -325,7 +326,7 @@ def _cpu_table(loads: list[LoadResult]) -> str:
 
 
 def _idp_requests(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
-    cases = dict(report.idp_requests)
+    cases: dict[str, Mapping[str, float]] = dict(report.idp_requests)
     for name, load in report.loads.items():
         if load.signins:
             cases[f"{name}, average over the load ({load.signins} sign-ins)"] = {

@@ -13,8 +13,10 @@ import random
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth.hashers import make_password
@@ -575,7 +577,7 @@ def checks_progress(since) -> tuple[int, int]:
 
 def checks_result(since, live: int) -> ChecksResult:
     """Summarise the periodic checks created since ``since``."""
-    rows = list(
+    rows: list[Mapping[str, Any]] = list(
         ConnectionCheck.objects.filter(
             kind=ConnectionCheck.Kind.PERIODIC, created_at__gte=since
         ).values("status", "created_at", "started_at", "finished_at", "steps")

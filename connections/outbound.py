@@ -418,7 +418,7 @@ class _VettedHTTPConnection(HTTPConnection):
             raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.")
         return remaining if timeout is None else min(timeout, remaining)
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         # A pooled keep-alive connection skips _new_conn: vet its peer again
         # under this call's policy and bring it under this call's deadline.
         if self.sock is not None:

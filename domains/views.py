@@ -110,7 +110,8 @@ def domain_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
                 return redirect(_list_url(org, domain))
         elif wants_json(request):
             return JsonResponse(
-                {"error": " ".join(form.errors.get("domain", []))}, status=400
+                {"error": " ".join(str(e) for e in form.errors.get("domain", []))},
+                status=400,
             )
         status = 400
 

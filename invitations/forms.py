@@ -1,5 +1,7 @@
 """Forms for inviting people and accepting an invitation."""
 
+from typing import cast
+
 from django import forms
 
 from accounts.forms import NewPasswordForm
@@ -42,5 +44,5 @@ class InviteForm(forms.Form):
 
     def __init__(self, *args, roles: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = roles
+        cast(forms.ChoiceField, self.fields["role"]).choices = roles
         self.fields["role"].initial = Role.Slug.MEMBER

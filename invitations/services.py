@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -116,7 +116,7 @@ def _is_expired(invitation: Invitation, now: datetime | None = None) -> bool:
 
 def accept_url(token: str) -> str:
     """The link in the email: ``{SITE_URL}/invitations/<token>/``."""
-    return settings.SITE_URL + reverse("invitation_accept", args=[token])
+    return f"{settings.SITE_URL}{reverse('invitation_accept', args=[token])}"
 
 
 # ------------------------------------------------------------------ bulk invite
@@ -251,7 +251,11 @@ def _reissue(
     invitation.save(
         update_fields=["token_hash", "role", "expires_at", "expired_marked_at"]
     )
-    details: dict = {"role": role.slug, "why": why, "was_expired": was_expired}
+    details: dict[str, Any] = {
+        "role": role.slug,
+        "why": why,
+        "was_expired": was_expired,
+    }
     if previous_role != role.slug:
         details["previous_role"] = previous_role
     audit(
@@ -421,7 +425,9 @@ def invitations_create(
     return InviteReport(outcomes)
 
 
-def _locked_for_admin(actor_membership: Membership, invitation: Invitation):
+def _locked_for_admin(
+    actor_membership: Membership, invitation: Invitation
+) -> Invitation:
     return (
         Invitation.objects.select_for_update(of=("self",))
         .select_related("role", "organization")
@@ -853,7 +859,7 @@ def _state_filter(state: str) -> Q:
 
 def invitations_page(
     organization: Organization, number: int, size: int, state: str = ""
-) -> Page:
+) -> Page[Invitation]:
     """One page of the organization's invitations, newest first (2 queries)."""
     rows = Invitation.objects.filter(organization=organization).select_related(
         "role", "invited_by", "accepted_by"

@@ -23,9 +23,16 @@ from organizations.permissions import OWNER, role_has_perm
 from organizations.services import login_path_lookup
 
 if TYPE_CHECKING:
+    from accounts.models import User
     from rolemapping.models import Membership
 
 SSO_SESSION_KEY = "sso_org_ids"
+
+
+class SignedInRequest(HttpRequest):
+    """The request an ``org_view`` view is given: its user is signed in."""
+
+    user: User
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,8 @@ def active_memberships(request: HttpRequest) -> list[Membership]:
         .select_related("organization", "role")
         .order_by("organization__name", "organization_id")
     )
-    request._active_memberships = (user.pk, memberships)
+    # Django's request takes attributes; its stubs declare none for these.
+    request._active_memberships = (user.pk, memberships)  # type: ignore[attr-defined]
     return memberships
 
 
@@ -74,15 +82,11 @@ def session_signed_in_by_sso(request: HttpRequest, org: Organization) -> bool:
 
 def org_context(request: HttpRequest, login_path: str, perm: str) -> OrgContext:
     """Resolve the organization of a console URL for the signed-in user."""
-    login_path = login_path_lookup(login_path)
-    if login_path is None:
+    found = login_path_lookup(login_path)
+    if found is None:
         raise Http404("No such organization.")
     membership = next(
-        (
-            m
-            for m in active_memberships(request)
-            if m.organization.login_path == login_path
-        ),
+        (m for m in active_memberships(request) if m.organization.login_path == found),
         None,
     )
     if membership is None:
@@ -119,7 +123,7 @@ def org_view(perm: str = "org.view"):
                     return JsonResponse({"error": "Sign in first."}, status=401)
                 return redirect_to_login(request.get_full_path())
             ctx = org_context(request, org, perm)
-            request.org = ctx
+            request.org = ctx  # type: ignore[attr-defined]  # for the console's templates
             return view(request, ctx, *args, **kwargs)
 
         return wrapper

@@ -8,6 +8,6 @@ from django.core.paginator import Page, Paginator
 from organizations.models import AuditEvent, Organization
 
 
-def audit_page(org: Organization, number: int, size: int) -> Page:
+def audit_page(org: Organization, number: int, size: int) -> Page[AuditEvent]:
     events = AuditEvent.objects.filter(organization=org).select_related("actor")
     return Paginator(events, size).get_page(number)

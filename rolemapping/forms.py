@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from django import forms
 
@@ -37,7 +38,7 @@ class MappingForm(forms.Form):
 
     def __init__(self, *args, roles: Sequence[Role], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = _role_choices(roles)
+        cast(forms.ChoiceField, self.fields["role"]).choices = _role_choices(roles)
 
 
 class ProvisioningSettingsForm(forms.Form):
@@ -64,7 +65,7 @@ class ProvisioningSettingsForm(forms.Form):
 
     def __init__(self, *args, roles: Sequence[Role], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["default_role"].choices = [
+        cast(forms.ChoiceField, self.fields["default_role"]).choices = [
             ("", "No default: refuse people in no mapped group"),
             *_role_choices(roles),
         ]

@@ -23,7 +23,9 @@ def org_mappings(organization: Organization) -> dict[str, str]:
     )
 
 
-def mappings_page(organization: Organization, number: int, size: int) -> Page:
+def mappings_page(
+    organization: Organization, number: int, size: int
+) -> Page[GroupRoleMapping]:
     mappings = (
         GroupRoleMapping.objects.filter(organization=organization)
         .select_related("role")
@@ -85,7 +87,7 @@ def managed_members(
     ]
 
 
-def members_page(org: Organization, number: int, size: int) -> Page:
+def members_page(org: Organization, number: int, size: int) -> Page[Membership]:
     members = (
         Membership.objects.filter(organization=org)
         .select_related("user", "role")

@@ -475,8 +475,8 @@ def provisioning_settings_update(
     if before == after:
         return organization
     organization.default_role = new_default.slug if new_default else ""
-    organization.only_mapped_groups = after["only_mapped_groups"]
-    organization.invitation_only = after["invitation_only"]
+    organization.only_mapped_groups = bool(only_mapped_groups)
+    organization.invitation_only = bool(invitation_only)
     organization.save(
         update_fields=["default_role", "only_mapped_groups", "invitation_only"]
     )

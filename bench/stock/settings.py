@@ -7,6 +7,7 @@ health-checked database connections; sessions in Django's Redis cache), so the
 benchmark can also compare the code alone."""
 
 import os
+from typing import Any
 
 SECRET_KEY = "bench-only-stock-app-secret-key-0123456789abcdefghijklmnop"
 DEBUG = False
@@ -25,7 +26,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": os.environ.get("STOCK_DB_NAME", "bench_stock"),

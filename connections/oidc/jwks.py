@@ -139,7 +139,7 @@ def _validate_document(doc: Any, jwks_uri: str) -> list[dict[str, Any]]:
             f"The key set at {jwks_uri} is not a JSON object with a 'keys' list.",
             fix,
         )
-    keys = doc["keys"]
+    keys: list[Any] = doc["keys"]
     if not keys:
         raise OIDCError(
             "jwks",

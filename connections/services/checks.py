@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -209,7 +210,9 @@ def _check_policy() -> CheckPolicy:
     )
 
 
-def _failed_steps(recorded: list[dict[str, Any]], detail: str, fix: str) -> list:
+def _failed_steps(
+    recorded: list[dict[str, Any]], detail: str, fix: str
+) -> list[dict[str, Any]]:
     """Complete ``recorded``: the next step fails with ``detail``, the rest skip."""
     steps = [s for s in recorded if isinstance(s, dict)]
     done = {s.get("key") for s in steps}
@@ -340,7 +343,7 @@ def _check_record(check_id: int, outcome: CheckOutcome) -> ConnectionCheck | Non
     return check
 
 
-def _health_record(check: ConnectionCheck, *, passed: bool, failed: list) -> None:
+def _health_record(check: ConnectionCheck, *, passed: bool, failed: list[str]) -> None:
     """Update the live connection's health; audit and email a new failure."""
     connection = Connection.objects.select_for_update().get(pk=check.connection_id)
     if connection.live_id != check.config_id:
@@ -440,7 +443,8 @@ def connection_health_checks_start() -> list[int]:
             ConnectionCheck(
                 connection=connection,
                 config=connection.live,
-                fingerprint=connection.live.fingerprint,
+                # The query keeps only connections with a live configuration.
+                fingerprint=connection.live.fingerprint,  # type: ignore[union-attr]
                 kind=Kind.PERIODIC,
             )
             for connection in connections
@@ -448,7 +452,7 @@ def connection_health_checks_start() -> list[int]:
     )
     ids = [check.pk for check in checks]
     for check_id in ids:
-        transaction.on_commit(lambda check_id=check_id: _enqueue_check(check_id))
+        transaction.on_commit(partial(_enqueue_check, check_id))
     return ids
 
 

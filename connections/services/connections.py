@@ -167,10 +167,14 @@ def connection_draft_tested(
     draft = connection.draft
     if draft is None:
         return False
+    status: str | None
+    config_id: int | None
+    fingerprint: str | None
     if hasattr(connection, "tested_status"):
+        # connections_for_org annotates all three together.
         status = connection.tested_status
-        config_id = connection.tested_config_id
-        fingerprint = connection.tested_fingerprint
+        config_id = connection.tested_config_id  # type: ignore[attr-defined]
+        fingerprint = connection.tested_fingerprint  # type: ignore[attr-defined]
     else:
         latest = latest if latest is not None else latest_finished_check(connection)
         if latest is None:

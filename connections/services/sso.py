@@ -457,6 +457,7 @@ def signin_complete(
             )
     if refusal is not None:
         raise refusal
+    assert membership is not None  # no refusal: membership_apply kept a membership
     return SignInResult(user=user, membership=membership, event=event)
 
 

@@ -29,7 +29,13 @@ from connections.services.connections import (
     connections_for_org,
     latest_finished_check,
 )
-from organizations.access import OrgContext, client_ip, org_view, wants_json
+from organizations.access import (
+    OrgContext,
+    SignedInRequest,
+    client_ip,
+    org_view,
+    wants_json,
+)
 from organizations.errors import PermissionDenied, ServiceError
 
 HISTORY_SIZE = 25
@@ -92,7 +98,7 @@ def _connection_json(
 @org_view()
 def connection_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
     connections = list(connections_for_org(org.organization))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"connection": c, "draft_tested": connection_draft_tested(c)}
         for c in connections
     ]
@@ -156,7 +162,7 @@ def connection_new(request: HttpRequest, org: OrgContext) -> HttpResponse:
 @never_cache
 @org_view()
 def connection_detail(
-    request: HttpRequest, org: OrgContext, connection_id: int
+    request: SignedInRequest, org: OrgContext, connection_id: int
 ) -> HttpResponse:
     connection = _connection_or_404(org, connection_id)
     history = list(
@@ -320,7 +326,7 @@ def check_detail(
 @require_http_methods(["GET", "POST"])
 @org_view("sso.enforce")
 def connection_publish_view(
-    request: HttpRequest, org: OrgContext, connection_id: int
+    request: SignedInRequest, org: OrgContext, connection_id: int
 ) -> HttpResponse:
     connection = _connection_or_404(org, connection_id)
     form = PublishForm(request.POST if request.method == "POST" else None)

@@ -55,6 +55,7 @@ from domains.services import verified_domain_org
 from organizations.access import (
     SSO_SESSION_KEY,
     OrgContext,
+    SignedInRequest,
     client_ip,
     local_next,
     org_view,
@@ -311,11 +312,13 @@ def _test_signin_finish(
     started_at: float | None,
 ) -> HttpResponse:
     """Record a test sign-in's check and show it (the check page)."""
+    actor = request.user
+    assert actor.is_authenticated  # its callers let only the owner's session in
     try:
         check = signin_test_record(
             connection=connection,
             config=config,
-            actor=request.user,
+            actor=actor,
             passed=passed,
             steps=steps,
             result=result,
@@ -481,12 +484,12 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         try:
             organization, connection, config = flow_targets(flow)
         except SignInRefused as exc:
-            organization = Organization.objects.filter(pk=flow.organization_id).first()
+            known = Organization.objects.filter(pk=flow.organization_id).first()
             return _fail(
                 request,
-                organization=organization,
+                organization=known,
                 connection=Connection.objects.filter(
-                    pk=flow.connection_id, organization=organization
+                    pk=flow.connection_id, organization=known
                 ).first(),
                 step=exc.step,
                 detail=exc.detail,
@@ -524,6 +527,7 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
                 email=exc.email,
             )
         request.session.pop(PENDING_INVITATION_SESSION_KEY, None)
+        assert backend.verified is not None  # authenticate() set it, or raised
         self.verified = backend.verified
         return self.login_success()
 
@@ -707,7 +711,8 @@ class SsoLogoutView(OIDCLogoutView):
 
     def _idp_logout_url(self, stored: dict[str, Any]) -> tuple[str, str] | None:
         config = (
-            ConnectionConfig.objects.filter(
+            # A missing id (None) matches no row; django-stubs wants an id.
+            ConnectionConfig.objects.filter(  # type: ignore[misc]
                 pk=stored.get("config_id"), connection_id=stored.get("connection_id")
             )
             .select_related("connection")
@@ -795,7 +800,7 @@ def _route_email(email: str, next_url: str) -> str:
 @require_POST
 @org_view("connections.manage")
 def connection_test_signin(
-    request: HttpRequest, org: OrgContext, connection_id: int
+    request: SignedInRequest, org: OrgContext, connection_id: int
 ) -> HttpResponse:
     """Start an owner's test sign-in against the connection's draft."""
     connection = get_object_or_404(

@@ -77,10 +77,12 @@ def steps_by_key(check: ConnectionCheck) -> dict[str, dict]:
 def passed_check(connection: Connection, **fields) -> ConnectionCheck:
     """A finished, passing connection check of the current draft."""
     connection.refresh_from_db()
+    draft = connection.draft
+    assert draft is not None, "the connection has no draft"
     return ConnectionCheck.objects.create(
         connection=connection,
-        config=connection.draft,
-        fingerprint=connection.draft.fingerprint,
+        config=draft,
+        fingerprint=draft.fingerprint,
         kind=fields.pop("kind", ConnectionCheck.Kind.CHECK),
         status=fields.pop("status", ConnectionCheck.Status.PASSED),
         **fields,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from email.utils import formatdate
+from typing import Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import pytest
@@ -20,7 +21,7 @@ from connections.outbound import Headers, OutboundError, OutboundResponse
 
 ISSUER = "https://acme.okta.example"
 SECRET = "fake-secret-value-1234"
-DOC = {
+DOC: dict[str, Any] = {
     "issuer": ISSUER,
     "authorization_endpoint": f"{ISSUER}/oauth2/v1/authorize",
     "token_endpoint": f"{ISSUER}/oauth2/v1/token",
@@ -60,7 +61,7 @@ def response(url: str, body, status: int = 200, date: str | None = None):
 class FakeIdP:
     """Answers by URL; records what was sent, so tests can see the secret's path."""
 
-    def __init__(self, doc=None, token=None, jwks=None, date=None):
+    def __init__(self, doc=None, token=None, jwks=None, date=None) -> None:
         self.doc = DOC if doc is None else doc
         self.token = token
         self.jwks = JWKS if jwks is None else jwks

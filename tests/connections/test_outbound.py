@@ -93,6 +93,9 @@ class Seen:
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Set by the tls_server fixture only.
+    certificate_name: str
+    server_names: list[str | None]
 
     def __init__(self, routes: dict[str, Callable[[Handler], None]]) -> None:
         self.routes = routes
@@ -738,8 +741,8 @@ def tls_server(request, tmp_path, monkeypatch) -> Iterator[Server]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     server = Server(ROUTES)
-    server.certificate_name = request.param  # type: ignore[attr-defined]
-    server.server_names = []  # type: ignore[attr-defined]
+    server.certificate_name = request.param
+    server.server_names = []
     context.sni_callback = lambda _sock, name, _ctx: server.server_names.append(name)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     session = outbound.build_session()

@@ -137,7 +137,13 @@ def story(e2e_stack) -> Story:
             password=person.idp_password,
             name=person.email.split("@")[0].capitalize(),
         )
-    return Story(stack=e2e_stack, **people)
+    return Story(
+        stack=e2e_stack,
+        owner=people["owner"],
+        carol=people["carol"],
+        alice=people["alice"],
+        bob=people["bob"],
+    )
 
 
 # ---------------------------------------------------------------- helpers

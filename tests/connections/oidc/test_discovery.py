@@ -220,7 +220,7 @@ def test_parse_metadata_requires_the_authorization_code_flow():
     assert "code" in str(caught.value)
 
 
-def test_parse_metadata_refuses_a_document_that_is_not_an_object():
+def test_parse_metadata_refuses_a_document_that_is_not_an_object() -> None:
     with pytest.raises(OIDCError) as caught:
         parse_metadata(["not", "an", "object"])  # type: ignore[arg-type]
     assert caught.value.step == "discovery"

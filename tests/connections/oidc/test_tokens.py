@@ -148,7 +148,7 @@ def test_valid_es256_and_eddsa_tokens_pass():
     assert validate(sign(claims(), key=ed_private(), alg="EdDSA", kid="ed"))
 
 
-def test_a_valid_token_passes_with_a_real_key_set_and_survives_rotation():
+def test_a_valid_token_passes_with_a_real_key_set_and_survives_rotation() -> None:
     old_key = rsa_private("old")
     keys = {"keys": [RSAAlgorithm.to_jwk(old_key.public_key(), as_dict=True)]}
     keys["keys"][0]["kid"] = "old"

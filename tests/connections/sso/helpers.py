@@ -51,6 +51,7 @@ def make_connection(
 def new_draft(connection: Connection, **fields: Any) -> ConnectionConfig:
     """Point the connection's draft at a new configuration (live stays)."""
     live = connection.live or connection.draft
+    assert live is not None, "the connection has no configuration to copy"
     values = {
         "issuer_url": live.issuer_url,
         "client_id": live.client_id,
