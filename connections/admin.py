@@ -23,12 +23,14 @@ import re
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts.models import User
 from connections.forms import PublishForm
 from connections.models import (
     Connection,
@@ -50,6 +52,14 @@ from organizations.errors import ServiceError
 from organizations.services import support_has_perm
 
 _ORGANIZATION_SEARCH = ("organization__name", "=organization__login_path")
+
+
+def _staff(request: HttpRequest) -> User:
+    """The signed-in staff member: the admin site lets no one else in."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("Sign in to the admin first.")
+    return user
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -126,7 +136,7 @@ class ConnectionAdmin(ReadOnlyAdmin):
         )
 
     def has_support_permission(self, request: HttpRequest) -> bool:
-        return support_has_perm(request.user, SUPPORT_PERMISSION)
+        return support_has_perm(_staff(request), SUPPORT_PERMISSION)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         connection = self.get_object(request, object_id)
@@ -135,7 +145,7 @@ class ConnectionAdmin(ReadOnlyAdmin):
                 **(extra_context or {}),
                 "can_act": self.has_support_permission(request),
                 "publish_blockers": connection_publish_blockers_as_support(
-                    connection=connection, actor=request.user
+                    connection=connection, actor=_staff(request)
                 ),
             }
         return super().change_view(request, object_id, form_url, extra_context)
@@ -150,7 +160,7 @@ class ConnectionAdmin(ReadOnlyAdmin):
         for connection in queryset.select_related("organization"):
             try:
                 check = connection_check_start_as_support(
-                    actor=request.user, connection=connection, ip=client_ip(request)
+                    actor=_staff(request), connection=connection, ip=client_ip(request)
                 )
             except ServiceError as exc:
                 self.message_user(
@@ -199,7 +209,7 @@ class ConnectionAdmin(ReadOnlyAdmin):
             if form.is_valid():
                 try:
                     connection_publish_as_support(
-                        actor=request.user,
+                        actor=_staff(request),
                         connection=connection,
                         confirm=form.cleaned_data["confirm"],
                         ip=client_ip(request),
@@ -232,7 +242,7 @@ class ConnectionAdmin(ReadOnlyAdmin):
             "organization": org,
             "first_publish": first_publish,
             "blockers": connection_publish_blockers_as_support(
-                connection=connection, actor=request.user, organization=org
+                connection=connection, actor=_staff(request), organization=org
             ),
             "uris": connection_uris(org),
             "form": form,

@@ -44,6 +44,7 @@ from jwt.exceptions import (
     MissingRequiredClaimError,
     PyJWTError,
 )
+from jwt.types import Options
 
 from connections.oidc.errors import OIDCError, issuer_mismatch_fix, quoted
 from connections.oidc.jwks import ASYMMETRIC_ALGS, KeyResolver, key_problem
@@ -52,7 +53,7 @@ from connections.oidc.jwks import ASYMMETRIC_ALGS, KeyResolver, key_problem
 # caps response sizes too, this just bounds the work done on garbage.
 MAX_TOKEN_CHARS = 100_000
 MAX_SUB_CHARS = 255  # OIDC Core 2: "MUST NOT exceed 255 ASCII characters"
-_DECODE_OPTIONS = {
+_DECODE_OPTIONS: Options = {
     "require": ["iss", "aud", "exp", "iat", "sub"],  # OIDC Core 2
     # PyJWT would refuse a 'jti' that is not a string. OIDC does not use it
     # and we never read it, so a provider's odd jti is not a reason to fail.
