@@ -91,6 +91,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _name = DATABASES["default"]["NAME"]
     if _name and not Path(_name).is_absolute() and _name != ":memory:":
         DATABASES["default"]["NAME"] = str(BASE_DIR / _name)
+    # SQLite as a web app's database (Django 5.1+): a writer takes the lock
+    # when its transaction begins and waits for it, up to the busy timeout,
+    # instead of failing with "database is locked" when it first writes; WAL
+    # lets readers run beside the writer.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=20),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 else:
     # Persistent connections (checked before reuse): opening a PostgreSQL
     # connection per request costs more than most of our requests' queries.
