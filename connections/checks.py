@@ -19,6 +19,17 @@ def sso_settings_check(app_configs, **kwargs):
                         id="connections.W001",
                     )
                 )
+        backend = settings.CACHES["default"]["BACKEND"]
+        if backend.endswith(("locmem.LocMemCache", "dummy.DummyCache")):
+            problems.append(
+                Warning(
+                    "The cache is local to each process (CACHE_URL is not set).",
+                    hint="Set CACHE_URL=redis://…: sign-in state, single-use "
+                    "markers, key-set reloads and discovery are cached, and with "
+                    "several processes or machines each would keep its own.",
+                    id="connections.W003",
+                )
+            )
         if not settings.SITE_IS_HTTPS:
             problems.append(
                 Warning(

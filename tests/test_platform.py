@@ -56,6 +56,7 @@ def _run_settings(env_overrides, code="import django; django.setup()"):
             "SSO_ALLOW_INSECURE_ISSUERS",
             "SSO_ALLOW_PRIVATE_NETWORKS",
             "SITE_URL",
+            "CACHE_URL",
         )
     }
     env.update(env_overrides, DJANGO_SETTINGS_MODULE="config.settings")
@@ -89,6 +90,7 @@ def test_production_deployment_checks_are_clean():
         "SECRET_KEY": "x" * 30 + "-a-long-random-production-secret-value",
         "FIELD_ENCRYPTION_KEYS": "dGVzdC1rZXktb25lLWZvci10aGUtc3VpdGUtMDAwMDA=",
         "SITE_URL": "https://sso.example.com",
+        "CACHE_URL": "redis://127.0.0.1:6379/1",
     }
     code = (
         "import django, sys; django.setup(); from django.core.management import "
@@ -96,6 +98,24 @@ def test_production_deployment_checks_are_clean():
     )
     result = _run_settings(env, code)
     assert result.returncode == 0, result.stderr
+
+
+def test_production_with_a_process_local_cache_is_warned_about():
+    # Issue 16, item 11: state, single-use markers and throttles would not be
+    # shared between processes or machines.
+    env = {
+        "DEBUG": "False",
+        "SECRET_KEY": "x" * 30 + "-a-long-random-production-secret-value",
+        "FIELD_ENCRYPTION_KEYS": "dGVzdC1rZXktb25lLWZvci10aGUtc3VpdGUtMDAwMDA=",
+        "SITE_URL": "https://sso.example.com",
+    }
+    code = (
+        "import django, sys; django.setup(); from django.core.management import "
+        "call_command; call_command('check', '--deploy', '--fail-level', 'WARNING')"
+    )
+    result = _run_settings(env, code)
+    assert result.returncode != 0
+    assert "connections.W003" in result.stderr and "CACHE_URL" in result.stderr
 
 
 def test_secrets_survive_a_key_rotation(settings):
