@@ -113,6 +113,12 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # Sessions live in Redis when the cache is Redis (shared by every worker); with
 # the per-process local-memory cache they must stay in the database.
 _CACHE_IS_SHARED = "redis" in CACHES["default"]["BACKEND"].lower()
+if _CACHE_IS_SHARED:
+    # A Redis that is down or frozen answers within seconds, not never.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        socket_connect_timeout=env.float("REDIS_CONNECT_TIMEOUT", default=2.0),
+        socket_timeout=env.float("REDIS_TIMEOUT", default=2.0),
+    )
 SESSION_ENGINE = env.str(
     "SESSION_ENGINE",
     default="django.contrib.sessions.backends.cache"
@@ -222,6 +228,21 @@ CELERY_TASK_TIME_LIMIT = 90
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker that is down or frozen must not hold a request: connecting and
+# publishing are bounded, and a publish is retried once at most. Whatever was
+# not published is found again by the beat tasks (the rows say what is due).
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("BROKER_CONNECT_TIMEOUT", default=2.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": env.float("BROKER_TIMEOUT", default=3.0),
+    "retry_on_timeout": False,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_BEAT_SCHEDULE = {
     "recheck-verified-domains": {
         "task": "domains.tasks.domains_recheck_all",
