@@ -160,26 +160,7 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
             needed.append(config.groups_claim)
         return needed
 
-    # ------------------------------------------------------------ the request
-
-    def authorization_url(self, flow: LoginFlow, login_hint: str = "") -> str:
-        """Where to send the browser: authorization code flow with PKCE S256."""
-        config = self._config()
-        params = {
-            "response_type": "code",
-            "client_id": config.client_id,
-            "redirect_uri": flow.redirect_uri,
-            "scope": " ".join(self.scopes()),
-            "state": flow.state,
-            "nonce": flow.nonce,
-            "code_challenge": flow.code_challenge,
-            "code_challenge_method": "S256",
-        }
-        if login_hint:
-            params["login_hint"] = login_hint
-        endpoint = self.provider_metadata().authorization_endpoint
-        separator = "&" if "?" in endpoint else "?"
-        return f"{endpoint}{separator}{urlencode(params)}"
+    # ------------------------------------------------------------ sign-out
 
     def end_session_url(
         self, *, id_token: str, post_logout_redirect_uri: str, state: str

@@ -109,7 +109,7 @@ def test_idp_initiated_sign_in_starts_a_fresh_sp_sign_in(
     assert response.status_code == 302
     authorize = query_of(response["Location"])
     assert authorize["login_hint"] == "ada@acme.test"
-    assert authorize["state"] in client.session["sso_flows"]
+    assert authorize["state"] in client.session["oidc_states"]
     back = okta.login(okta.http_session(), response["Location"], "ada@acme.test")
     done = client.get(back)
     assert done["Location"] == "/orgs/acme/members/"
@@ -130,7 +130,7 @@ def test_idp_initiated_sign_in_with_another_issuer_is_refused(
     assert_refused(client, response, "initiate_iss")
     response = client.get("/sso/initiate/acme/")
     assert_refused(client, response, "initiate_iss")
-    assert "sso_flows" not in client.session
+    assert "oidc_states" not in client.session
 
 
 def test_idp_initiated_target_on_another_site_is_ignored(
@@ -243,7 +243,7 @@ def test_test_sign_in_is_for_owners_only(client, acme, okta, member_factory):
 
     assert client.post(url).status_code == 403
     assert client.get(url).status_code == 405
-    assert "sso_flows" not in client.session
+    assert "oidc_states" not in client.session
 
 
 def test_test_sign_in_coming_back_to_another_session_is_refused(
