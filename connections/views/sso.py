@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
+from importlib import import_module
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -263,6 +264,23 @@ def _endpoint_and_query(endpoint: str) -> tuple[str, dict[str, str]]:
 def _state_of(authorization_url: str) -> str:
     values = parse_qs(urlsplit(authorization_url).query).get("state") or [""]
     return values[0]
+
+
+def _session_save_now(request: HttpRequest) -> None:
+    """Save the session now that the callback took its state, and read it
+    again only when it is next used, as mozilla-django-oidc's callback does.
+
+    The state is gone for good even if what follows ends in a server error
+    (Django then saves no session), and sign-ins started in other tabs during
+    the slow token request survive (the session is read again after it, not
+    written back from before it).
+    """
+    request.session.save()
+    engine = import_module(settings.SESSION_ENGINE)
+    request.session = engine.SessionStore(request.session.session_key)
+    # Written back at the end of the request whatever happens, so that a
+    # session held in the cookie itself (signed cookies) loses the state too.
+    request.session.modified = True
 
 
 def _test_signin_finish(
@@ -565,6 +583,7 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         except FlowError as exc:
             return self._flow_failure(exc)
         invitation_id = request.session.get(PENDING_INVITATION_SESSION_KEY)
+        _session_save_now(request)
         try:
             organization, connection, config = flow_targets(flow)
         except SignInRefused as exc:

@@ -9,12 +9,23 @@ organization, single use, and a bounded number of sign-ins in flight.
 from __future__ import annotations
 
 import re
+from importlib import import_module
+from types import SimpleNamespace
 
 import pytest
+from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.test import Client
+from django.utils.crypto import get_random_string
+from mozilla_django_oidc.utils import (
+    add_state_and_verifier_and_nonce_to_session,
+    generate_code_challenge,
+)
 
+from connections.oidc.flow import flow_bind
 from connections.oidc.pkce import code_challenge_s256
 
+from .fakeidp import Reply
 from .helpers import (
     assert_refused,
     callback,
@@ -139,3 +150,114 @@ def test_a_state_from_another_browser_leaves_the_owners_sign_in_intact(
     assert fake_idp.count("/token") == 0
     assert callback(client, fake_idp.issuer, request["state"]).status_code == 302
     assert signed_in_user_id(client) is not None
+
+
+@pytest.fixture
+def cache_sessions(settings):
+    # Sessions the IdP's thread can read and write too, as in production.
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+
+
+def _session_store(key: str):
+    return import_module(django_settings.SESSION_ENGINE).SessionStore(key)
+
+
+def _tokens(fake) -> Reply:
+    return Reply.json(
+        {
+            "access_token": "fake-access-token",
+            "token_type": "Bearer",
+            "id_token": fake.next_id_token,
+        }
+    )
+
+
+def test_the_state_is_spent_in_the_stored_session_before_the_token_request(
+    cache_sessions, client, acme, acme_connection, fake_idp
+):
+    # So it stays spent even if the rest of the callback fails with a 500,
+    # after which Django saves no session.
+    request = start_login(client)
+    key = client.session.session_key
+    stored_at_token_request = []
+
+    def token_reply(seen):
+        states = _session_store(key).get("oidc_states", {})
+        stored_at_token_request.append(request["state"] in states)
+        return _tokens(fake_idp)
+
+    fake_idp.token_reply = token_reply
+    fake_idp.next_id_token = fake_idp.id_token(request["nonce"])
+
+    assert callback(client, fake_idp.issuer, request["state"]).status_code == 302
+    assert stored_at_token_request == [False]
+
+
+def test_a_sign_in_started_in_another_tab_during_the_token_request_survives(
+    cache_sessions, client, acme, acme_connection, fake_idp
+):
+    first = start_login(client)
+    key = client.session.session_key
+    config = acme_connection.live
+    second = []
+
+    def token_reply(seen):
+        # Meanwhile another tab of this browser starts a sign-in, as the
+        # library's request view and flow_bind store it.
+        session = _session_store(key)
+        state, nonce = get_random_string(43), get_random_string(43)
+        verifier = get_random_string(64)
+        params = {
+            "nonce": nonce,
+            "code_challenge": generate_code_challenge(verifier, "S256"),
+        }
+        add_state_and_verifier_and_nonce_to_session(
+            SimpleNamespace(session=session), state, params, verifier
+        )
+        second.append(
+            flow_bind(
+                session,
+                cache,
+                state,
+                organization_id=acme.pk,
+                connection_id=acme_connection.pk,
+                config_id=config.pk,
+                issuer=config.issuer_url,
+                redirect_uri="http://testserver/sso/callback/",
+                ttl=600,
+            )
+        )
+        session.save()
+        return _tokens(fake_idp)
+
+    fake_idp.token_reply = token_reply
+    fake_idp.next_id_token = fake_idp.id_token(first["nonce"])
+
+    assert callback(client, fake_idp.issuer, first["state"]).status_code == 302
+    (other_tab,) = second
+    assert client.session.session_key != key  # signed in: a new key, same data
+    assert other_tab.state in client.session["oidc_states"]
+    fake_idp.token_reply = None
+    fake_idp.next_id_token = fake_idp.id_token(other_tab.nonce)
+    assert callback(client, fake_idp.issuer, other_tab.state).status_code == 302
+
+
+def test_an_old_copy_of_a_cookie_session_cannot_replay_its_state(
+    client, acme, acme_connection, fake_idp, settings
+):
+    # With signed-cookie sessions the browser holds the state itself; a copy
+    # of the cookie from before the callback still has it.
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    request = start_login(client)
+    old_copy = Client()
+    for name, morsel in client.cookies.items():
+        old_copy.cookies[name] = morsel.value
+    fake_idp.next_id_token = fake_idp.id_token(request["nonce"])
+    assert callback(client, fake_idp.issuer, request["state"]).status_code == 302
+    assert request["state"] not in client.session.get("oidc_states", {})
+    assert request["state"] in old_copy.session["oidc_states"]
+
+    response = callback(old_copy, fake_idp.issuer, request["state"])
+
+    assert_refused(old_copy, response, "state_reused")
+    assert fake_idp.count("/token") == 1
