@@ -261,3 +261,35 @@ def test_an_old_copy_of_a_cookie_session_cannot_replay_its_state(
 
     assert_refused(old_copy, response, "state_reused")
     assert fake_idp.count("/token") == 1
+
+
+def test_a_state_replayed_in_the_same_browser_after_a_sign_in_is_refused(
+    client, acme, acme_connection, fake_idp
+):
+    request = start_login(client)
+    fake_idp.next_id_token = fake_idp.id_token(request["nonce"])
+    assert callback(client, fake_idp.issuer, request["state"]).status_code == 302
+    user_id = signed_in_user_id(client)
+
+    response = callback(client, fake_idp.issuer, request["state"])
+
+    assert response.status_code == 400
+    assert "already used" in response.content.decode()
+    assert fake_idp.count("/token") == 1
+    assert signed_in_user_id(client) == user_id  # still the same session
+
+
+def test_a_state_answered_with_an_idp_error_cannot_be_used_again(
+    client, acme, acme_connection, fake_idp
+):
+    request = start_login(client)
+    cancelled = callback(
+        client, fake_idp.issuer, request["state"], code=None, error="access_denied"
+    )
+    assert_refused(client, cancelled, "idp_error")
+    fake_idp.next_id_token = fake_idp.id_token(request["nonce"])
+
+    response = callback(client, fake_idp.issuer, request["state"])
+
+    assert_refused(client, response, "state_reused")
+    assert fake_idp.count("/token") == 0
