@@ -192,6 +192,13 @@ OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=3.0)
 OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=5.0)
 OUTBOUND_MAX_BYTES = env.int("OUTBOUND_MAX_BYTES", default=1_000_000)
 SSO_STATE_TTL = 10 * 60
+# mozilla-django-oidc's login state (connections/views/sso.py fixes the rest:
+# a nonce and PKCE S256 always). 43 letters and digits carry 256 bits. A
+# browser keeps at most OIDC_MAX_STATES sign-ins in flight, oldest dropped.
+OIDC_STATE_SIZE = 43
+OIDC_NONCE_SIZE = 43
+OIDC_PKCE_CODE_VERIFIER_SIZE = 64
+OIDC_MAX_STATES = 10
 SSO_MAX_GROUPS = env.int("SSO_MAX_GROUPS", default=1000)
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
 DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=2.0)

@@ -2,8 +2,10 @@
 
 The stock backend reads a single provider from settings, talks to it with
 bare ``requests`` calls, checks little of the ID token and finds people by
-email. This subclass keeps its shape (``get_token``, ``verify_token``,
-``get_userinfo``, ``get_or_create_user``, ``authenticate``) but:
+email. This subclass keeps its shape and overrides the hooks that must differ
+(``get_token``, ``verify_token``, ``get_userinfo``, ``get_or_create_user``,
+``authenticate``, and ``__init__``/``get_user``); docs/ARCHITECTURE.md lists
+why each one is ours:
 
 * every value comes from one ``ConnectionConfig``: the organization's live
   configuration, or the draft for an owner's test sign-in;
@@ -18,10 +20,17 @@ email. This subclass keeps its shape (``get_token``, ``verify_token``,
 * UserInfo is asked only for a needed claim the ID token lacks, and must
   describe the same ``sub``;
 * people are found by their SSO identity (connection, issuer, ``sub``) and
-  provisioned by ``connections.services.sso``, never looked up by email here.
+  provisioned by ``connections.services.sso``, never looked up by email. The
+  library's email-based helpers (``filter_users_by_claims``, ``create_user``)
+  and its key and JWS helpers (``retrieve_matching_jwk``,
+  ``get_payload_data``) are called only by the library's own
+  ``get_or_create_user`` and ``verify_token``, which are replaced here, so
+  they never run.
 
-Failures raise ``OIDCError`` (protocol) or ``SignInRefused`` (policy); the
-views turn them into a sign-in event and a friendly page.
+The authorization request (``state``, ``nonce``, PKCE) is the library's
+request view's; see ``connections.views.sso``. Failures raise ``OIDCError``
+(protocol) or ``SignInRefused`` (policy); the views turn them into a sign-in
+event and a friendly page.
 """
 
 from __future__ import annotations
@@ -35,7 +44,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache as django_cache
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from accounts.models import User
@@ -160,26 +168,7 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
             needed.append(config.groups_claim)
         return needed
 
-    # ------------------------------------------------------------ the request
-
-    def authorization_url(self, flow: LoginFlow, login_hint: str = "") -> str:
-        """Where to send the browser: authorization code flow with PKCE S256."""
-        config = self._config()
-        params = {
-            "response_type": "code",
-            "client_id": config.client_id,
-            "redirect_uri": flow.redirect_uri,
-            "scope": " ".join(self.scopes()),
-            "state": flow.state,
-            "nonce": flow.nonce,
-            "code_challenge": flow.code_challenge,
-            "code_challenge_method": "S256",
-        }
-        if login_hint:
-            params["login_hint"] = login_hint
-        endpoint = self.provider_metadata().authorization_endpoint
-        separator = "&" if "?" in endpoint else "?"
-        return f"{endpoint}{separator}{urlencode(params)}"
+    # ------------------------------------------------------------ sign-out
 
     def end_session_url(
         self, *, id_token: str, post_logout_redirect_uri: str, state: str
@@ -271,15 +260,6 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         require_clean_text(claims, "ID token")
         return claims
 
-    def retrieve_matching_jwk(self, token: str) -> Any:
-        # The parent fetches the JWKS with requests on every call and trusts
-        # the header; keys come from self.jwks() inside verify_token instead.
-        raise NotImplementedError("Keys are resolved by verify_token.")
-
-    def get_payload_data(self, token: str, key: Any) -> Any:
-        # The parent can accept alg "none"; validation is verify_token's alone.
-        raise NotImplementedError("ID tokens are validated by verify_token.")
-
     def get_userinfo(
         self, access_token: str | None, id_token: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
@@ -355,6 +335,10 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         Returns None for any other kind of credentials (password sign-in runs
         every backend). Raises OIDCError or SignInRefused on failure.
         """
+        # Not the parent's: it acts on any authenticate() call whose request
+        # has ?code=&state= (a password sign-in included), builds the
+        # redirect URI from the Host header instead of SITE_URL, and knows no
+        # organization; the callback view hands us the checked flow instead.
         if sso_flow is None or not code or self.config is None or request is None:
             return None
         self.request = request
@@ -362,14 +346,6 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         self.verified = self.verified_sign_in(sso_flow, code)
         return self.get_or_create_user(
             None, self.verified.id_token, self.verified.claims
-        )
-
-    def filter_users_by_claims(self, claims: dict[str, Any]) -> QuerySet:
-        """The account linked to this (connection, issuer, sub); never by email."""
-        return self.UserModel.objects.filter(
-            identities__connection_id=self._config().connection_id,
-            identities__issuer=claims.get("iss"),
-            identities__subject=claims.get("sub"),
         )
 
     def get_or_create_user(
@@ -387,11 +363,6 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
             ip=client_ip(self.request) if self.request else None,
         )
         return result.user
-
-    def create_user(self, claims: dict[str, Any]) -> User:
-        # The parent creates accounts from any email claim; provisioning is
-        # connections.services.sso's, under the domain rules.
-        raise NotImplementedError("Accounts are provisioned by get_or_create_user.")
 
     def get_user(self, user_id: Any) -> User | None:
         # The parent returns deactivated users too; Django's rule does not.

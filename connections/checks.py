@@ -1,7 +1,7 @@
 """System checks: configuration mistakes show up at start-up, not at sign-in."""
 
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
 
 
 @register()
@@ -36,6 +36,37 @@ def sso_settings_check(app_configs, **kwargs):
                     "SITE_URL is not https: IdPs will refuse the redirect URIs "
                     "and cookies are not Secure.",
                     id="connections.W002",
+                )
+            )
+    return problems
+
+
+# mozilla-django-oidc's login state: the least each setting may be.
+_LIBRARY_STATE_BOUNDS = {
+    # 43 letters and digits: 256 bits.
+    "OIDC_STATE_SIZE": (43, 128),
+    "OIDC_NONCE_SIZE": (43, 128),
+    # RFC 7636 4.1.
+    "OIDC_PKCE_CODE_VERIFIER_SIZE": (43, 128),
+    # Sign-ins in flight per browser: at least one, and a bounded session.
+    "OIDC_MAX_STATES": (1, 50),
+}
+
+
+@register()
+def sso_login_state_check(app_configs, **kwargs):
+    problems = []
+    for name, (low, high) in _LIBRARY_STATE_BOUNDS.items():
+        value = getattr(settings, name, None)
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if not whole or not low <= value <= high:
+            problems.append(
+                Error(
+                    f"{name} is {value!r}; it must be a whole number from {low} "
+                    f"to {high}.",
+                    hint="It sizes mozilla-django-oidc's login state; see "
+                    "config/settings.py.",
+                    id="connections.E001",
                 )
             )
     return problems

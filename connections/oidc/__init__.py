@@ -18,13 +18,7 @@ from connections.oidc.discovery import (
 )
 from connections.oidc.errors import OIDCError
 from connections.oidc.jwks import ASYMMETRIC_ALGS, JWKSCache, KeyResolver
-from connections.oidc.pkce import (
-    code_challenge_s256,
-    code_verifier,
-    new_nonce,
-    new_state,
-    secrets_match,
-)
+from connections.oidc.pkce import code_challenge_s256, secrets_match
 from connections.oidc.tokens import (
     accepted_algs,
     check_userinfo_sub,
@@ -44,12 +38,9 @@ __all__ = [
     "accepted_algs",
     "check_userinfo_sub",
     "code_challenge_s256",
-    "code_verifier",
     "discovery_url",
     "fetch_metadata",
     "issuer_from_input",
-    "new_nonce",
-    "new_state",
     "parse_metadata",
     "secrets_match",
     "validate_authorization_response_iss",

@@ -1,13 +1,21 @@
-"""Login state for one sign-in: ``state``, ``nonce`` and PKCE verifier in the session.
+"""Login state for one sign-in, on top of mozilla-django-oidc's state store.
 
-Each sign-in started in a browser gets its own entry, keyed by its ``state``,
-so several can run in parallel (two tabs, two organizations). An entry binds
-the sign-in to the organization, connection, configuration and issuer it was
-started for, and is consumed exactly once by the callback:
+mozilla-django-oidc's request view makes ``state``, ``nonce`` and the PKCE
+verifier and keeps them in the session under ``oidc_states``, one entry per
+``state`` (so several sign-ins can run in parallel: two tabs, two
+organizations), trimmed to ``OIDC_MAX_STATES`` entries, oldest first. This
+module adds what multi-tenancy needs to that same entry, and takes it out
+again exactly once in the callback:
 
-* the session entry is removed when it is read, and
-* a marker in the shared cache (``cache.add`` is atomic in Redis) makes a
-  second use fail even when two requests race with the same session.
+* ``flow_bind`` binds the entry to the organization, connection,
+  configuration and issuer it was started for (and, for an owner's test
+  sign-in, to that owner), under ``BINDING_KEY``;
+* ``flow_consume`` removes the entry from the session when it is read, and a
+  marker in the shared cache (``cache.add`` is atomic in Redis) makes a second
+  use fail even when two requests race with the same session, or when an old
+  copy of the session comes back; it refuses an entry without a nonce or a
+  valid PKCE verifier, and one older than the TTL (the library keeps no
+  expiry).
 
 The cache also remembers which organization issued a ``state`` and which
 ``state`` values were used, so a callback whose ``state`` is not (or no
@@ -27,19 +35,16 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from connections.oidc.discovery import CacheLike
-from connections.oidc.pkce import (
-    code_challenge_s256,
-    code_verifier,
-    new_nonce,
-    new_state,
-)
+from connections.oidc.pkce import code_challenge_s256
 
-SESSION_KEY = "sso_flows"
-# A browser rarely has more than a couple of sign-ins in flight; the cap keeps
-# a script that starts thousands from bloating its own session.
-MAX_PARALLEL_FLOWS = 10
-# Expired entries are kept (and their cache markers live) a while longer so a
-# late callback is reported as "expired", not as "unknown".
+# mozilla-django-oidc's session key: state -> {"nonce", "code_verifier",
+# "added_on"}, written by its add_state_and_verifier_and_nonce_to_session.
+SESSION_KEY = "oidc_states"
+# Our binding, kept inside the library's entry so that one removal (the
+# callback's, or the library's trimming) takes both.
+BINDING_KEY = "sso"
+# Expired entries' cache markers live a while longer so a late callback is
+# reported as "expired" or "reused", not as "unknown".
 RETENTION_FACTOR = 3
 MAX_STATE_CHARS = 200
 
@@ -60,8 +65,24 @@ class FlowTarget:
 
 
 @dataclass(frozen=True)
+class FlowBinding:
+    """What we store beside the library's nonce and verifier."""
+
+    organization_id: int
+    connection_id: int
+    config_id: int
+    issuer: str
+    redirect_uri: str
+    next_url: str
+    created_at: float
+    is_test: bool = False
+    # The owner who started a test sign-in; None for a real sign-in.
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True)
 class LoginFlow:
-    """One sign-in in flight, as stored in the session."""
+    """One sign-in in flight: the library's secrets and our binding."""
 
     state: str
     nonce: str
@@ -74,7 +95,6 @@ class LoginFlow:
     next_url: str
     created_at: float
     is_test: bool = False
-    # The owner who started a test sign-in; None for a real sign-in.
     actor_id: int | None = None
 
     @property
@@ -127,16 +147,42 @@ def _target_from(value: Any) -> FlowTarget | None:
         return None
 
 
-def _flows(session: MutableMapping[str, Any]) -> dict[str, dict[str, Any]]:
+def _states(session: MutableMapping[str, Any]) -> dict[str, dict[str, Any]]:
     stored = session.get(SESSION_KEY)
     if not isinstance(stored, dict):
         return {}
     return {k: v for k, v in stored.items() if isinstance(v, dict)}
 
 
-def flow_begin(
+def _usable_secrets(entry: dict[str, Any]) -> tuple[str, str] | None:
+    """The entry's nonce and PKCE verifier, or None unless both are usable."""
+    nonce, verifier = entry.get("nonce"), entry.get("code_verifier")
+    if not isinstance(nonce, str) or not nonce or not isinstance(verifier, str):
+        return None
+    try:
+        code_challenge_s256(verifier)
+    except ValueError:
+        return None
+    return nonce, verifier
+
+
+def _flow_from(state: str, entry: dict[str, Any]) -> LoginFlow | None:
+    pair = _usable_secrets(entry)
+    binding = entry.get(BINDING_KEY)
+    if pair is None or not isinstance(binding, dict):
+        return None
+    try:
+        bound = FlowBinding(**binding)
+    except TypeError:
+        return None
+    nonce, verifier = pair
+    return LoginFlow(state=state, nonce=nonce, code_verifier=verifier, **asdict(bound))
+
+
+def flow_bind(
     session: MutableMapping[str, Any],
     cache: CacheLike,
+    state: str,
     *,
     organization_id: int,
     connection_id: int,
@@ -149,35 +195,35 @@ def flow_begin(
     ttl: int,
     now: float | None = None,
 ) -> LoginFlow:
-    """Start a sign-in: fresh ``state``, ``nonce`` and verifier, kept in the session."""
-    now = time.time() if now is None else now
-    flow = LoginFlow(
-        state=new_state(),
-        nonce=new_nonce(),
-        code_verifier=code_verifier(),
+    """Bind the sign-in the library just stored under ``state`` to its target.
+
+    Raises ValueError when there is no entry for ``state`` with a nonce and a
+    PKCE verifier: a sign-in is never started without them.
+    """
+    states = _states(session)
+    entry = states.get(state)
+    pair = _usable_secrets(entry) if entry is not None else None
+    if entry is None or pair is None:
+        raise ValueError("no login state with a nonce and a PKCE verifier")
+    binding = FlowBinding(
         organization_id=organization_id,
         connection_id=connection_id,
         config_id=config_id,
         issuer=issuer,
         redirect_uri=redirect_uri,
         next_url=next_url,
-        created_at=now,
+        created_at=time.time() if now is None else now,
         is_test=is_test,
         actor_id=actor_id,
     )
-    retention = ttl * RETENTION_FACTOR
-    flows = {
-        state: entry
-        for state, entry in _flows(session).items()
-        if now - float(entry.get("created_at", 0)) < retention
-    }
-    flows[flow.state] = asdict(flow)
-    if len(flows) > MAX_PARALLEL_FLOWS:
-        oldest_first = sorted(flows.items(), key=lambda item: item[1]["created_at"])
-        flows = dict(oldest_first[-MAX_PARALLEL_FLOWS:])
+    entry[BINDING_KEY] = asdict(binding)
     # Reassigning (rather than mutating) marks a Django session as modified.
-    session[SESSION_KEY] = flows
-    cache.set(_issued_key(flow.state), asdict(flow.target), retention)
+    session[SESSION_KEY] = states
+    nonce, verifier = pair
+    flow = LoginFlow(
+        state=state, nonce=nonce, code_verifier=verifier, **asdict(binding)
+    )
+    cache.set(_issued_key(state), asdict(flow.target), ttl * RETENTION_FACTOR)
     return flow
 
 
@@ -199,8 +245,8 @@ def flow_consume(
         raise FlowError("state_missing", "The response has no 'state' parameter.", None)
     if len(state) > MAX_STATE_CHARS:
         raise FlowError("state_unknown", "The response's 'state' is not ours.", None)
-    flows = _flows(session)
-    entry = flows.pop(state, None)
+    states = _states(session)
+    entry = states.pop(state, None)
     if entry is None:
         used = _target_from(cache.get(_used_key(state)))
         if used is not None:
@@ -215,17 +261,18 @@ def flow_consume(
             "state_unknown",
             "The sign-in response does not belong to a sign-in started in this "
             "browser: it was started in another browser, the session cookie was "
-            "lost (check that SITE_URL matches the address people use), or the "
-            "link was forwarded.",
+            "lost (check that SITE_URL matches the address people use), the "
+            "browser started too many sign-ins since, or the link was forwarded.",
             issued,
         )
-    session[SESSION_KEY] = flows
-    try:
-        flow = LoginFlow(**entry)
-    except TypeError:
+    session[SESSION_KEY] = states
+    flow = _flow_from(state, entry)
+    if flow is None:
         raise FlowError(
-            "state_unknown", "The stored sign-in state is unreadable.", None
-        ) from None
+            "state_unknown",
+            "The stored sign-in state is unreadable, or has no nonce or PKCE verifier.",
+            _target_from(cache.get(_issued_key(state))),
+        )
     retention = ttl * RETENTION_FACTOR
     if not cache.add(_used_key(state), asdict(flow.target), retention):
         raise FlowError(

@@ -1,4 +1,9 @@
-"""Per-sign-in secrets: ``state``, ``nonce`` and the PKCE verifier (RFC 7636)."""
+"""PKCE (RFC 7636) S256 challenges, and a constant-time comparison.
+
+The per-sign-in secrets themselves (``state``, ``nonce`` and the code
+verifier) are made and stored by mozilla-django-oidc's request view; see
+``connections.oidc.flow``.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +11,9 @@ import base64
 import hashlib
 import hmac
 import re
-import secrets
 
-# 32 random bytes = 256 bits, twice the 128 the specs ask for at least.
-_RANDOM_BYTES = 32
 # RFC 7636 4.1: 43 to 128 characters from the unreserved set.
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
-_VERIFIER_BYTES = 48  # encodes to 64 characters
-
-
-def new_state() -> str:
-    """A fresh ``state`` value (CSRF protection for the redirect)."""
-    return secrets.token_urlsafe(_RANDOM_BYTES)
-
-
-def new_nonce() -> str:
-    """A fresh ``nonce`` value (binds the ID token to this sign-in)."""
-    return secrets.token_urlsafe(_RANDOM_BYTES)
-
-
-def code_verifier() -> str:
-    """A fresh PKCE code verifier: 64 URL-safe characters (384 bits)."""
-    return secrets.token_urlsafe(_VERIFIER_BYTES)
 
 
 def code_challenge_s256(verifier: str) -> str:

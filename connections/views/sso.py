@@ -1,9 +1,14 @@
 """SSO sign-in: organization login, IdP-initiated login, the callback, sign-out,
 the email-first page and an owner's test sign-in.
 
-The views are mozilla-django-oidc's, subclassed so that every value comes
-from the organization's connection instead of settings; the protocol work is
-in ``connections.oidc`` and the account rules in ``connections.services.sso``.
+The views are mozilla-django-oidc's, subclassed for many providers: the
+request view's own ``get`` makes and stores ``state``, ``nonce`` and the PKCE
+verifier, with this request's connection supplied through its hooks
+(``get_settings``, ``get_extra_params`` and the endpoint and client id it
+reads from the view); ``connections.oidc.flow`` binds that state to the
+organization and takes it once in the callback. The protocol work is in
+``connections.oidc``, the account rules in ``connections.services.sso``, and
+docs/ARCHITECTURE.md says which library methods are replaced and why.
 Every failure writes a sign-in event and shows a page with a reference the
 person can give their admin, with a 4xx status; it never signs anyone in.
 """
@@ -12,8 +17,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
+from importlib import import_module
+from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django import forms
 from django.conf import settings
@@ -27,7 +35,6 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
-from django.views.generic import View
 from mozilla_django_oidc.views import (
     OIDCAuthenticationCallbackView,
     OIDCAuthenticationRequestView,
@@ -38,7 +45,7 @@ from accounts.models import User
 from connections.backend import BACKEND_PATH, OrganizationOIDCBackend, VerifiedSignIn
 from connections.models import Connection, ConnectionConfig, SignInEvent
 from connections.oidc.errors import OIDCError
-from connections.oidc.flow import FlowError, flow_begin, flow_consume
+from connections.oidc.flow import FlowError, flow_bind, flow_consume
 from connections.oidc.tokens import validate_authorization_response_iss
 from connections.services.connections import live_connection_at, live_connection_for_org
 from connections.services.sso import (
@@ -72,6 +79,35 @@ IDP_LOGOUT_SESSION_KEY = "sso_idp_logout"
 LOGOUT_STATE_SESSION_KEY = "sso_logout_state"
 PENDING_INVITATION_SESSION_KEY = "pending_invitation_id"
 _COOKIE_SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# The library's session-wide "next" (ours is kept per sign-in, in the flow).
+_LIBRARY_NEXT_SESSION_KEY = "oidc_login_next"
+# What the library's request view is told whatever the settings say: every
+# sign-in has a nonce and a PKCE S256 challenge and comes back to our one
+# callback. The sizes (OIDC_STATE_SIZE, OIDC_NONCE_SIZE,
+# OIDC_PKCE_CODE_VERIFIER_SIZE) and OIDC_MAX_STATES come from settings.
+LIBRARY_FIXED_SETTINGS = MappingProxyType(
+    {
+        "OIDC_USE_NONCE": True,
+        "OIDC_USE_PKCE": True,
+        "OIDC_PKCE_CODE_CHALLENGE_METHOD": "S256",
+        "OIDC_AUTHENTICATION_CALLBACK_URL": "sso_callback",
+    }
+)
+# The authorization request's own parameters: an endpoint's query string
+# (Azure AD B2C's ?p=<policy>) may not replace any of them.
+_AUTHORIZATION_PARAMS = frozenset(
+    {
+        "response_type",
+        "scope",
+        "client_id",
+        "redirect_uri",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "login_hint",
+    }
+)
 _MAX_HINT_CHARS = 254
 _MAX_ERROR_DESCRIPTION_CHARS = 300
 
@@ -213,92 +249,39 @@ def _fail(
     )
 
 
-def _begin(
-    request: HttpRequest,
-    *,
-    organization: Organization,
-    connection: Connection,
-    config: ConnectionConfig,
-    next_url: str = "",
-    login_hint: str = "",
-    actor: User | None = None,
-) -> HttpResponse:
-    """Start a sign-in: fresh state, nonce and PKCE, then off to the IdP.
+def _endpoint_and_query(endpoint: str) -> tuple[str, dict[str, str]]:
+    """The authorization endpoint without its query, and that query's own
+    parameters (the library appends "?" and the request's parameters to the
+    endpoint it is given)."""
+    parts = urlsplit(endpoint)
+    params = {
+        name: value
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if name not in _AUTHORIZATION_PARAMS
+    }
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), params
 
-    Raises OIDCError when the IdP's discovery document cannot be had.
+
+def _state_of(authorization_url: str) -> str:
+    values = parse_qs(urlsplit(authorization_url).query).get("state") or [""]
+    return values[0]
+
+
+def _session_save_now(request: HttpRequest) -> None:
+    """Save the session now that the callback took its state, and read it
+    again only when it is next used, as mozilla-django-oidc's callback does.
+
+    The state is gone for good even if what follows ends in a server error
+    (Django then saves no session), and sign-ins started in other tabs during
+    the slow token request survive (the session is read again after it, not
+    written back from before it).
     """
-    backend = OrganizationOIDCBackend(config)
-    backend.provider_metadata()
-    flow = flow_begin(
-        request.session,
-        cache,
-        organization_id=organization.pk,
-        connection_id=connection.pk,
-        config_id=config.pk,
-        issuer=config.issuer_url,
-        redirect_uri=_redirect_uri(),
-        next_url=next_url,
-        is_test=actor is not None,
-        actor_id=actor.pk if actor is not None else None,
-        ttl=_ttl(),
-    )
-    return HttpResponseRedirect(backend.authorization_url(flow, login_hint))
-
-
-def _begin_live(
-    request: HttpRequest,
-    organization: Organization,
-    connection: Connection | None,
-    *,
-    next_url: str,
-    login_hint: str,
-    expected_issuer: str | None = None,
-) -> HttpResponse:
-    """Start a sign-in at ``connection``, the organization's live one (None:
-    it has none, which the person is told)."""
-    if connection is None or connection.live is None:
-        return _fail(
-            request,
-            organization=organization,
-            connection=None,
-            step="no_connection",
-            detail="Someone tried to sign in, but the organization has no live "
-            "connection.",
-            message=f"{organization.name} has not switched on single sign-on yet. "
-            "Sign in with your email and password instead.",
-            status=404,
-        )
-    config = connection.live
-    if expected_issuer is not None and expected_issuer != config.issuer_url:
-        return _fail(
-            request,
-            organization=organization,
-            connection=connection,
-            step="initiate_iss",
-            detail="An IdP-initiated sign-in named an issuer that is not the "
-            "connection's, so it was not started. Check the app's 'Initiate login "
-            "URI' at the provider.",
-            message=f"This sign-in link does not come from {organization.name}'s "
-            "identity provider. Start from your organization's sign-in page.",
-        )
-    try:
-        return _begin(
-            request,
-            organization=organization,
-            connection=connection,
-            config=config,
-            next_url=next_url,
-            login_hint=login_hint,
-        )
-    except OIDCError as exc:
-        return _fail(
-            request,
-            organization=organization,
-            connection=connection,
-            step=exc.step,
-            detail=exc.message,
-            message=PROTOCOL_MESSAGE.format(org=organization.name),
-        )
+    request.session.save()
+    engine = import_module(settings.SESSION_ENGINE)
+    request.session = engine.SessionStore(request.session.session_key)
+    # Written back at the end of the request whatever happens, so that a
+    # session held in the cookie itself (signed cookies) loses the state too.
+    request.session.modified = True
 
 
 def _test_signin_finish(
@@ -374,14 +357,32 @@ class SsoLoginView(OIDCAuthenticationRequestView):
     """``/sso/login/<login_path>/``: start a sign-in at the organization's IdP.
 
     Takes ``?login_hint=`` (passed to the IdP) and ``?next=`` (a local path).
+    The library's ``get`` makes the state, nonce and PKCE verifier, stores
+    them and redirects; ``sign_in_start`` gives it this request's connection
+    and binds what it stored.
     """
 
     http_method_names = ["get"]
+    # Per request (a view instance serves one), set by sign_in_start.
+    sso_scope = "openid"
+    sso_extra_params: Mapping[str, str] = MappingProxyType({})
 
-    def __init__(self, **kwargs: Any) -> None:
-        # The parent reads one provider from settings; providers come from
-        # the organization's connection.
-        View.__init__(self, **kwargs)
+    def get_settings(self, attr: str, *args: Any) -> Any:
+        """The library's settings: fixed ones, this request's connection's,
+        then Django's."""
+        if attr in LIBRARY_FIXED_SETTINGS:
+            return LIBRARY_FIXED_SETTINGS[attr]
+        if attr == "OIDC_RP_SCOPES":
+            return self.sso_scope
+        if attr in ("OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_RP_CLIENT_ID"):
+            # Per connection: the parent's __init__ copies these into
+            # attributes before any connection is known; sign_in_start sets
+            # those attributes.
+            return None
+        return super().get_settings(attr, *args)
+
+    def get_extra_params(self, request: HttpRequest) -> dict[str, str]:
+        return dict(self.sso_extra_params)
 
     def get(self, request: HttpRequest, login_path: str) -> HttpResponse:
         organization, connection = _live_target(login_path)
@@ -394,13 +395,115 @@ class SsoLoginView(OIDCAuthenticationRequestView):
                 status=404,
                 title="Unknown organization",
             )
-        return _begin_live(
-            request,
+        return self.sign_in_start_live(
             organization,
             connection,
             next_url=local_next(request.GET.get("next")),
             login_hint=_login_hint(request.GET.get("login_hint")),
         )
+
+    def sign_in_start(
+        self,
+        *,
+        organization: Organization,
+        connection: Connection,
+        config: ConnectionConfig,
+        next_url: str = "",
+        login_hint: str = "",
+        actor: User | None = None,
+    ) -> HttpResponse:
+        """Start a sign-in at ``config``: the library's fresh state, nonce and
+        PKCE S256, bound to the organization, then off to the IdP.
+
+        Raises OIDCError when the IdP's discovery document cannot be had.
+        """
+        request = self.request
+        backend = OrganizationOIDCBackend(config)
+        metadata = backend.provider_metadata()
+        endpoint, endpoint_params = _endpoint_and_query(metadata.authorization_endpoint)
+        self.OIDC_OP_AUTH_ENDPOINT = endpoint
+        self.OIDC_RP_CLIENT_ID = config.client_id
+        self.sso_scope = " ".join(backend.scopes())
+        redirect_uri = _redirect_uri()
+        # The redirect URI is the one built from SITE_URL that IdP admins
+        # register, not the parent's, built from this request's Host header.
+        self.sso_extra_params = {
+            **endpoint_params,
+            "redirect_uri": redirect_uri,
+            **({"login_hint": login_hint} if login_hint else {}),
+        }
+        response = super().get(request)
+        request.session.pop(_LIBRARY_NEXT_SESSION_KEY, None)
+        flow_bind(
+            request.session,
+            cache,
+            _state_of(response["Location"]),
+            organization_id=organization.pk,
+            connection_id=connection.pk,
+            config_id=config.pk,
+            issuer=config.issuer_url,
+            redirect_uri=redirect_uri,
+            next_url=next_url,
+            is_test=actor is not None,
+            actor_id=actor.pk if actor is not None else None,
+            ttl=_ttl(),
+        )
+        return response
+
+    def sign_in_start_live(
+        self,
+        organization: Organization,
+        connection: Connection | None,
+        *,
+        next_url: str,
+        login_hint: str,
+        expected_issuer: str | None = None,
+    ) -> HttpResponse:
+        """Start a sign-in at ``connection``, the organization's live one (None:
+        it has none, which the person is told)."""
+        request = self.request
+        if connection is None or connection.live is None:
+            return _fail(
+                request,
+                organization=organization,
+                connection=None,
+                step="no_connection",
+                detail="Someone tried to sign in, but the organization has no live "
+                "connection.",
+                message=f"{organization.name} has not switched on single sign-on "
+                "yet. Sign in with your email and password instead.",
+                status=404,
+            )
+        config = connection.live
+        if expected_issuer is not None and expected_issuer != config.issuer_url:
+            return _fail(
+                request,
+                organization=organization,
+                connection=connection,
+                step="initiate_iss",
+                detail="An IdP-initiated sign-in named an issuer that is not the "
+                "connection's, so it was not started. Check the app's 'Initiate "
+                "login URI' at the provider.",
+                message=f"This sign-in link does not come from {organization.name}'s "
+                "identity provider. Start from your organization's sign-in page.",
+            )
+        try:
+            return self.sign_in_start(
+                organization=organization,
+                connection=connection,
+                config=config,
+                next_url=next_url,
+                login_hint=login_hint,
+            )
+        except OIDCError as exc:
+            return _fail(
+                request,
+                organization=organization,
+                connection=connection,
+                step=exc.step,
+                detail=exc.message,
+                message=PROTOCOL_MESSAGE.format(org=organization.name),
+            )
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -440,8 +543,7 @@ class SsoInitiateView(SsoLoginView):
                 message="This sign-in link is incomplete. Start from your "
                 "organization's sign-in page.",
             )
-        return _begin_live(
-            request,
+        return self.sign_in_start_live(
             organization,
             connection,
             next_url=_target_link(params.get("target_link_uri")),
@@ -470,10 +572,12 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
 
     http_method_names = ["get"]
 
-    def __init__(self, **kwargs: Any) -> None:
-        View.__init__(self, **kwargs)
-
     def get(self, request: HttpRequest) -> HttpResponse:
+        # Not the parent's get, which would authenticate() through every
+        # backend (django-axes included) with the nonce and verifier as
+        # credentials, sign out whoever is signed in on an IdP error, answer
+        # an unknown state with a bare SuspiciousOperation, and has no TTL,
+        # no RFC 9207 check and no organization; docs/ARCHITECTURE.md.
         self.idp_error_code = ""
         try:
             flow = flow_consume(
@@ -481,6 +585,8 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             )
         except FlowError as exc:
             return self._flow_failure(exc)
+        invitation_id = request.session.get(PENDING_INVITATION_SESSION_KEY)
+        _session_save_now(request)
         try:
             organization, connection, config = flow_targets(flow)
         except SignInRefused as exc:
@@ -501,7 +607,6 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         if flow.is_test:
             return self._test_signin()
         backend = OrganizationOIDCBackend(config)
-        invitation_id = request.session.get(PENDING_INVITATION_SESSION_KEY)
         try:
             code = self._authorization_code(backend)
             self.user = backend.authenticate(
@@ -815,9 +920,10 @@ def connection_test_signin(
             reference="",
             title="Nothing to test",
         )
+    starter = SsoLoginView()
+    starter.setup(request)
     try:
-        return _begin(
-            request,
+        return starter.sign_in_start(
             organization=org.organization,
             connection=connection,
             config=connection.draft,

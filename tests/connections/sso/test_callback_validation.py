@@ -661,7 +661,7 @@ def test_discovery_failure_at_the_start_is_a_friendly_page(
 
     event = assert_refused(client, response, "issuer_mismatch")
     assert event.connection == acme_connection
-    assert "sso_flows" not in client.session
+    assert "oidc_states" not in client.session
 
 
 def test_unknown_organization_and_organization_without_sso(client, acme):

@@ -1,17 +1,27 @@
-"""The session-bound login state, without Django: a dict session, a dict cache."""
+"""The session-bound login state, without requests: a dict session, a dict cache.
+
+The entries are written by mozilla-django-oidc's own
+``add_state_and_verifier_and_nonce_to_session``, as its request view does.
+"""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.utils.crypto import get_random_string
+from mozilla_django_oidc.utils import (
+    add_state_and_verifier_and_nonce_to_session,
+    generate_code_challenge,
+)
 
 from connections.oidc.flow import (
-    MAX_PARALLEL_FLOWS,
+    BINDING_KEY,
     SESSION_KEY,
     FlowError,
     FlowTarget,
-    flow_begin,
+    flow_bind,
     flow_consume,
 )
 from connections.oidc.pkce import code_challenge_s256
@@ -38,6 +48,20 @@ class DictCache:
         return True
 
 
+def library_start(session: dict, now: float, *, pkce: bool = True) -> str:
+    """What mozilla-django-oidc's request view stores; returns the state."""
+    state = get_random_string(43)
+    params: dict[str, str] = {"nonce": get_random_string(43)}
+    verifier = get_random_string(64) if pkce else None
+    if verifier is not None:
+        params["code_challenge"] = generate_code_challenge(verifier, "S256")
+    add_state_and_verifier_and_nonce_to_session(
+        SimpleNamespace(session=session), state, params, verifier
+    )
+    session[SESSION_KEY][state]["added_on"] = now  # the library's clock is real
+    return state
+
+
 def begin(session, cache, now=1000.0, **changes):
     values = {
         "organization_id": 7,
@@ -49,7 +73,7 @@ def begin(session, cache, now=1000.0, **changes):
         "now": now,
     }
     values.update(changes)
-    return flow_begin(session, cache, **values)
+    return flow_bind(session, cache, library_start(session, now), **values)
 
 
 def test_a_flow_is_bound_to_its_org_connection_config_and_issuer():
@@ -61,8 +85,20 @@ def test_a_flow_is_bound_to_its_org_connection_config_and_issuer():
     assert flow == started
     assert (flow.organization_id, flow.connection_id, flow.config_id) == (7, 3, 11)
     assert flow.issuer == "https://idp.example"
+    assert flow.next_url == "/orgs/acme/"
     assert flow.code_challenge == code_challenge_s256(flow.code_verifier)
     assert session[SESSION_KEY] == {}
+
+
+def test_the_binding_lives_in_the_librarys_entry_beside_its_secrets():
+    session, cache = {}, DictCache()
+    started = begin(session, cache)
+
+    entry = session[SESSION_KEY][started.state]
+
+    assert entry["nonce"] == started.nonce
+    assert entry["code_verifier"] == started.code_verifier
+    assert entry[BINDING_KEY]["organization_id"] == 7
 
 
 def test_a_flow_is_consumed_once():
@@ -112,22 +148,71 @@ def test_unknown_states_are_attributed_only_when_this_server_issued_them():
     assert missing.value.step == "state_missing"
 
 
-def test_parallel_flows_are_kept_up_to_a_cap_oldest_dropped_first():
+def test_parallel_flows_are_kept_up_to_a_cap_oldest_dropped_first(settings):
     session, cache = {}, DictCache()
-    flows = [
-        begin(session, cache, now=1000.0 + i) for i in range(MAX_PARALLEL_FLOWS + 2)
-    ]
+    cap = settings.OIDC_MAX_STATES
+    flows = [begin(session, cache, now=1000.0 + i) for i in range(cap + 2)]
 
-    assert len(session[SESSION_KEY]) == MAX_PARALLEL_FLOWS
+    assert len(session[SESSION_KEY]) == cap
     assert flows[0].state not in session[SESSION_KEY]
+    assert flows[1].state not in session[SESSION_KEY]
     assert flows[-1].state in session[SESSION_KEY]
     second_newest = flow_consume(session, cache, flows[-2].state, ttl=TTL, now=1020.0)
     assert second_newest.state == flows[-2].state
+    with pytest.raises(FlowError) as dropped:
+        flow_consume(session, cache, flows[0].state, ttl=TTL, now=1020.0)
+    assert dropped.value.step == "state_unknown"
+    assert dropped.value.target == FlowTarget(7, 3, False)
 
 
-def test_every_flow_has_its_own_secrets():
+def test_a_state_without_a_pkce_verifier_is_never_bound():
     session, cache = {}, DictCache()
-    a, b = begin(session, cache), begin(session, cache)
-    assert (
-        len({a.state, a.nonce, a.code_verifier, b.state, b.nonce, b.code_verifier}) == 6
-    )
+    state = library_start(session, 1000.0, pkce=False)
+
+    with pytest.raises(ValueError):
+        flow_bind(
+            session,
+            cache,
+            state,
+            organization_id=7,
+            connection_id=3,
+            config_id=11,
+            issuer="https://idp.example",
+            redirect_uri="https://console.example/sso/callback/",
+            ttl=TTL,
+        )
+    with pytest.raises(ValueError):
+        flow_bind(
+            session,
+            cache,
+            "not-stored",
+            organization_id=7,
+            connection_id=3,
+            config_id=11,
+            issuer="https://idp.example",
+            redirect_uri="https://console.example/sso/callback/",
+            ttl=TTL,
+        )
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda entry: entry.pop(BINDING_KEY),
+        lambda entry: entry.update(code_verifier=None),
+        lambda entry: entry.update(code_verifier="short"),
+        lambda entry: entry.update(nonce=None),
+        lambda entry: entry[BINDING_KEY].pop("issuer"),
+    ],
+    ids=["no_binding", "no_verifier", "bad_verifier", "no_nonce", "bad_binding"],
+)
+def test_an_incomplete_entry_is_refused_and_gone(spoil):
+    session, cache = {}, DictCache()
+    started = begin(session, cache)
+    spoil(session[SESSION_KEY][started.state])
+
+    with pytest.raises(FlowError) as raised:
+        flow_consume(session, cache, started.state, ttl=TTL, now=1001.0)
+
+    assert raised.value.step == "state_unknown"
+    assert started.state not in session[SESSION_KEY]

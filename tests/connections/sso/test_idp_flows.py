@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from django.utils.crypto import get_random_string
 
 from accounts.models import User
 from connections.models import ConnectionCheck, SignInEvent, SsoIdentity
@@ -109,7 +110,7 @@ def test_idp_initiated_sign_in_starts_a_fresh_sp_sign_in(
     assert response.status_code == 302
     authorize = query_of(response["Location"])
     assert authorize["login_hint"] == "ada@acme.test"
-    assert authorize["state"] in client.session["sso_flows"]
+    assert authorize["state"] in client.session["oidc_states"]
     back = okta.login(okta.http_session(), response["Location"], "ada@acme.test")
     done = client.get(back)
     assert done["Location"] == "/orgs/acme/members/"
@@ -130,7 +131,7 @@ def test_idp_initiated_sign_in_with_another_issuer_is_refused(
     assert_refused(client, response, "initiate_iss")
     response = client.get("/sso/initiate/acme/")
     assert_refused(client, response, "initiate_iss")
-    assert "sso_flows" not in client.session
+    assert "oidc_states" not in client.session
 
 
 def test_idp_initiated_target_on_another_site_is_ignored(
@@ -243,7 +244,7 @@ def test_test_sign_in_is_for_owners_only(client, acme, okta, member_factory):
 
     assert client.post(url).status_code == 403
     assert client.get(url).status_code == 405
-    assert "sso_flows" not in client.session
+    assert "oidc_states" not in client.session
 
 
 def test_test_sign_in_coming_back_to_another_session_is_refused(
@@ -270,6 +271,26 @@ def test_test_sign_in_coming_back_to_another_session_is_refused(
     assert response.status_code == 403
     assert SignInEvent.objects.get().step == "test_actor"
     assert not ConnectionCheck.objects.exists()
+
+
+def test_the_idp_checks_the_pkce_verifier_the_sign_in_stored(
+    client, acme, okta, okta_connection
+):
+    # The IdP requires PKCE S256; a good sign-in proves the stored verifier is
+    # sent. Swap it for another well-formed one and the IdP refuses the code.
+    request = start_login(client)
+    session = client.session
+    states = session["oidc_states"]
+    states[request["state"]]["code_verifier"] = get_random_string(64)
+    session["oidc_states"] = states
+    session.save()
+    back = okta.login(okta.http_session(), request["_url"], "ada@acme.test")
+
+    response = client.get(back)
+
+    event = assert_refused(client, response, "token")
+    assert "invalid_grant" in event.detail
+    assert not SsoIdentity.objects.exists()
 
 
 def test_key_rotation_at_the_idp_between_two_sign_ins(acme, okta, okta_connection):

@@ -127,6 +127,30 @@ def test_password_sign_in_still_works_with_the_sso_backend_installed(client, acm
     assert signed_in_user_id(client) is not None
 
 
+def test_code_and_state_on_a_password_sign_in_never_reach_an_idp(
+    client, acme, acme_connection, fake_idp
+):
+    # Django's authenticate() runs every backend; the SSO one acts only on a
+    # flow the callback hands it, never on ?code=&state= of any request.
+    request = start_login(Client())
+    make_user("pat@acme.test")
+    url = f"/accounts/login/?code=c&state={request['state']}"
+
+    # A wrong password: the password backend says no, so the SSO one is asked.
+    refused = client.post(url, {"username": "pat@acme.test", "password": "wrong"})
+    assert refused.status_code < 500
+    assert signed_in_user_id(client) is None
+    response = client.post(url, {"username": "pat@acme.test", "password": PASSWORD})
+
+    assert response.status_code == 302
+    user = User.objects.get(email="pat@acme.test")
+    assert signed_in_user_id(client) == str(user.pk)
+    assert client.session["_auth_user_backend"] == (
+        "accounts.backends.EmailPasswordBackend"
+    )
+    assert fake_idp.count("/token") == 0
+
+
 def test_enforced_members_get_a_link_to_their_sso(client, acme, acme_connection):
     member = make_member(acme, user=make_user("pat@acme.test"))
     acme.sso_enforced = True
