@@ -234,6 +234,10 @@ class SignInEvent(models.Model):
     email = models.CharField(max_length=254, blank=True)
     reference = models.CharField(max_length=16, db_index=True)
     is_test = models.BooleanField(default=False)
+    # False for a sign-in refused before the browser was sent to the IdP (a bad
+    # link, no live connection): anyone can cause those, so they are counted
+    # apart from the attempts owners investigate, and rate-limited.
+    reached_idp = models.BooleanField(default=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Subquery
+from datetime import timedelta
+from typing import Any
 
-from connections.models import Connection, ConnectionCheck
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from connections.models import Connection, ConnectionCheck, SignInEvent
 from organizations.models import Organization
 
 
@@ -24,4 +29,35 @@ def connections_failing_health(org: Organization) -> list[Connection]:
         )
         .annotate(failing_check_id=Subquery(latest_periodic.values("id")[:1]))
         .order_by("name", "id")
+    )
+
+
+def signin_attempts_page(
+    connection: Connection, number: int, size: int
+) -> Page[SignInEvent]:
+    """The sign-in attempts through ``connection`` that reached the IdP, newest
+    first, one page: two queries (count and rows), whatever the table holds."""
+    events = SignInEvent.objects.filter(
+        connection=connection, reached_idp=True
+    ).order_by("-created_at", "-id")
+    return Paginator(events, size).get_page(number)
+
+
+def refusals_before_idp(
+    connection: Connection, *, days: int = 7
+) -> list[dict[str, Any]]:
+    """Sign-ins refused before reaching the IdP in the last ``days``, counted by
+    reason (``step``), for this connection and the organization's none-live
+    refusals. One query."""
+    since = timezone.now() - timedelta(days=days)
+    return list(
+        SignInEvent.objects.filter(
+            Q(connection=connection) | Q(connection__isnull=True),
+            organization_id=connection.organization_id,
+            reached_idp=False,
+            created_at__gte=since,
+        )
+        .values("step")
+        .annotate(count=Count("id"), last_at=Max("created_at"))
+        .order_by("-count", "step")
     )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -61,6 +62,7 @@ __all__ = [
     "flow_targets",
     "new_reference",
     "signin_complete",
+    "signin_refusal_before_idp_record",
     "signin_event_record",
     "signin_test_preview",
     "signin_test_record",
@@ -71,6 +73,8 @@ __all__ = [
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _REFERENCE_LENGTH = 10
 _MAX_DETAIL_CHARS = 2000
+# Refusals before the IdP: one recorded per address, organization and reason.
+PRE_IDP_RECORD_INTERVAL = 60
 # Claims never shown in a test sign-in's summary: single-use or hash values
 # that mean nothing to an admin.
 _HIDDEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "s_hash"})
@@ -142,6 +146,7 @@ def signin_event_record(
     is_test: bool = False,
     ip: str | None = None,
     reference: str | None = None,
+    reached_idp: bool = True,
 ) -> SignInEvent:
     """Write one sign-in event. ``detail`` must never contain a token."""
     return SignInEvent.objects.create(
@@ -155,6 +160,38 @@ def signin_event_record(
         reference=reference or new_reference(),
         is_test=is_test,
         ip_address=ip,
+        reached_idp=reached_idp,
+    )
+
+
+def signin_refusal_before_idp_record(
+    *,
+    organization: Organization,
+    connection: Connection | None,
+    step: str,
+    detail: str,
+    ip: str | None,
+    reference: str,
+) -> SignInEvent | None:
+    """Record a sign-in refused before the browser went to the IdP, at most once
+    per address, organization and reason per ``PRE_IDP_RECORD_INTERVAL``.
+
+    Anyone can cause these (a link with a wrong ``iss``), so unauthenticated
+    requests must not fill the table or cost a write each: the rest are only
+    logged. Returns None when this one was not recorded.
+    """
+    key = f"sso:pre-idp:{organization.pk}:{_storable(step, 40)}:{ip or '-'}"
+    if not cache.add(key, 1, PRE_IDP_RECORD_INTERVAL):
+        return None
+    return signin_event_record(
+        organization=organization,
+        connection=connection,
+        outcome=SignInEvent.Outcome.FAILURE,
+        step=step,
+        detail=detail,
+        ip=ip,
+        reference=reference,
+        reached_idp=False,
     )
 
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from connections.forms import ConnectionForm, PublishForm
 from connections.models import Connection, ConnectionCheck
+from connections.selectors import refusals_before_idp, signin_attempts_page
 from connections.services.checks import check_steps_for_display, connection_check_start
 from connections.services.connections import (
     connection_create,
@@ -34,11 +35,13 @@ from organizations.access import (
     SignedInRequest,
     client_ip,
     org_view,
+    page_number,
     wants_json,
 )
 from organizations.errors import PermissionDenied, ServiceError
 
 HISTORY_SIZE = 25
+SIGNINS_PAGE_SIZE = 20
 _FINAL = (ConnectionCheck.Status.PASSED, ConnectionCheck.Status.FAILED)
 
 
@@ -187,6 +190,13 @@ def connection_detail(
     blockers = connection_publish_blockers(
         connection=connection, actor=request.user, organization=org.organization
     )
+    can_manage = org.can("connections.manage")
+    signins = refusals = None
+    if can_manage:  # the panel lists people's addresses: owners only
+        signins = signin_attempts_page(
+            connection, page_number(request), SIGNINS_PAGE_SIZE
+        )
+        refusals = refusals_before_idp(connection)
     return render(
         request,
         "connections/connection_detail.html",
@@ -199,7 +209,9 @@ def connection_detail(
             "draft_tested": tested,
             "draft_is_live": connection.live_id == connection.draft_id,
             "blockers": blockers,
-            "can_manage": org.can("connections.manage"),
+            "page": signins,
+            "refusals": refusals,
+            "can_manage": can_manage,
             "can_publish": org.can("sso.enforce"),
         },
     )

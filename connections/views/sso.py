@@ -53,6 +53,7 @@ from connections.services.sso import (
     flow_targets,
     new_reference,
     signin_event_record,
+    signin_refusal_before_idp_record,
     signin_test_preview,
     signin_test_record,
     signin_test_steps,
@@ -216,10 +217,26 @@ def _fail(
     is_test: bool = False,
     subject: str = "",
     email: str = "",
+    before_idp: bool = False,
 ) -> HttpResponse:
-    """Record a failed attempt and show the person a page with its reference."""
+    """Record a failed attempt and show the person a page with its reference.
+
+    ``before_idp``: refused before the browser went to the IdP, which anyone
+    can cause; recorded apart and rate-limited, and without a reference on the
+    page when this one was not recorded.
+    """
     reference = new_reference()
-    if organization is not None:
+    if organization is not None and before_idp:
+        recorded = signin_refusal_before_idp_record(
+            organization=organization,
+            connection=connection,
+            step=step,
+            detail=detail,
+            ip=client_ip(request),
+            reference=reference,
+        )
+        reference = reference if recorded is not None else ""
+    elif organization is not None:
         signin_event_record(
             organization=organization,
             connection=connection,
@@ -473,6 +490,7 @@ class SsoLoginView(OIDCAuthenticationRequestView):
                 message=f"{organization.name} has not switched on single sign-on "
                 "yet. Sign in with your email and password instead.",
                 status=404,
+                before_idp=True,
             )
         config = connection.live
         if expected_issuer is not None and expected_issuer != config.issuer_url:
@@ -486,6 +504,7 @@ class SsoLoginView(OIDCAuthenticationRequestView):
                 "login URI' at the provider.",
                 message=f"This sign-in link does not come from {organization.name}'s "
                 "identity provider. Start from your organization's sign-in page.",
+                before_idp=True,
             )
         try:
             return self.sign_in_start(
@@ -503,6 +522,7 @@ class SsoLoginView(OIDCAuthenticationRequestView):
                 step=exc.step,
                 detail=exc.message,
                 message=PROTOCOL_MESSAGE.format(org=organization.name),
+                before_idp=True,
             )
 
 
@@ -542,6 +562,7 @@ class SsoInitiateView(SsoLoginView):
                 "parameter.",
                 message="This sign-in link is incomplete. Start from your "
                 "organization's sign-in page.",
+                before_idp=True,
             )
         return self.sign_in_start_live(
             organization,
