@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from django.template import engines
 from django.template.base import Lexer, TokenType
+from django.template.loader import render_to_string
+from django.utils import translation
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -259,3 +261,21 @@ def test_the_check_finds_text_that_is_not_marked(source):
 )
 def test_the_check_accepts_marked_text_data_and_markup(source):
     assert untranslated(source) == []
+
+
+@pytest.mark.parametrize(
+    ("template", "context"),
+    [
+        ("500.html", {}),
+        (
+            "invitations/email/invitation.html",
+            {"organization_name": "Acme", "inviter": "Ada", "role": "Admin"},
+        ),
+    ],
+)
+def test_a_page_declares_the_language_it_is_rendered_in(template, context):
+    """Screen readers pick their voice from <html lang>: it follows the text."""
+    with translation.override("fr"):
+        assert '<html lang="fr">' in render_to_string(template, context)
+    with translation.override("en-us"):
+        assert '<html lang="en-us">' in render_to_string(template, context)
