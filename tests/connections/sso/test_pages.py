@@ -178,3 +178,34 @@ def test_a_deactivated_user_loses_the_sso_session(
     User.objects.filter(pk=user_id).update(is_active=False)
 
     assert client.get("/accounts/me/").status_code == 401
+
+
+def test_anonymous_refusals_before_the_idp_never_push_out_real_attempts(
+    acme, acme_connection, fake_idp
+):
+    # Issue 15, item 4: 25 anonymous IdP-initiated links with a wrong issuer
+    # used to replace every row of the connection's latest sign-in attempts.
+    member = make_member(acme, "member", user=make_user("ada@acme.test"))
+    real = Client()
+    request = start_login(real)
+    fake_idp.next_id_token = fake_idp.sign(
+        {**fake_idp.claims(request["nonce"]), "email": member.user.email}
+    )
+    callback(real, fake_idp.issuer, request["state"])
+    assert signed_in_user_id(real) == str(member.user.pk)
+
+    for number in range(25):
+        anonymous = Client(REMOTE_ADDR=f"203.0.113.{number}")
+        response = anonymous.get("/sso/initiate/acme/", {"iss": "https://evil.test"})
+        assert response.status_code == 400
+    # The same address again within a minute writes nothing more.
+    Client(REMOTE_ADDR="203.0.113.1").get("/sso/initiate/acme/", {"iss": "x"})
+    assert SignInEvent.objects.filter(reached_idp=False).count() == 25
+
+    owner = Client()
+    owner.force_login(acme.owner, backend="accounts.backends.EmailPasswordBackend")
+    page = owner.get(f"/orgs/acme/connections/{acme_connection.pk}/").content.decode()
+    panel = page.split("Refused before reaching your identity provider")
+    assert "ada@acme.test" in panel[0]  # the real attempt is still listed
+    assert "initiate_iss" not in panel[0]
+    assert "<td>25</td>" in panel[1]
