@@ -50,7 +50,7 @@ from accounts.models import User
 from connections import outbound
 from connections.models import ConnectionConfig
 from connections.oidc.client_auth import client_auth, token_auth_method
-from connections.oidc.discovery import ProviderMetadata, fetch_metadata
+from connections.oidc.discovery import ProviderMetadata, cache_key, fetch_metadata
 from connections.oidc.errors import OIDCError
 from connections.oidc.flow import LoginFlow
 from connections.oidc.jwks import JWKSCache
@@ -68,6 +68,11 @@ _FIX_REACH = (
 
 def _setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
+
+
+# A discovery document is fetched anew for a key set that moved at most this
+# often per connection (seconds).
+DISCOVERY_REFRESH_INTERVAL = 60
 
 
 def _jwks_clock() -> float:
@@ -93,6 +98,15 @@ class ConnectionCache:
 
     def add(self, key: str, value: Any, timeout: Any = None) -> bool:
         return django_cache.add(self.prefix + key, value, timeout)
+
+    def delete(self, key: str) -> None:
+        django_cache.delete(self.prefix + key)
+
+
+def provider_cache_forget(connection_id: int, issuer: str) -> None:
+    """Drop a connection's cached discovery document for ``issuer``: the next
+    sign-in reads the IdP's current one (after a passing check, say)."""
+    ConnectionCache(connection_id).delete(cache_key("discovery", issuer))
 
 
 @dataclass(frozen=True)
@@ -136,17 +150,29 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
     def cache(self) -> ConnectionCache:
         return ConnectionCache(self._config().connection_id)
 
-    def provider_metadata(self) -> ProviderMetadata:
-        """The IdP's discovery document, from the cache when it is there."""
-        if self._metadata is None:
+    def provider_metadata(self, *, refresh: bool = False) -> ProviderMetadata:
+        """The IdP's discovery document, from the cache when it is there
+        (``refresh``: fetched anew, and cached for the next sign-ins)."""
+        if self._metadata is None or refresh:
             self._metadata = fetch_metadata(
                 outbound.fetch,
                 self._config().issuer_url,
                 cache=self.cache,
                 ttl=int(_setting("SSO_DISCOVERY_TTL", 3600)),
                 allow_insecure=bool(_setting("SSO_ALLOW_INSECURE_ISSUERS", False)),
+                refresh=refresh,
             )
         return self._metadata
+
+    def _moved_key_set(self, metadata: ProviderMetadata) -> ProviderMetadata | None:
+        """The discovery document fetched anew when the key set it named could
+        not be loaded or lacks the token's key: the provider may have moved its
+        JWKS. None when it did not move, or when this connection's discovery
+        was refreshed for that reason moments ago (once a minute at most)."""
+        if not self.cache.add("discovery-refresh", 1, DISCOVERY_REFRESH_INTERVAL):
+            return None
+        fresh = self.provider_metadata(refresh=True)
+        return fresh if fresh.jwks_uri != metadata.jwks_uri else None
 
     def jwks(self) -> JWKSCache:
         return JWKSCache(
@@ -241,8 +267,9 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         """Validate the ID token completely; return its claims or raise OIDCError."""
         config = self._config()
         metadata = self.provider_metadata()
-        try:
-            claims = validate_id_token(
+
+        def validate(metadata: ProviderMetadata) -> dict[str, Any]:
+            return validate_id_token(
                 token,
                 issuer=config.issuer_url,
                 client_id=config.client_id,
@@ -253,6 +280,19 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
                 nonce=kwargs["nonce"],
                 leeway=config.leeway_seconds,
             )
+
+        try:
+            try:
+                claims = validate(metadata)
+            except OIDCError as exc:
+                moved = (
+                    self._moved_key_set(metadata)
+                    if exc.step in ("jwks", "kid")
+                    else None
+                )
+                if moved is None:
+                    raise
+                claims = validate(moved)
         except UnicodeError:
             # A claim holding a lone surrogate ("\ud800" in the JSON) breaks
             # the nonce comparison; it is a malformed token, not a crash.

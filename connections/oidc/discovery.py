@@ -26,6 +26,9 @@ WELL_KNOWN_PATH = "/.well-known/openid-configuration"
 # server; people paste it, and it sits under the same issuer.
 _PASTED_METADATA_SUFFIXES = (WELL_KNOWN_PATH, "/.well-known/oauth-authorization-server")
 _DEFAULT_TTL = 3600
+# Bounds on how long a provider's own Cache-Control may keep its documents.
+MIN_CACHE_SECONDS = 60
+MAX_CACHE_SECONDS = 24 * 60 * 60
 
 
 class FetchResponse(Protocol):
@@ -333,6 +336,41 @@ def _check_issuer(doc: Any, issuer: str) -> None:
         )
 
 
+def cache_ttl(
+    cache_control: str | None,
+    default: int,
+    *,
+    minimum: int = MIN_CACHE_SECONDS,
+    maximum: int = MAX_CACHE_SECONDS,
+) -> int:
+    """How long to keep a provider's document: its ``Cache-Control: max-age``
+    within [minimum, maximum]; ``no-store``/``no-cache`` mean the minimum;
+    without either, ``default`` (within the same bounds)."""
+    directives = {
+        part.strip().lower().split("=", 1)[0]: part.strip().partition("=")[2]
+        for part in (cache_control or "").split(",")
+        if part.strip()
+    }
+    if "no-store" in directives or "no-cache" in directives:
+        return minimum
+    age = directives.get("max-age", "").strip('"')
+    seconds = int(age) if age.isdigit() else default
+    return max(minimum, min(maximum, seconds))
+
+
+class HeaderRecorder:
+    """A ``Fetch`` that remembers the headers of the last response it passed on."""
+
+    def __init__(self, fetch: Fetch) -> None:
+        self.fetch = fetch
+        self.headers: Mapping[str, str] = {}
+
+    def __call__(self, url: str, **kwargs: Any) -> FetchResponse:
+        response = self.fetch(url, **kwargs)
+        self.headers = response.headers
+        return response
+
+
 def fetch_metadata(
     fetch: Fetch,
     issuer: str,
@@ -340,26 +378,30 @@ def fetch_metadata(
     cache: CacheLike | None = None,
     ttl: int = _DEFAULT_TTL,
     allow_insecure: bool = False,
+    refresh: bool = False,
 ) -> ProviderMetadata:
     """Fetch, validate and cache the discovery document of ``issuer``.
 
     ``issuer`` is the configured issuer (see ``issuer_from_input``); the
     document's ``issuer`` must equal it exactly (Discovery 1.0 section 4.3),
     otherwise OIDCError(step="issuer_mismatch"). Only validated documents are
-    cached, under a key derived from the issuer, and they are re-validated on
-    every read so a setting change (``allow_insecure``) applies at once.
+    cached, under a key derived from the issuer, for the provider's
+    ``Cache-Control: max-age`` within bounds (``ttl`` without one), and they
+    are re-validated on every read so a setting change (``allow_insecure``)
+    applies at once. ``refresh`` skips the cached copy.
     """
     url = discovery_url(issuer, allow_insecure=allow_insecure)
     key = cache_key("discovery", issuer)
-    if cache is not None:
+    if cache is not None and not refresh:
         cached = cache.get(key)
         if isinstance(cached, dict):
             _check_issuer(cached, issuer)
             return parse_metadata(cached, allow_insecure=allow_insecure)
-    doc = fetch_json(fetch, url, step="discovery", what="discovery document")
+    recorder = HeaderRecorder(fetch)
+    doc = fetch_json(recorder, url, step="discovery", what="discovery document")
     # The issuer check comes first: a wrong issuer explains any other oddity.
     _check_issuer(doc, issuer)
     metadata = parse_metadata(doc, allow_insecure=allow_insecure)
     if cache is not None:
-        cache.set(key, dict(doc), ttl)
+        cache.set(key, dict(doc), cache_ttl(recorder.headers.get("Cache-Control"), ttl))
     return metadata

@@ -20,7 +20,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
-from connections.oidc.discovery import CacheLike, Fetch, cache_key, fetch_json
+from connections.oidc.discovery import (
+    CacheLike,
+    Fetch,
+    HeaderRecorder,
+    cache_key,
+    cache_ttl,
+    fetch_json,
+)
 from connections.oidc.errors import OIDCError
 
 # Only public-key signatures: with a symmetric algorithm anybody holding the
@@ -258,9 +265,11 @@ class JWKSCache:
         )
 
     def _fetch(self, fetch: Fetch, jwks_uri: str) -> list[dict[str, Any]]:
-        doc = fetch_json(fetch, jwks_uri, step="jwks", what="key set")
+        recorder = HeaderRecorder(fetch)
+        doc = fetch_json(recorder, jwks_uri, step="jwks", what="key set")
         keys = _validate_document(doc, jwks_uri)
-        self.cache.set(cache_key("jwks", jwks_uri), {"keys": keys}, self.ttl)
+        ttl = cache_ttl(recorder.headers.get("Cache-Control"), self.ttl)
+        self.cache.set(cache_key("jwks", jwks_uri), {"keys": keys}, ttl)
         return keys
 
     @staticmethod

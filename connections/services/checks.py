@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from connections import outbound
+from connections.backend import provider_cache_forget
 from connections.checks_steps import (
     FAILED,
     SKIPPED,
@@ -309,7 +310,7 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
 def _check_record(check_id: int, outcome: CheckOutcome) -> ConnectionCheck | None:
     check = (
         ConnectionCheck.objects.select_for_update(of=("self",))
-        .select_related("connection__organization", "created_by")
+        .select_related("connection__organization", "created_by", "config")
         .filter(pk=check_id)
         .first()
     )
@@ -325,6 +326,11 @@ def _check_record(check_id: int, outcome: CheckOutcome) -> ConnectionCheck | Non
     connection = check.connection
     failed = [s.key for s in outcome.steps if s.status == FAILED]
     logger.info("Connection check %s %s", check.pk, check.status)
+    if passed:
+        # What the check just read is the IdP as it is now: sign-ins stop
+        # using a cached discovery document that may predate a change.
+        issuer = check.config.issuer_url
+        transaction.on_commit(lambda: provider_cache_forget(connection.pk, issuer))
     if check.kind == Kind.PERIODIC:
         _health_record(check, passed=passed, failed=failed)
     else:

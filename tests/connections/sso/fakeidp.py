@@ -75,6 +75,8 @@ class FakeIdP:
             self.public_jwk(rsa_key(), "rsa-1", "RS256"),
             self.public_jwk(ec_key(), "ec-1", "ES256"),
         ]
+        # Where the key set is served (a test may move it, as IdPs do).
+        self.jwks_path = "/jwks"
         self.next_id_token: str | None = None
         self.token_reply: Callable[[SeenRequest], Reply] | None = None
         self.userinfo: dict[str, Any] = {}
@@ -102,7 +104,7 @@ class FakeIdP:
             "issuer": self.issuer,
             "authorization_endpoint": f"{self.origin}/authorize",
             "token_endpoint": f"{self.origin}/token",
-            "jwks_uri": f"{self.origin}/jwks",
+            "jwks_uri": f"{self.origin}{self.jwks_path}",
             "userinfo_endpoint": f"{self.origin}/userinfo",
             "end_session_endpoint": f"{self.origin}/logout",
             "response_types_supported": ["code"],
@@ -180,7 +182,7 @@ class FakeIdP:
     def answer(self, request: SeenRequest) -> Reply:
         if request.path == "/.well-known/openid-configuration":
             return Reply.json(self.metadata)
-        if request.path == "/jwks":
+        if request.path == self.jwks_path:
             return Reply.json({"keys": self.jwks_keys})
         if request.path == "/token" and request.method == "POST":
             if self.token_reply is not None:
