@@ -15,10 +15,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.forms import LoginForm, SignupForm
 from accounts.lockout import LOCKOUT_STATUS
+from accounts.selectors import sso_required_orgs
 from accounts.services import owner_signup
 from organizations.access import active_memberships, client_ip, local_next
 from organizations.errors import ServiceError
-from rolemapping.models import Membership, Role
 
 
 def safe_next(request: HttpRequest, default: str) -> str:
@@ -53,14 +53,6 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form}, status=status)
 
 
-def sso_required_orgs(user) -> list:
-    """Enforced organizations where this user may not use a password."""
-    memberships = Membership.objects.filter(
-        user=user, is_active=True, organization__sso_enforced=True
-    ).select_related("organization", "role")
-    return [m.organization for m in memberships if m.role.slug != Role.Slug.OWNER]
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def password_login(request: HttpRequest) -> HttpResponse:
@@ -74,8 +66,7 @@ def password_login(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.user
         sso_orgs = sso_required_orgs(user)
-        owns_an_org = user.owned_orgs.exists()
-        if sso_orgs and not owns_an_org:
+        if sso_orgs:
             form.add_error(
                 None,
                 f"{sso_orgs[0].name} requires single sign-on: password sign-in is "
