@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from accounts.models import User
+from accounts.models import User, canonical_email
 from organizations.errors import ServiceError
 from organizations.models import Organization
 from organizations.services import audit, organization_create
 
 
 def user_validate_email_free(email: str) -> str:
-    email = (email or "").strip().lower()
+    email = canonical_email(email)
     if User.objects.filter(email=email).exists():
         raise ServiceError(
             "An account with this email already exists. Sign in instead, or reset "

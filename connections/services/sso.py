@@ -29,7 +29,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, canonical_email
 from connections.models import (
     Connection,
     ConnectionCheck,
@@ -239,7 +239,7 @@ def _claimed_email(claims: Mapping[str, Any], email_claim: str) -> str:
         # SIGN to "k"), which would let one verified address reach another's
         # account: only plain ASCII addresses are matched to accounts.
         return ""
-    value = value.strip().lower()
+    value = canonical_email(value)
     return value if len(value) <= 254 else ""
 
 

@@ -216,3 +216,26 @@ def test_login_next_refuses_anything_but_a_plain_local_path(client, db, target):
         {"username": "someone@example.test", "password": PASSWORD, "next": target},
     )
     assert response["Location"] == "/"
+
+
+def test_password_login_ignores_case_spaces_and_a_trailing_dot(client, db):
+    make_user("someone@example.test")
+    response = client.post(
+        reverse("login"),
+        {"username": " SomeOne@Example.test. ", "password": PASSWORD},
+    )
+    assert response.status_code == 302
+
+
+def test_signup_stores_the_canonical_address(client, db):
+    client.post(reverse("signup"), {**SIGNUP, "email": " Founder@Acme.Test. "})
+    assert User.objects.get().email == "founder@acme.test"
+
+
+def test_signup_refuses_an_address_that_is_not_plain_ascii(client, db):
+    response = client.post(
+        reverse("signup"), {**SIGNUP, "email": "founder@\uff41\uff43\uff4d\uff45.test"}
+    )
+    assert response.status_code == 400
+    assert "plain ASCII" in response.content.decode()
+    assert not User.objects.exists()
