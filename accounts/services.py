@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User, canonical_email
 from organizations.errors import ServiceError
@@ -38,3 +39,26 @@ def owner_signup(
         name=org_name, login_path=login_path, owner=user, actor=user, ip=ip
     )
     return user, org
+
+
+@transaction.atomic
+def user_email_prove(*, user: User, via: str, ip: str | None = None) -> bool:
+    """Record that ``user``'s address is proven, ``via`` one of: email_link,
+    invitation, password_reset, sso, operator. Audited once; False when it was
+    proven already."""
+    now = timezone.now()
+    updated = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
+        email_verified_at=now
+    )
+    if not updated:
+        return False
+    user.email_verified_at = now
+    audit(
+        action="user.email_proven",
+        organization=None,
+        actor=user,
+        target=user.email,
+        details={"via": via},
+        ip=ip,
+    )
+    return True

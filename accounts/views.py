@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.forms import LoginForm, SignupForm
 from accounts.lockout import LOCKOUT_STATUS
 from accounts.selectors import sso_required_orgs
-from accounts.services import owner_signup
+from accounts.services import owner_signup, user_email_prove
 from organizations.access import active_memberships, client_ip, local_next
 from organizations.errors import ServiceError
 
@@ -93,6 +94,23 @@ def password_login(request: HttpRequest) -> HttpResponse:
     )
 
 
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's, and a new password chosen from the emailed link proves the
+    address: whoever holds the account now also holds the mailbox. The old
+    password and every session of the account stop working (Django's session
+    hash)."""
+
+    template_name = "accounts/password_reset_confirm.html"
+
+    def form_valid(self, form):
+        with transaction.atomic():
+            response = super().form_valid(form)
+            user_email_prove(
+                user=form.user, via="password_reset", ip=client_ip(self.request)
+            )
+        return response
+
+
 @require_http_methods(["POST"])
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
@@ -124,6 +142,7 @@ def me(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": "Sign in first."}, status=401)
     data = {
         "email": request.user.email,
+        "email_verified": request.user.email_proven,
         "memberships": [
             {
                 "org": m.organization.login_path,
@@ -155,9 +174,7 @@ password_reset_views = [
     ),
     path(
         "accounts/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="accounts/password_reset_confirm.html"
-        ),
+        PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(

@@ -33,6 +33,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User, canonical_email
+from accounts.services import user_email_prove
 from domains.names import email_domain
 from domains.services import org_has_verified_domain
 from invitations.models import Invitation
@@ -703,6 +704,8 @@ def invitation_accept_with_password(
         details={"by": "invitation"},
         ip=ip,
     )
+    # The link came to this address: whoever chose the password holds it.
+    user_email_prove(user=user, via="invitation", ip=ip)
     membership = _join(invitation, user, ip)
     invitation_mark_accepted(invitation=invitation, user=user, ip=ip, via="password")
     return user, membership
@@ -717,6 +720,8 @@ def invitation_accept_for_user(
     _refuse_if_sso_live(invitation)
     if user.email.lower() != invitation.email:
         raise _email_mismatch(invitation, user.email)
+    # The link came to this address, opened in a session of the account.
+    user_email_prove(user=user, via="invitation", ip=ip)
     membership = _join(invitation, user, ip)
     invitation_mark_accepted(invitation=invitation, user=user, ip=ip, via="account")
     return membership

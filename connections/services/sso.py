@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User, canonical_email
+from accounts.services import user_email_prove
 from connections.models import (
     Connection,
     ConnectionCheck,
@@ -415,6 +416,10 @@ def signin_complete(
         user = found.user or _user_provision(
             organization=organization, email=found.email, claims=claims, ip=ip
         )
+        if user.email_verified_at is None and not user.has_usable_password():
+            # This verified address in a verified domain proves an account
+            # that has no password.
+            user_email_prove(user=user, via="sso", ip=ip)
         membership = membership_apply(
             organization=organization,
             user=user,
@@ -475,12 +480,15 @@ def _user_provision(
     claims: Mapping[str, Any],
     ip: str | None,
 ) -> User:
-    """Create the account of a first sign-in (just in time)."""
+    """Create the account of a first sign-in (just in time), its address
+    proven by the IdP's verified email in this organization's verified domain."""
     name = claims.get("name")
     try:
         with transaction.atomic():
             user = User.objects.create_user(
-                email=email, name=name[:150] if isinstance(name, str) else ""
+                email=email,
+                name=name[:150] if isinstance(name, str) else "",
+                email_verified_at=timezone.now(),
             )
     except IntegrityError:
         # A concurrent first sign-in of the same person created it.

@@ -202,6 +202,7 @@ def test_me_lists_memberships_and_is_401_for_anonymous(client, db):
     data = client.get(reverse("me"), HTTP_ACCEPT="application/json").json()
     assert data == {
         "email": org.owner.email,
+        "email_verified": True,
         "memberships": [{"org": "acme", "role": "owner", "source": "owner"}],
     }
 
