@@ -87,6 +87,16 @@ def login_path_validate(raw: str) -> str:
     return value
 
 
+def organization_name_validate(raw: str) -> str:
+    """Return the organization name, or raise ServiceError with a sentence."""
+    name = (raw or "").strip()
+    if not name:
+        raise ServiceError("Give the organization a name, as your team knows it.")
+    if len(name) > 100:
+        raise ServiceError("The organization name must be at most 100 characters.")
+    return name
+
+
 @transaction.atomic
 def organization_create(
     *,
@@ -98,11 +108,7 @@ def organization_create(
 ) -> Organization:
     """Create an organization; receivers of ``organization_created`` (rolemapping)
     seed its roles and its owner's membership in the same transaction."""
-    name = (name or "").strip()
-    if not name:
-        raise ServiceError("Give the organization a name, as your team knows it.")
-    if len(name) > 100:
-        raise ServiceError("The organization name must be at most 100 characters.")
+    name = organization_name_validate(name)
     path = login_path_validate(login_path)
     try:
         with transaction.atomic():

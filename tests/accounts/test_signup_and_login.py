@@ -22,7 +22,7 @@ def test_signup_creates_owner_org_seeded_roles_and_audit_row(client, db):
     response = client.post(reverse("signup"), SIGNUP)
 
     assert response.status_code == 302
-    assert response["Location"] == "/orgs/acme/"
+    assert response["Location"] == "/accounts/signup/sent/"
     user = User.objects.get()
     assert user.email == "founder@acme.test"
     org = Organization.objects.get()
@@ -39,6 +39,10 @@ def test_signup_creates_owner_org_seeded_roles_and_audit_row(client, db):
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"user.signed_up", "organization.created"} <= actions
     assert AuditEvent.objects.get(action="organization.created").actor == user
+    client.post(
+        reverse("login"),
+        {"username": "founder@acme.test", "password": SIGNUP["password1"]},
+    )
     assert client.get("/orgs/acme/").status_code == 200
 
 
@@ -70,15 +74,10 @@ def test_signup_refuses_bad_login_paths_with_a_sentence(
     assert Organization.objects.count() == 1
 
 
-def test_signup_refuses_mismatched_passwords_and_existing_email(client, db):
-    make_user("founder@acme.test")
+def test_signup_refuses_mismatched_passwords(client, db):
     response = client.post(reverse("signup"), {**SIGNUP, "password2": "other"})
     assert response.status_code == 400
     assert "The two passwords differ" in response.content.decode()
-
-    response = client.post(reverse("signup"), {**SIGNUP, "login_path": "fresh"})
-    assert response.status_code == 400
-    assert "already exists" in response.content.decode()
     assert not Organization.objects.exists()
 
 
