@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from organizations.errors import PermissionDenied, ServiceError
+from organizations.errors import AddressUnproven, PermissionDenied, ServiceError
 from organizations.models import AuditEvent, Organization
-from organizations.permissions import role_has_perm
+from organizations.permissions import address_allows, role_has_perm
 from organizations.signals import organization_created
 
 if TYPE_CHECKING:
@@ -131,10 +131,14 @@ def organization_create(
 
 
 def require_perm(membership: Membership, perm: str) -> None:
+    """Refuse unless the member's role holds ``perm`` and, for what decides who
+    gets in, their address is proven (AddressUnproven says how to prove it)."""
     if not membership.is_active or not role_has_perm(membership.role.slug, perm):
         raise PermissionDenied(
             "Your role in this organization does not allow this. Ask an owner or admin."
         )
+    if not address_allows(membership.user, perm):
+        raise AddressUnproven(membership.user.email)
 
 
 def audit(

@@ -43,9 +43,9 @@ from domains.names import email_domain
 from domains.services import org_has_verified_domain
 from invitations.models import Invitation
 from invitations.services import invitation_for_signin, invitation_mark_accepted
-from organizations.errors import PermissionDenied, ServiceError
+from organizations.errors import AddressUnproven, PermissionDenied, ServiceError
 from organizations.models import Organization
-from organizations.permissions import role_has_perm
+from organizations.permissions import address_allows, role_has_perm
 from organizations.services import audit
 from rolemapping.models import Membership, Role
 from rolemapping.provisioning import Decision
@@ -711,6 +711,8 @@ def signin_test_record(
         membership.role.slug, "connections.manage"
     ):
         raise PermissionDenied("Only the organization's owner can run a test sign-in.")
+    if not address_allows(actor, "connections.manage"):
+        raise AddressUnproven(actor.email)
     now = timezone.now()
     reference = result.get("reference") or new_reference()
     check = ConnectionCheck.objects.create(
