@@ -1,8 +1,11 @@
 from django.contrib.auth.backends import ModelBackend
 
+from accounts.models import canonical_email
+
 
 class EmailPasswordBackend(ModelBackend):
-    """Password sign-in by email, case-insensitively.
+    """Password sign-in by email, in its canonical spelling (case, spaces and a
+    trailing dot of the domain do not matter).
 
     SSO enforcement is decided by the login form, which knows which
     organization the person is after and can say what to do instead.
@@ -12,5 +15,5 @@ class EmailPasswordBackend(ModelBackend):
         if username is None or password is None:
             return None
         return super().authenticate(
-            request, username=username.strip().lower(), password=password, **kwargs
+            request, username=canonical_email(username), password=password, **kwargs
         )

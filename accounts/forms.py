@@ -2,7 +2,25 @@ from django import forms
 from django.contrib.auth import authenticate, password_validation
 
 from accounts.lockout import is_locked_out, lockout_message, password_sign_in_succeeded
-from accounts.models import User
+from accounts.models import User, canonical_email
+
+
+class CanonicalEmailField(forms.EmailField):
+    """An address in the spelling accounts are stored by (canonical_email),
+    plain ASCII only: lower-casing folds some other letters onto ASCII ones,
+    so only ASCII addresses are matched to accounts (docs/ARCHITECTURE.md)."""
+
+    def to_python(self, value):
+        return canonical_email(super().to_python(value))
+
+    def validate(self, value):
+        super().validate(value)
+        if value and not value.isascii():
+            raise forms.ValidationError(
+                "Enter the address in plain ASCII letters; write an international "
+                "domain name in its xn-- form.",
+                code="not_ascii",
+            )
 
 
 class NewPasswordForm(forms.Form):
@@ -39,7 +57,7 @@ class NewPasswordForm(forms.Form):
 
 
 class SignupForm(NewPasswordForm):
-    email = forms.EmailField(label="Work email", max_length=254)
+    email = CanonicalEmailField(label="Work email", max_length=254)
     org_name = forms.CharField(label="Organization name", max_length=100)
     login_path = forms.CharField(
         label="Login path",

@@ -17,14 +17,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from accounts.models import canonical_email
 from organizations.access import client_ip, wants_json
 
 LOCKOUT_STATUS = 429
-
-
-def canonical_email(value: str) -> str:
-    """The email as accounts store it (see EmailPasswordBackend)."""
-    return value.strip().lower()
 
 
 def lockout_username(request: HttpRequest, credentials: dict | None) -> str | None:

@@ -8,30 +8,53 @@ from django.db import models
 from django.utils import timezone
 
 
+def canonical_email(value: str) -> str:
+    """The one spelling of an address that accounts are stored and looked up by.
+
+    Stripped, lower-cased, and without the one trailing dot a domain may carry
+    ("Ada@Acme.Test." is ada@acme.test): every look-up by address goes
+    through here, so no spelling makes a second account or misses the first.
+    """
+    text = (value or "").strip().lower()
+    local, at, domain = text.rpartition("@")
+    if at and domain.endswith(".") and not domain.endswith(".."):
+        text = f"{local}@{domain[:-1]}"
+    return text
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **extra) -> User:
         if not email:
             raise ValueError("An email address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user = self.model(email=canonical_email(email), **extra)
         user.set_password(password) if password else user.set_unusable_password()
         user.save(using=self._db)
         return user
 
     def create_superuser(self, email: str, password: str, **extra) -> User:
+        # An operator made it: the address is as proven as the operator says.
         extra.update(is_staff=True, is_superuser=True)
+        extra.setdefault("email_verified_at", timezone.now())
         return self.create_user(email, password, **extra)
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """A person. The email (stored lower-cased) is the login."""
+    """A person. The email (stored in its canonical spelling) is the login."""
 
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # When the address was proven to belong to whoever holds this account (an
+    # email link opened with the password, an invitation link, a password
+    # reset, a sign-in through a verified domain); None: never. Set by
+    # accounts.services.user_email_prove, or at creation for an account an
+    # operator or an SSO sign-in makes. docs/ARCHITECTURE.md, "Security
+    # model", says what it unlocks.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -42,5 +65,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
     def save(self, *args, **kwargs) -> None:
-        self.email = self.email.lower()
+        self.email = canonical_email(self.email)
         super().save(*args, **kwargs)
+
+    @property
+    def email_proven(self) -> bool:
+        return self.email_verified_at is not None

@@ -1,17 +1,129 @@
-"""Accounts: the owner's sign-up, which creates the person and the organization."""
+"""Accounts: the owner's sign-up, and proving that an address belongs to
+whoever holds the account.
+
+Sign-up creates the owner and the organization in one step, signs nobody in,
+and emails a link. The link proves the address only when it is opened by
+someone who also holds the account (its password, or a session of it): the
+mailbox's owner did not necessarily choose the password, because anyone can
+type anyone's address into the sign-up form. Until then the account may not
+do what decides who gets into an organization (organizations.permissions),
+and single sign-on never signs into it (connections.services.sso).
+
+Sign-up answers the same whether or not the address has an account, and tells
+the account's owner by email instead. docs/ARCHITECTURE.md, "Security model",
+lists every proof and what it unlocks.
+"""
 
 from __future__ import annotations
 
-from django.db import transaction
+import hashlib
+from dataclasses import dataclass
+from typing import Any
 
-from accounts.models import User
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core import signing
+from django.core.cache import cache
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from accounts.models import User, canonical_email
+from domains.names import email_domain
+from domains.services import verified_domain_org
 from organizations.errors import ServiceError
 from organizations.models import Organization
-from organizations.services import audit, organization_create
+from organizations.services import (
+    audit,
+    login_path_validate,
+    organization_create,
+    organization_name_validate,
+)
+from organizations.text import email_subject
+
+__all__ = [
+    "AddressBelongsToOrganization",
+    "EmailProofLinkError",
+    "SignupRefused",
+    "SignupResult",
+    "email_proof_email_send",
+    "email_proof_token",
+    "email_proof_user",
+    "owner_signup",
+    "signup_notice_email_send",
+    "user_email_prove",
+    "user_email_prove_by_link",
+    "user_email_proof_resend",
+    "user_validate_email_free",
+]
+
+EMAIL_PROOF_SALT = "accounts.email-proof"
+# Longer than any link we make; anything longer is not worth verifying.
+MAX_TOKEN_LENGTH = 200
+# One new link a minute, one "someone tried to sign up" email a quarter of an
+# hour: nobody can use the console to flood someone's inbox.
+RESEND_INTERVAL = 60
+SIGNUP_NOTICE_INTERVAL = 15 * 60
+
+
+class SignupRefused(ServiceError):
+    """A sign-up refused because of one of its fields (``field``)."""
+
+    def __init__(self, field: str, sentence: str) -> None:
+        super().__init__(sentence)
+        self.field = field
+
+
+class AddressBelongsToOrganization(SignupRefused):
+    """The address's domain is verified by an organization: its people sign in
+    through it (``sso_live``) or join by its invitation, never by sign-up."""
+
+    def __init__(self, *, organization: Organization, domain: str, sso_live: bool):
+        how = (
+            "sign in through its single sign-on"
+            if sso_live
+            else "ask its administrators to invite you"
+        )
+        super().__init__(
+            "email",
+            f"{domain} belongs to {organization.name} on this console, so addresses "
+            f"in it cannot sign up here: {how}, or sign up with another address.",
+        )
+        self.organization = organization
+        self.sso_live = sso_live
+
+
+class EmailProofLinkError(ServiceError):
+    """A confirmation link that does not work; ``status`` is the HTTP status."""
+
+    def __init__(self, sentence: str, status: int = 400) -> None:
+        super().__init__(sentence)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    """What a sign-up did. ``user`` is None when the address had an account
+    already: the caller answers exactly as for a new one."""
+
+    email: str
+    user: User | None
+    organization: Organization | None
+
+
+# ------------------------------------------------------------------- sign-up
 
 
 def user_validate_email_free(email: str) -> str:
-    email = (email or "").strip().lower()
+    """The canonical address, or ServiceError when it has an account (for
+    operators' commands: sign-up never says so)."""
+    email = canonical_email(email)
     if User.objects.filter(email=email).exists():
         raise ServiceError(
             "An account with this email already exists. Sign in instead, or reset "
@@ -20,13 +132,58 @@ def user_validate_email_free(email: str) -> str:
     return email
 
 
+def _sso_is_live(organization: Organization) -> bool:
+    # Through the reverse relation: connections sits above accounts.
+    return organization.connections.filter(live__isnull=False).exists()
+
+
 @transaction.atomic
 def owner_signup(
     *, email: str, password: str, org_name: str, login_path: str, ip: str | None
-) -> tuple[User, Organization]:
-    """Create the owner's account and their organization in one step."""
-    email = user_validate_email_free(email)
-    user = User.objects.create_user(email=email, password=password)
+) -> SignupResult:
+    """Create the owner's account and their organization in one step, and email
+    a link that proves the address.
+
+    Refuses (SignupRefused, naming the field) an address whose domain an
+    organization verified (AddressBelongsToOrganization), a bad organization
+    name or login path. An address that has an account gets the same result
+    as a new one, without a user; its owner is emailed instead.
+    """
+    email = canonical_email(email)
+    domain = email_domain(email)
+    claimed = verified_domain_org(domain) if domain else None
+    if domain and claimed is not None:
+        raise AddressBelongsToOrganization(
+            organization=claimed, domain=domain, sso_live=_sso_is_live(claimed)
+        )
+    try:
+        org_name = organization_name_validate(org_name)
+    except ServiceError as exc:
+        raise SignupRefused("org_name", str(exc)) from exc
+    try:
+        login_path = login_path_validate(login_path)
+    except ServiceError as exc:
+        raise SignupRefused("login_path", str(exc)) from exc
+
+    existing = User.objects.filter(email=email).first()
+    user = None
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email=email, password=password)
+        except IntegrityError as exc:  # the same address, twice at once
+            existing = User.objects.filter(email=email).first()
+            if existing is None:
+                raise SignupRefused(
+                    "email", "Creating your account failed; try again."
+                ) from exc
+    if user is None:
+        assert existing is not None  # created by someone else, just now or before
+        # As much work as a new account, so the answer takes as long.
+        make_password(password)
+        _signup_attempted(existing, ip)
+        return SignupResult(email=email, user=None, organization=None)
+
     audit(
         action="user.signed_up",
         organization=None,
@@ -34,7 +191,228 @@ def owner_signup(
         target=user.email,
         ip=ip,
     )
-    org = organization_create(
-        name=org_name, login_path=login_path, owner=user, actor=user, ip=ip
+    try:
+        org = organization_create(
+            name=org_name, login_path=login_path, owner=user, actor=user, ip=ip
+        )
+    except ServiceError as exc:  # the login path was taken meanwhile
+        raise SignupRefused("login_path", str(exc)) from exc
+    _queue_email_proof(user)
+    return SignupResult(email=email, user=user, organization=org)
+
+
+def _signup_attempted(user: User, ip: str | None) -> None:
+    """Audit a sign-up for an address that has an account; email its owner
+    (at most once per SIGNUP_NOTICE_INTERVAL)."""
+    audit(
+        action="user.signup_attempted",
+        organization=None,
+        actor=None,
+        target=user.email,
+        ip=ip,
     )
-    return user, org
+    if user.is_active and cache.add(
+        f"accounts:signup-notice:{user.pk}", True, SIGNUP_NOTICE_INTERVAL
+    ):
+        from accounts.tasks import signup_notice_send
+
+        pk = user.pk
+        transaction.on_commit(lambda: signup_notice_send.delay(pk))
+
+
+# ------------------------------------------------------------ proving an address
+
+
+def _max_age() -> int:
+    return int(settings.EMAIL_PROOF_MAX_AGE)
+
+
+def _address_digest(email: str) -> str:
+    # Binds a link to the address it was sent to, without writing the address
+    # into URLs (and so into logs).
+    return hashlib.sha256(email.encode()).hexdigest()[:20]
+
+
+def email_proof_token(user: User) -> str:
+    """The signed, expiring token of the link that proves ``user``'s address."""
+    return signing.dumps(
+        {"u": user.pk, "a": _address_digest(user.email)}, salt=EMAIL_PROOF_SALT
+    )
+
+
+def email_proof_user(token: str) -> User:
+    """The account a confirmation link names, or EmailProofLinkError saying why
+    the link does not work."""
+    invalid = EmailProofLinkError(
+        "This confirmation link does not work: it is incomplete, or was changed. "
+        "Use the link in the most recent email, or sign in and choose “Send the "
+        "link again”."
+    )
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise invalid
+    try:
+        data = signing.loads(token, salt=EMAIL_PROOF_SALT, max_age=_max_age())
+    except signing.SignatureExpired as exc:
+        raise EmailProofLinkError(
+            "This confirmation link expired. Sign in and choose “Send the link "
+            "again” for a new one.",
+            status=410,
+        ) from exc
+    except signing.BadSignature as exc:
+        raise invalid from exc
+    pk = data.get("u") if isinstance(data, dict) else None
+    digest = data.get("a") if isinstance(data, dict) else None
+    if not isinstance(pk, int) or not isinstance(digest, str):
+        raise invalid
+    user = User.objects.filter(pk=pk, is_active=True).first()
+    if user is None or not constant_time_compare(_address_digest(user.email), digest):
+        raise invalid
+    return user
+
+
+@transaction.atomic
+def user_email_prove(*, user: User, via: str, ip: str | None = None) -> bool:
+    """Record that ``user``'s address is proven, ``via`` one of: email_link,
+    invitation, password_reset, sso, operator. Audited once; False when it was
+    proven already."""
+    now = timezone.now()
+    updated = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
+        email_verified_at=now
+    )
+    if not updated:
+        return False
+    user.email_verified_at = now
+    audit(
+        action="user.email_proven",
+        organization=None,
+        actor=user,
+        target=user.email,
+        details={"via": via},
+        ip=ip,
+    )
+    return True
+
+
+@transaction.atomic
+def user_email_prove_by_link(*, token: str, user: User, ip: str | None) -> User:
+    """Prove ``user``'s address by a confirmation link they opened while holding
+    the account (signed in, or with its password just checked)."""
+    account = email_proof_user(token)
+    if account.pk != user.pk:
+        raise ServiceError(
+            f"This link confirms another address, but you are signed in as "
+            f"{user.email}. Sign out, then open the link again."
+        )
+    user_email_prove(user=account, via="email_link", ip=ip)
+    return account
+
+
+def _queue_email_proof(user: User) -> None:
+    from accounts.tasks import email_proof_send
+
+    pk = user.pk
+    transaction.on_commit(lambda: email_proof_send.delay(pk))
+
+
+@transaction.atomic
+def user_email_proof_resend(*, user: User, ip: str | None = None) -> None:
+    """Email ``user`` a new confirmation link (one a minute at most)."""
+    if user.email_proven:
+        raise ServiceError("Your email address is already confirmed.")
+    if not cache.add(f"accounts:email-proof:{user.pk}", True, RESEND_INTERVAL):
+        raise ServiceError(
+            "A link was sent less than a minute ago. Check your inbox, and your "
+            "spam folder, before asking for another."
+        )
+    audit(
+        action="user.email_proof_requested",
+        organization=None,
+        actor=user,
+        target=user.email,
+        ip=ip,
+    )
+    _queue_email_proof(user)
+
+
+# --------------------------------------------------------------- the emails
+
+
+def _send(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
+    message = EmailMultiAlternatives(
+        subject=email_subject(subject),
+        body=render_to_string(f"accounts/email/{template}.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+    )
+    message.attach_alternative(
+        render_to_string(f"accounts/email/{template}.html", context), "text/html"
+    )
+    message.send(fail_silently=False)
+
+
+def email_proof_email_send(*, user_id: int) -> bool:
+    """Email the link that proves the address (the task's one service). False,
+    and nothing sent, when the account is gone, inactive or proven already.
+
+    The token is made here, in the worker: the broker never holds a link.
+    """
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or user.email_proven:
+        return False
+    token = email_proof_token(user)
+    _send(
+        to=user.email,
+        subject="Confirm your email address for the SSO console",
+        template="email_proof",
+        context={
+            "email": user.email,
+            "confirm_url": settings.SITE_URL
+            + reverse("email_proof_confirm", args=[token]),
+            "reset_url": settings.SITE_URL + reverse("password_reset"),
+            "days": max(1, _max_age() // (24 * 60 * 60)),
+        },
+    )
+    audit(
+        action="user.email_proof_sent",
+        organization=None,
+        actor=None,
+        target=user.email,
+        details={"user_id": user.pk},
+    )
+    return True
+
+
+def signup_notice_email_send(*, user_id: int) -> bool:
+    """Tell an account's owner that someone tried to sign up with its address
+    (the task's one service). False when the account is gone or inactive."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return False
+    reset_url = ""
+    if user.has_usable_password():  # never offer a password to an SSO account
+        reset_url = settings.SITE_URL + reverse(
+            "password_reset_confirm",
+            kwargs={
+                "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                "token": default_token_generator.make_token(user),
+            },
+        )
+    _send(
+        to=user.email,
+        subject="Someone tried to sign up with your address",
+        template="signup_notice",
+        context={
+            "email": user.email,
+            "login_url": settings.SITE_URL + reverse("login"),
+            "email_login_url": settings.SITE_URL + reverse("email_login"),
+            "reset_url": reset_url,
+        },
+    )
+    audit(
+        action="user.signup_notice_sent",
+        organization=None,
+        actor=None,
+        target=user.email,
+        details={"user_id": user.pk},
+    )
+    return True

@@ -3,62 +3,107 @@ health and readiness."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 
 from accounts.forms import LoginForm, SignupForm
 from accounts.lockout import LOCKOUT_STATUS
-from accounts.services import owner_signup
+from accounts.selectors import sso_required_orgs
+from accounts.services import (
+    AddressBelongsToOrganization,
+    EmailProofLinkError,
+    SignupRefused,
+    email_proof_user,
+    owner_signup,
+    user_email_proof_resend,
+    user_email_prove,
+    user_email_prove_by_link,
+)
 from organizations.access import active_memberships, client_ip, local_next
 from organizations.errors import ServiceError
-from rolemapping.models import Membership, Role
+from organizations.models import Organization
+
+PASSWORD_BACKEND = "accounts.backends.EmailPasswordBackend"
+SIGNUP_SENT_SESSION_KEY = "signup_sent_to"
 
 
 def safe_next(request: HttpRequest, default: str) -> str:
     return local_next(request.POST.get("next") or request.GET.get("next")) or default
 
 
+def _sso_login_url(organization: Organization, email: str) -> str:
+    try:
+        url = reverse("sso_login", args=[organization.login_path])
+    except NoReverseMatch:  # the SSO URLs are not installed: the contract's path
+        url = f"/sso/login/{organization.login_path}/"
+    return f"{url}?{urlencode({'login_hint': email})}"
+
+
+def _sso_refusal(organization: Organization) -> str:
+    return (
+        f"{organization.name} requires single sign-on: password sign-in is off "
+        "for its members. Use the SSO button below."
+    )
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    """Create the owner and the organization in one step; sign nobody in.
+
+    The answer is the same whether or not the address has an account (the
+    service emails its owner instead): a redirect to the "check your inbox"
+    page. An address in a domain an organization verified goes to that
+    organization's single sign-on, or is told to ask for an invitation.
+    """
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            user, org = owner_signup(
+            result = owner_signup(
                 email=data["email"],
                 password=data["password1"],
                 org_name=data["org_name"],
                 login_path=data["login_path"],
                 ip=client_ip(request),
             )
-        except ServiceError as exc:
-            field = "login_path" if "login path" in str(exc) else None
-            field = field or ("email" if "account" in str(exc) else "org_name")
-            form.add_error(field, str(exc))
+        except AddressBelongsToOrganization as exc:
+            if exc.sso_live:
+                return redirect(_sso_login_url(exc.organization, data["email"]))
+            form.add_error(exc.field, str(exc))
+        except SignupRefused as exc:
+            form.add_error(exc.field, str(exc))
         else:
-            login(request, user, backend="accounts.backends.EmailPasswordBackend")
-            messages.success(
-                request, f"Welcome! {org.name} is ready. Start with the checklist."
-            )
-            return redirect(org.get_absolute_url())
+            request.session[SIGNUP_SENT_SESSION_KEY] = result.email
+            return redirect("signup_sent")
     status = 400 if request.method == "POST" else 200
     return render(request, "accounts/signup.html", {"form": form}, status=status)
 
 
-def sso_required_orgs(user) -> list:
-    """Enforced organizations where this user may not use a password."""
-    memberships = Membership.objects.filter(
-        user=user, is_active=True, organization__sso_enforced=True
-    ).select_related("organization", "role")
-    return [m.organization for m in memberships if m.role.slug != Role.Slug.OWNER]
+@never_cache
+@require_GET
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    """The "check your inbox" page: the same whether or not the account is new."""
+    email = request.session.get(SIGNUP_SENT_SESSION_KEY, "")
+    return render(
+        request,
+        "accounts/signup_sent.html",
+        {"sent_to": email if isinstance(email, str) else ""},
+    )
 
 
 @never_cache
@@ -74,32 +119,127 @@ def password_login(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.user
         sso_orgs = sso_required_orgs(user)
-        owns_an_org = user.owned_orgs.exists()
-        if sso_orgs and not owns_an_org:
-            form.add_error(
-                None,
-                f"{sso_orgs[0].name} requires single sign-on: password sign-in is "
-                "off for its members. Use the SSO button below.",
-            )
+        if sso_orgs:
+            form.add_error(None, _sso_refusal(sso_orgs[0]))
         else:
-            login(request, user, backend="accounts.backends.EmailPasswordBackend")
+            login(request, user, backend=PASSWORD_BACKEND)
             return redirect(safe_next(request, reverse("home")))
-    sso_links = []
-    for org in sso_orgs:
-        try:
-            url = reverse("sso_login", args=[org.login_path])
-        except NoReverseMatch:
-            url = ""
-        sso_links.append({"org": org, "url": url})
     status = 400 if request.method == "POST" else 200
     if form.has_error(NON_FIELD_ERRORS, "throttled"):
         status = LOCKOUT_STATUS  # axes' middleware keeps this page (lockout.py)
     return render(
         request,
         "accounts/login.html",
-        {"form": form, "sso_links": sso_links, "next": safe_next(request, "")},
+        {
+            "form": form,
+            "sso_links": _sso_links(sso_orgs),
+            "next": safe_next(request, ""),
+        },
         status=status,
     )
+
+
+def _sso_links(organizations: list[Organization]) -> list[dict]:
+    links = []
+    for org in organizations:
+        try:
+            url = reverse("sso_login", args=[org.login_path])
+        except NoReverseMatch:
+            url = ""
+        links.append({"org": org, "url": url})
+    return links
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_proof_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """Open a confirmation link: it proves the address only for whoever also
+    holds the account, signed in or typing its password here.
+
+    Pages of a link that works answer 200, even for a wrong password: Django
+    logs the path of every 4xx, and this path holds a working token.
+    """
+    try:
+        account = email_proof_user(token)
+    except EmailProofLinkError as exc:
+        return render(
+            request,
+            "accounts/email_proof_invalid.html",
+            {"message": str(exc)},
+            status=exc.status,
+        )
+    context: dict = {"account_email": account.email}
+    if account.email_proven:
+        context["already"] = True
+        return render(request, "accounts/email_proof_confirm.html", context)
+    user = request.user if request.user.is_authenticated else None
+    if user is not None and user.pk != account.pk:
+        context["mismatch"] = True
+        return render(request, "accounts/email_proof_confirm.html", context)
+    if user is not None:
+        if request.method == "POST":
+            user_email_prove_by_link(token=token, user=user, ip=client_ip(request))
+            messages.success(request, f"Thank you: {user.email} is confirmed.")
+            return redirect("home")
+        context["confirm"] = True
+        return render(request, "accounts/email_proof_confirm.html", context)
+
+    form = LoginForm(
+        request,
+        {"username": account.email, "password": request.POST.get("password", "")}
+        if request.method == "POST"
+        else None,
+    )
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        user_email_prove_by_link(token=token, user=form.user, ip=client_ip(request))
+        sso_orgs = sso_required_orgs(form.user)
+        if sso_orgs:
+            # Proven, but a password does not sign this member in.
+            context.update(already=True, sso_links=_sso_links(sso_orgs))
+            return render(request, "accounts/email_proof_confirm.html", context)
+        login(request, form.user, backend=PASSWORD_BACKEND)
+        messages.success(request, f"Thank you: {account.email} is confirmed.")
+        return redirect("home")
+    if form.has_error(NON_FIELD_ERRORS, "throttled"):
+        status = LOCKOUT_STATUS
+    context["form"] = form
+    return render(request, "accounts/email_proof_confirm.html", context, status=status)
+
+
+@require_POST
+def email_proof_resend(request: HttpRequest) -> HttpResponse:
+    """Email the signed-in account a new confirmation link."""
+    if not request.user.is_authenticated:
+        return redirect("login")
+    try:
+        user_email_proof_resend(user=request.user, ip=client_ip(request))
+    except ServiceError as exc:
+        messages.info(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"A new link is on its way to {request.user.email}. Open it to "
+            "confirm the address.",
+        )
+    return redirect(safe_next(request, reverse("home")))
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's, and a new password chosen from the emailed link proves the
+    address: whoever holds the account now also holds the mailbox. The old
+    password and every session of the account stop working (Django's session
+    hash)."""
+
+    template_name = "accounts/password_reset_confirm.html"
+
+    def form_valid(self, form):
+        with transaction.atomic():
+            response = super().form_valid(form)
+            user_email_prove(
+                user=form.user, via="password_reset", ip=client_ip(self.request)
+            )
+        return response
 
 
 @require_http_methods(["POST"])
@@ -133,6 +273,7 @@ def me(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": "Sign in first."}, status=401)
     data = {
         "email": request.user.email,
+        "email_verified": request.user.email_proven,
         "memberships": [
             {
                 "org": m.organization.login_path,
@@ -164,9 +305,7 @@ password_reset_views = [
     ),
     path(
         "accounts/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="accounts/password_reset_confirm.html"
-        ),
+        PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(
@@ -181,6 +320,13 @@ password_reset_views = [
 urlpatterns = [
     path("", home, name="home"),
     path("accounts/signup/", signup, name="signup"),
+    path("accounts/signup/sent/", signup_sent, name="signup_sent"),
+    path("accounts/email/resend/", email_proof_resend, name="email_proof_resend"),
+    path(
+        "accounts/email/confirm/<str:token>/",
+        email_proof_confirm,
+        name="email_proof_confirm",
+    ),
     path("accounts/login/", password_login, name="login"),
     path("accounts/logout/", logout_view, name="logout"),
     path("accounts/me/", me, name="me"),

@@ -32,7 +32,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, canonical_email
+from accounts.services import user_email_prove
 from domains.names import email_domain
 from domains.services import org_has_verified_domain
 from invitations.models import Invitation
@@ -180,16 +181,16 @@ def parse_email_list(raw: str) -> list[str]:
 
 
 def email_normalize(entry: str) -> str | None:
-    """The lower-cased address an entry names, or None if it is not one."""
+    """The canonical address an entry names, or None if it is not one."""
     named = _NAMED_ADDRESS.match(entry)
-    text = (named.group(1) if named else entry).strip()
+    text = canonical_email(named.group(1) if named else entry)
     if len(text) > 254 or email_domain(text) is None:
         return None
     try:
         validate_email(text)
     except ValidationError:
         return None
-    return text.lower()
+    return text
 
 
 def _domain_checker(organization: Organization) -> Callable[[str], bool]:
@@ -710,6 +711,8 @@ def invitation_accept_with_password(
         details={"by": "invitation"},
         ip=ip,
     )
+    # The link came to this address: whoever chose the password holds it.
+    user_email_prove(user=user, via="invitation", ip=ip)
     membership = _join(invitation, user, ip)
     invitation_mark_accepted(invitation=invitation, user=user, ip=ip, via="password")
     return user, membership
@@ -724,6 +727,8 @@ def invitation_accept_for_user(
     _refuse_if_sso_live(invitation)
     if user.email.lower() != invitation.email:
         raise _email_mismatch(invitation, user.email)
+    # The link came to this address, opened in a session of the account.
+    user_email_prove(user=user, via="invitation", ip=ip)
     membership = _join(invitation, user, ip)
     invitation_mark_accepted(invitation=invitation, user=user, ip=ip, via="account")
     return membership
@@ -741,7 +746,7 @@ def invitation_for_signin(
     another organization is ignored. Without one: the open invitation for
     ``email`` in ``organization``, if any.
     """
-    email = (email or "").strip().lower()
+    email = canonical_email(email)
     if invitation_id is not None:
         invitation = (
             Invitation.objects.select_related("role", "organization")

@@ -18,8 +18,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from organizations.errors import AddressUnproven
 from organizations.models import Organization
-from organizations.permissions import OWNER, role_has_perm
+from organizations.permissions import OWNER, address_allows, role_has_perm
 from organizations.services import login_path_lookup
 
 if TYPE_CHECKING:
@@ -106,6 +107,8 @@ def org_context(request: HttpRequest, login_path: str, perm: str) -> OrgContext:
             "Your role in this organization does not allow this. Ask an owner or "
             "an admin."
         )
+    if not address_allows(ctx.membership.user, perm):
+        raise PermissionDenied(str(AddressUnproven(ctx.membership.user.email)))
     return ctx
 
 

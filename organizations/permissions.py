@@ -14,6 +14,21 @@ PERMISSIONS = {
     "sso.enforce": "owner",
 }
 
+# Everything that decides who gets into an organization waits until the
+# account's address is proven: someone who signed up with an address they do
+# not own may look around their own organization, and change nothing that
+# reaches other people (docs/ARCHITECTURE.md, "Security model").
+NEEDS_PROVEN_ADDRESS = frozenset(PERMISSIONS) - {"org.view"}
+
 
 def role_has_perm(role_slug: str, perm: str) -> bool:
     return ROLE_RANK.get(role_slug, 0) >= ROLE_RANK[PERMISSIONS[perm]]
+
+
+def address_allows(user, perm: str) -> bool:
+    """Whether ``user``'s address is proven enough for ``perm``.
+
+    Reads ``email_verified_at`` of settings.AUTH_USER_MODEL (accounts sits
+    above organizations, so no import).
+    """
+    return perm not in NEEDS_PROVEN_ADDRESS or user.email_verified_at is not None

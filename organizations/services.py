@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from organizations.errors import PermissionDenied, ServiceError
+from organizations.errors import AddressUnproven, PermissionDenied, ServiceError
 from organizations.models import AuditEvent, Organization
-from organizations.permissions import role_has_perm
+from organizations.permissions import address_allows, role_has_perm
 from organizations.signals import organization_created
 from organizations.text import name_clean
 
@@ -88,6 +88,13 @@ def login_path_validate(raw: str) -> str:
     return value
 
 
+def organization_name_validate(raw: str) -> str:
+    """Return the organization name, or raise ServiceError with a sentence."""
+    if not (raw or "").strip():
+        raise ServiceError("Give the organization a name, as your team knows it.")
+    return name_clean(raw, what="organization")
+
+
 @transaction.atomic
 def organization_create(
     *,
@@ -99,9 +106,7 @@ def organization_create(
 ) -> Organization:
     """Create an organization; receivers of ``organization_created`` (rolemapping)
     seed its roles and its owner's membership in the same transaction."""
-    if not (name or "").strip():
-        raise ServiceError("Give the organization a name, as your team knows it.")
-    name = name_clean(name, what="organization")
+    name = organization_name_validate(name)
     path = login_path_validate(login_path)
     try:
         with transaction.atomic():
@@ -124,10 +129,14 @@ def organization_create(
 
 
 def require_perm(membership: Membership, perm: str) -> None:
+    """Refuse unless the member's role holds ``perm`` and, for what decides who
+    gets in, their address is proven (AddressUnproven says how to prove it)."""
     if not membership.is_active or not role_has_perm(membership.role.slug, perm):
         raise PermissionDenied(
             "Your role in this organization does not allow this. Ask an owner or admin."
         )
+    if not address_allows(membership.user, perm):
+        raise AddressUnproven(membership.user.email)
 
 
 def support_has_perm(user: User, perm: str) -> bool:

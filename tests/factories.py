@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+from django.utils import timezone
+
 from accounts.models import User
 from organizations.models import Organization
 from organizations.services import organization_create
@@ -13,9 +15,17 @@ PASSWORD = "correct-horse-battery-staple"
 _seq = itertools.count(1)
 
 
-def make_user(email: str | None = None, password: str = PASSWORD) -> User:
+def make_user(
+    email: str | None = None, password: str = PASSWORD, *, proven: bool = True
+) -> User:
+    """An account; its address is proven unless ``proven`` is False (as after
+    a sign-up whose link was never opened)."""
     email = email or f"user{next(_seq)}@example.test"
-    return User.objects.create_user(email=email, password=password)
+    return User.objects.create_user(
+        email=email,
+        password=password,
+        email_verified_at=timezone.now() if proven else None,
+    )
 
 
 def make_org(

@@ -10,6 +10,12 @@ what they may do:
   organization. Whatever the identity, the account signed into must have its
   email in a domain this organization has verified, so one organization's IdP
   can never reach an account that belongs to another's domain.
+* Single sign-on never opens an account that has a password but whose address
+  was never proven (``User.email_verified_at``): anyone can sign up with
+  anyone's address, and that password would keep working. The person claims
+  such an account with a password reset, which proves the address and ends
+  the other password and sessions. An account this sign-in creates, or one
+  without a password, is proven by it.
 * The role comes from the role-mapping decision; invitations are honoured and
   invitation-only organizations refuse people without one.
 
@@ -26,11 +32,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, canonical_email
+from accounts.services import user_email_prove
 from connections.models import (
     Connection,
     ConnectionCheck,
@@ -43,9 +52,9 @@ from domains.names import email_domain
 from domains.services import org_has_verified_domain
 from invitations.models import Invitation
 from invitations.services import invitation_for_signin, invitation_mark_accepted
-from organizations.errors import PermissionDenied, ServiceError
+from organizations.errors import AddressUnproven, PermissionDenied, ServiceError
 from organizations.models import Organization
-from organizations.permissions import role_has_perm
+from organizations.permissions import address_allows, role_has_perm
 from organizations.services import audit
 from rolemapping.models import Membership, Role
 from rolemapping.provisioning import Decision
@@ -276,7 +285,7 @@ def _claimed_email(claims: Mapping[str, Any], email_claim: str) -> str:
         # SIGN to "k"), which would let one verified address reach another's
         # account: only plain ASCII addresses are matched to accounts.
         return ""
-    value = value.strip().lower()
+    value = canonical_email(value)
     return value if len(value) <= 254 else ""
 
 
@@ -295,6 +304,29 @@ def _refuse_domain(organization: Organization, email: str, subject: str) -> None
             subject=subject,
             email=email,
         )
+
+
+def _refuse_unproven(user: User, subject: str) -> None:
+    """Refuse an account that has a password and an address nobody proved."""
+    if user.email_verified_at is not None or not user.has_usable_password():
+        return
+    raise SignInRefused(
+        "unproven_account",
+        f"An account for {user.email} already exists here with a password, and "
+        "its address was never confirmed, so single sign-on will not open it. If "
+        "the account is yours, sign in with its password and confirm the address "
+        "from the banner at the top of the page. If it is not, or you forgot the "
+        "password, reset the password at "
+        f"{settings.SITE_URL}{reverse('password_reset')}: that makes the account "
+        "yours. Then sign in here again.",
+        detail="An account with this address exists with a password, and its "
+        "address was never proven (no confirmation link, invitation or password "
+        "reset), so it was not signed into: whoever chose that password would "
+        "keep it. The person can claim the account with a password reset, then "
+        "sign in again.",
+        subject=subject,
+        email=user.email,
+    )
 
 
 def _evaluate(
@@ -378,6 +410,8 @@ def _evaluate(
             subject=subject,
             email=account_email,
         )
+    if user is not None:
+        _refuse_unproven(user, subject)
     membership = (
         membership_for(organization, user, lock=lock) if user is not None else None
     )
@@ -452,6 +486,10 @@ def signin_complete(
         user = found.user or _user_provision(
             organization=organization, email=found.email, claims=claims, ip=ip
         )
+        if user.email_verified_at is None and not user.has_usable_password():
+            # This verified address in a verified domain proves an account
+            # that has no password (_evaluate refused those that have one).
+            user_email_prove(user=user, via="sso", ip=ip)
         membership = membership_apply(
             organization=organization,
             user=user,
@@ -513,16 +551,22 @@ def _user_provision(
     claims: Mapping[str, Any],
     ip: str | None,
 ) -> User:
-    """Create the account of a first sign-in (just in time)."""
+    """Create the account of a first sign-in (just in time), its address
+    proven by the IdP's verified email in this organization's verified domain."""
     name = claims.get("name")
     try:
         with transaction.atomic():
             user = User.objects.create_user(
-                email=email, name=name[:150] if isinstance(name, str) else ""
+                email=email,
+                name=name[:150] if isinstance(name, str) else "",
+                email_verified_at=timezone.now(),
             )
     except IntegrityError:
-        # A concurrent first sign-in of the same person created it.
-        return User.objects.get(email=email)
+        # A concurrent first sign-in of the same person created it, or a
+        # concurrent sign-up, whose password this sign-in must not adopt.
+        user = User.objects.get(email=email)
+        _refuse_unproven(user, str(claims.get("sub", "")))
+        return user
     audit(
         action="user.provisioned",
         organization=organization,
@@ -592,6 +636,7 @@ _EMAIL_STEPS = frozenset(
         "email_domain",
         "inactive",
         "staff_account",
+        "unproven_account",
         "invitation",
         "invitation_only",
     }
@@ -741,6 +786,8 @@ def signin_test_record(
         membership.role.slug, "connections.manage"
     ):
         raise PermissionDenied("Only the organization's owner can run a test sign-in.")
+    if not address_allows(actor, "connections.manage"):
+        raise AddressUnproven(actor.email)
     now = timezone.now()
     reference = result.get("reference") or new_reference()
     check = ConnectionCheck.objects.create(

@@ -22,7 +22,7 @@ def test_signup_creates_owner_org_seeded_roles_and_audit_row(client, db):
     response = client.post(reverse("signup"), SIGNUP)
 
     assert response.status_code == 302
-    assert response["Location"] == "/orgs/acme/"
+    assert response["Location"] == "/accounts/signup/sent/"
     user = User.objects.get()
     assert user.email == "founder@acme.test"
     org = Organization.objects.get()
@@ -39,6 +39,10 @@ def test_signup_creates_owner_org_seeded_roles_and_audit_row(client, db):
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"user.signed_up", "organization.created"} <= actions
     assert AuditEvent.objects.get(action="organization.created").actor == user
+    client.post(
+        reverse("login"),
+        {"username": "founder@acme.test", "password": SIGNUP["password1"]},
+    )
     assert client.get("/orgs/acme/").status_code == 200
 
 
@@ -70,15 +74,10 @@ def test_signup_refuses_bad_login_paths_with_a_sentence(
     assert Organization.objects.count() == 1
 
 
-def test_signup_refuses_mismatched_passwords_and_existing_email(client, db):
-    make_user("founder@acme.test")
+def test_signup_refuses_mismatched_passwords(client, db):
     response = client.post(reverse("signup"), {**SIGNUP, "password2": "other"})
     assert response.status_code == 400
     assert "The two passwords differ" in response.content.decode()
-
-    response = client.post(reverse("signup"), {**SIGNUP, "login_path": "fresh"})
-    assert response.status_code == 400
-    assert "already exists" in response.content.decode()
     assert not Organization.objects.exists()
 
 
@@ -182,8 +181,12 @@ def test_password_session_cannot_open_an_enforced_org_it_does_not_own(client, db
     org = make_org("acme", name="Acme")
     mine = make_org("mine")
     member = make_member(org, "admin", user=mine.owner)
-    Organization.objects.filter(pk=org.pk).update(sso_enforced=True)
-    client.post(reverse("login"), {"username": member.user.email, "password": PASSWORD})
+    # The owner of an enforced organization keeps break-glass password sign-in.
+    Organization.objects.filter(pk__in=[org.pk, mine.pk]).update(sso_enforced=True)
+    response = client.post(
+        reverse("login"), {"username": member.user.email, "password": PASSWORD}
+    )
+    assert response.status_code == 302
 
     response = client.get("/orgs/acme/")
     assert response.status_code == 403
@@ -198,6 +201,7 @@ def test_me_lists_memberships_and_is_401_for_anonymous(client, db):
     data = client.get(reverse("me"), HTTP_ACCEPT="application/json").json()
     assert data == {
         "email": org.owner.email,
+        "email_verified": True,
         "memberships": [{"org": "acme", "role": "owner", "source": "owner"}],
     }
 
@@ -212,3 +216,26 @@ def test_login_next_refuses_anything_but_a_plain_local_path(client, db, target):
         {"username": "someone@example.test", "password": PASSWORD, "next": target},
     )
     assert response["Location"] == "/"
+
+
+def test_password_login_ignores_case_spaces_and_a_trailing_dot(client, db):
+    make_user("someone@example.test")
+    response = client.post(
+        reverse("login"),
+        {"username": " SomeOne@Example.test. ", "password": PASSWORD},
+    )
+    assert response.status_code == 302
+
+
+def test_signup_stores_the_canonical_address(client, db):
+    client.post(reverse("signup"), {**SIGNUP, "email": " Founder@Acme.Test. "})
+    assert User.objects.get().email == "founder@acme.test"
+
+
+def test_signup_refuses_an_address_that_is_not_plain_ascii(client, db):
+    response = client.post(
+        reverse("signup"), {**SIGNUP, "email": "founder@\uff41\uff43\uff4d\uff45.test"}
+    )
+    assert response.status_code == 400
+    assert "plain ASCII" in response.content.decode()
+    assert not User.objects.exists()

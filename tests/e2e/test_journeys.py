@@ -8,9 +8,10 @@ loopback DNS server (tests/fixtures/e2e.py builds all of it).
 
 The journeys are one story, so they share state and run in file order:
 
-1. the owner signs up, verifies a domain, connects the IdP, checks and
-   test-signs-in, maps groups and enforces SSO (before that, an early teammate,
-   Carol, joined with a password);
+1. the owner signs up, confirms the address from the emailed link, verifies a
+   domain, connects the IdP, checks and test-signs-in, maps groups and
+   enforces SSO (before that, an early teammate, Carol, joined with a
+   password);
 2. the owner invites Alice and Bob: Alice follows the email link and gets her
    invited role; Bob signs in through email-first /login/ and gets his role from
    his group;
@@ -61,6 +62,7 @@ LIVE_TIMEOUT_MS = 20_000
 EXPECT_TIMEOUT_MS = 10_000
 DOCS_IMG = ROOT / "docs" / "img"
 INVITE_LINK_RE = re.compile(r"https?://\S+/invitations/[^/\s]+/")
+CONFIRM_LINK_RE = re.compile(r"https?://\S+/accounts/email/confirm/[^/\s]+/")
 
 
 @dataclass(frozen=True)
@@ -233,15 +235,21 @@ def expect_error_status(page: Any, watch: Any, status: int) -> None:
     watch.errors.remove(matching[0])
 
 
-def invitation_link(story: Story, email: str) -> str:
-    """The accept link of the invitation email the worker sent to ``email``."""
+def emailed_link(story: Story, email: str, pattern: re.Pattern, what: str) -> str:
+    """The link matching ``pattern`` in the latest email the worker sent to
+    ``email``."""
     message = story.stack.mailbox.wait_for(email)
     text = message.get_body(preferencelist=("plain",)).get_content()
-    match = INVITE_LINK_RE.search(text)
-    assert match, f"no invitation link in the email to {email}:\n{text}"
+    match = pattern.search(text)
+    assert match, f"no {what} link in the email to {email}:\n{text}"
     link = match.group(0)
     assert link.startswith(story.base_url), link
     return link
+
+
+def invitation_link(story: Story, email: str) -> str:
+    """The accept link of the invitation email the worker sent to ``email``."""
+    return emailed_link(story, email, INVITE_LINK_RE, "invitation")
 
 
 def invite(page: Any, watch: Any, story: Story, emails: list[str], role: str, step):
@@ -298,7 +306,17 @@ def test_owner_sets_up_sso_from_sign_up_to_enforcement(story: Story, new_page):
     page.get_by_label("Organization name").fill(ORG_NAME)
     page.get_by_label("Login path").fill(LOGIN_PATH)
     page.get_by_role("button", name="Create organization").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+    watch.check("signup-sent")
+
+    # The emailed link, opened with the password, proves the address.
+    page.goto(emailed_link(story, owner.email, CONFIRM_LINK_RE, "confirmation"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Confirm {owner.email}")
+    watch.check("confirm-address")
+    page.get_by_label("Password").fill(owner.password)
+    page.get_by_role("button", name="Confirm and sign in").click()
     expect_overview(page, watch, story, "owner", "overview-new")
+    expect(page.get_by_role("status")).to_contain_text(f"{owner.email} is confirmed")
 
     # Domain: add it, publish the TXT record it shows, watch it verify.
     page.get_by_role("navigation", name=ORG_NAME).get_by_role(

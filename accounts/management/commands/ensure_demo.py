@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import User
+from accounts.services import user_email_prove
 from organizations.models import Organization
 from organizations.services import organization_create
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
                 owner = User.objects.create_user(
                     email=DEMO_EMAIL, password=DEMO_PASSWORD
                 )
+                user_email_prove(user=owner, via="operator")  # an operator made it
                 organization_create(name="Demo Inc", login_path="demo", owner=owner)
             self.stdout.write(self.style.SUCCESS("Created the demo organization."))
             self.stdout.write(

@@ -315,3 +315,13 @@ def test_a_session_restores_only_an_active_account():
     assert backend.get_user(gone.pk) is None
     for unusable in (None, "", "x", 10**30, 0):
         assert backend.get_user(unusable) is None
+
+
+def test_an_sso_claim_with_a_trailing_dot_reaches_the_same_account(
+    client, acme, acme_connection, fake_idp
+):
+    user = make_user("ada@acme.test")
+    response = sign_in(client, fake_idp, email="Ada@Acme.Test.")
+    assert response.status_code == 302
+    assert signed_in_user_id(client) == str(user.pk)
+    assert User.objects.count() == 2  # Acme's owner and Ada, no second Ada
