@@ -261,31 +261,24 @@ def _cleaned_config(
     if "openid" not in scope_list:
         raise ServiceError(openid_scope_missing(), code="scope_openid_missing")
     scope_list = list(dict.fromkeys(scope_list))
-    claims = {}
-    for field, value, default, refusal in (
-        (
-            "groups_claim",
-            groups_claim,
-            "groups",
+    groups_claim = (groups_claim or "").strip() or "groups"
+    if not _CLAIM_RE.fullmatch(groups_claim):
+        raise ServiceError(
             _(
                 "The groups claim name must be 1 to 100 characters without spaces, "
                 "for example 'groups'."
             ),
-        ),
-        (
-            "email_claim",
-            email_claim,
-            "email",
+            code="groups_claim_name_invalid",
+        )
+    email_claim = (email_claim or "").strip() or "email"
+    if not _CLAIM_RE.fullmatch(email_claim):
+        raise ServiceError(
             _(
                 "The email claim name must be 1 to 100 characters without spaces, "
                 "for example 'email'."
             ),
-        ),
-    ):
-        value = (value or "").strip() or default
-        if not _CLAIM_RE.fullmatch(value):
-            raise ServiceError(refusal, code=f"{field}_name_invalid")
-        claims[field] = value
+            code="email_claim_name_invalid",
+        )
     try:
         leeway = int(leeway_seconds)
     except (TypeError, ValueError):
@@ -301,7 +294,8 @@ def _cleaned_config(
         "client_id": client_id,
         "scopes": " ".join(scope_list),
         "leeway_seconds": leeway,
-        **claims,
+        "groups_claim": groups_claim,
+        "email_claim": email_claim,
     }
 
 
