@@ -11,11 +11,16 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from connections.models import Connection
 from connections.oidc.discovery import issuer_from_input
 from connections.oidc.errors import OIDCError
-from connections.services.connections import DEFAULT_SCOPES, MAX_LEEWAY_SECONDS
+from connections.services.connections import (
+    DEFAULT_SCOPES,
+    MAX_LEEWAY_SECONDS,
+    openid_scope_missing,
+)
 
 
 class ConnectionForm(forms.Form):
@@ -24,71 +29,71 @@ class ConnectionForm(forms.Form):
     optional extras with defaults."""
 
     name = forms.CharField(
-        label="Name",
+        label=_("Name"),
         max_length=100,
-        help_text="For your team, for example 'Okta production'.",
+        help_text=_("For your team, for example 'Okta production'."),
     )
     provider = forms.ChoiceField(
-        label="Provider",
+        label=_("Provider"),
         choices=Connection.Provider.choices,
         required=False,
         initial=Connection.Provider.OKTA,
-        help_text="Okta adds Okta-specific advice to the check results.",
+        help_text=_("Okta adds Okta-specific advice to the check results."),
     )
     issuer_url = forms.CharField(
-        label="Issuer URL",
+        label=_("Issuer URL"),
         max_length=600,
         widget=forms.URLInput(attrs={"placeholder": "https://acme.okta.com"}),
-        help_text=(
+        help_text=_(
             "The issuer, or its full /.well-known/openid-configuration URL. Okta: "
             "https://<your-org>.okta.com, or https://<your-org>.okta.com/oauth2/"
             "default for a custom authorization server."
         ),
     )
     client_id = forms.CharField(
-        label="Client ID",
+        label=_("Client ID"),
         max_length=255,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        help_text="Okta: Applications > your app > General > Client Credentials.",
+        help_text=_("Okta: Applications > your app > General > Client Credentials."),
     )
     client_secret = forms.CharField(
-        label="Client secret",
+        label=_("Client secret"),
         max_length=2000,
         strip=False,
         widget=forms.PasswordInput(
             render_value=False, attrs={"autocomplete": "new-password"}
         ),
-        help_text="Stored encrypted; never shown again.",
+        help_text=_("Stored encrypted; never shown again."),
     )
     scopes = forms.CharField(
-        label="Scopes",
+        label=_("Scopes"),
         max_length=500,
         required=False,
         initial=DEFAULT_SCOPES,
-        help_text="Separated by spaces; must include openid.",
+        help_text=_("Separated by spaces; must include openid."),
     )
     groups_claim = forms.CharField(
-        label="Groups claim",
+        label=_("Groups claim"),
         max_length=100,
         required=False,
         initial="groups",
-        help_text="The ID token claim that lists the person's groups.",
+        help_text=_("The ID token claim that lists the person's groups."),
     )
     email_claim = forms.CharField(
-        label="Email claim",
+        label=_("Email claim"),
         max_length=100,
         required=False,
         initial="email",
     )
     leeway_seconds = forms.IntegerField(
-        label="Clock-skew leeway (seconds)",
+        label=_("Clock-skew leeway (seconds)"),
         min_value=0,
         max_value=MAX_LEEWAY_SECONDS,
         required=False,
         initial=60,
     )
     idp_logout = forms.BooleanField(
-        label="Also sign out of the IdP when signing out here",
+        label=_("Also sign out of the IdP when signing out here"),
         required=False,
     )
 
@@ -98,7 +103,7 @@ class ConnectionForm(forms.Form):
         if editing:
             secret = self.fields["client_secret"]
             secret.required = False
-            secret.help_text = (
+            secret.help_text = _(
                 "A secret is stored. Leave this empty to keep it, or paste a new "
                 "one to replace it."
             )
@@ -118,9 +123,7 @@ class ConnectionForm(forms.Form):
     def clean_scopes(self) -> str:
         value = " ".join(self.cleaned_data["scopes"].split()) or DEFAULT_SCOPES
         if "openid" not in value.split():
-            raise forms.ValidationError(
-                "Add 'openid': without it the IdP returns no ID token."
-            )
+            raise forms.ValidationError(openid_scope_missing())
         return value
 
     def service_kwargs(self) -> dict[str, Any]:
@@ -166,7 +169,7 @@ class PublishForm(forms.Form):
     """The irreversible switch asks for the login path, typed out."""
 
     confirm = forms.CharField(
-        label="Type the organization's login path to confirm",
+        label=_("Type the organization's login path to confirm"),
         max_length=100,
         widget=forms.TextInput(
             attrs={

@@ -16,7 +16,8 @@ through ``fetch``, which enforces on every call:
 * a response size cap applied while streaming.
 
 Defaults come from Django settings at call time. Only the method, host and status
-are logged: never query strings, bodies, headers or credentials.
+are logged: never query strings, bodies, headers or credentials. An error's
+``kind`` is its stable code; its sentence is translated.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus, urljoin, urls
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -79,7 +82,7 @@ _PUBLIC_FORM_FIELDS: Final = frozenset(
     {"grant_type", "redirect_uri", "client_id", "scope", "response_type"}
 )
 _PUBLIC_HEADERS: Final = frozenset({"accept", "content-type", "user-agent"})
-_PRIVATE_NETWORK_HINT: Final = (
+_PRIVATE_NETWORK_HINT: Final = gettext_lazy(
     "Server-side fetches may only reach public internet addresses. If this "
     "server really is on your own network, set SSO_ALLOW_PRIVATE_NETWORKS=True "
     "(development and tests only)."
@@ -160,9 +163,12 @@ class OutboundResponse:
         except (ValueError, RecursionError):
             content_type = _clean(self.headers.get("Content-Type", "none"), 60)
             raise OutboundError(
-                f"The response from {_display_url(self.url)} is not valid JSON "
-                f"(Content-Type: {content_type}). Check that the URL points at the "
-                "JSON document itself, not at a web page.",
+                _(
+                    "The response from %(url)s is not valid JSON (Content-Type: "
+                    "%(type)s). Check that the URL points at the JSON document "
+                    "itself, not at a web page."
+                )
+                % {"url": _display_url(self.url), "type": content_type},
                 kind="bad_json",
             ) from None
 
@@ -217,25 +223,25 @@ def _block_reason(ip: IPAddress) -> str | None:
         if embedded is not None:
             return _block_reason(embedded)
     if ip.is_unspecified:
-        return "an unspecified address"
+        return _("an unspecified address")
     if ip.is_loopback:
-        return "a loopback address"
+        return _("a loopback address")
     if ip.is_link_local:
-        return "a link-local address (this includes cloud metadata services)"
+        return _("a link-local address (this includes cloud metadata services)")
     if ip in _SHARED_ADDRESS_SPACE:
-        return "a carrier-grade NAT (shared) address"
+        return _("a carrier-grade NAT (shared) address")
     if ip.is_multicast:
-        return "a multicast address"
+        return _("a multicast address")
     if any(ip in net for net in _RFC1918):
-        return "a private network address"
+        return _("a private network address")
     if ip in _UNIQUE_LOCAL:
-        return "a unique-local (private) IPv6 address"
+        return _("a unique-local (private) IPv6 address")
     if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
-        return "a site-local IPv6 address"
+        return _("a site-local IPv6 address")
     if ip.is_reserved:
-        return "a reserved address"
+        return _("a reserved address")
     if ip.is_private or not ip.is_global:
-        return "a special-purpose address that is not on the public internet"
+        return _("a special-purpose address that is not on the public internet")
     return None
 
 
@@ -245,15 +251,20 @@ def blocked_host_detail(host: str, address: str, reason: str) -> str:
     Naming the address would make every self-service check an oracle for what
     internal names resolve to; an address typed as the host is named as typed.
     """
+    names = {"host": _clean(host, 120), "reason": reason}
     if host == address:
-        return f"{_clean(host, 120)} is {reason}"
-    return f"{_clean(host, 120)} does not resolve to a public internet address"
+        # Translators: reason is a phrase such as "a loopback address".
+        return _("%(host)s is %(reason)s") % names
+    return _("%(host)s does not resolve to a public internet address") % names
 
 
 def _policy_error(host: str, address: str, reason: str) -> OutboundError:
     return OutboundError(
-        f"Refused to connect: {blocked_host_detail(host, address, reason)}. "
-        + _PRIVATE_NETWORK_HINT,
+        _("Refused to connect: %(problem)s. %(hint)s")
+        % {
+            "problem": blocked_host_detail(host, address, reason),
+            "hint": _PRIVATE_NETWORK_HINT,
+        },
         kind="policy",
     )
 
@@ -464,8 +475,10 @@ class VettingAdapter(HTTPAdapter):
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         # Through a proxy the policy would vet the proxy, not the destination.
         raise OutboundError(
-            "Outbound requests cannot go through a proxy: the address policy must "
-            "see the real destination.",
+            _(
+                "Outbound requests cannot go through a proxy: the address policy "
+                "must see the real destination."
+            ),
             kind="policy",
         )
 
@@ -621,9 +634,12 @@ def _read_capped(
     deadline: _Deadline,
 ) -> bytes:
     too_large = OutboundError(
-        f"The response from {target.display} is larger than the limit of "
-        f"{max_bytes:,} bytes, so it was not read. Check the URL; if the document "
-        "really is this large, raise OUTBOUND_MAX_BYTES.",
+        _(
+            "The response from %(url)s is larger than the limit of %(max)s bytes, "
+            "so it was not read. Check the URL; if the document really is this "
+            "large, raise OUTBOUND_MAX_BYTES."
+        )
+        % {"url": target.display, "max": f"{max_bytes:,}"},
         kind="too_large",
     )
     declared = raw.headers.get("Content-Length", "")
@@ -655,8 +671,10 @@ def _read_capped(
 def _check_url(url: str, *, allow_insecure: bool) -> _Target:
     if not isinstance(url, str) or not url or _CONTROL_RE.search(url) or " " in url:
         raise OutboundError(
-            "The URL is empty or contains spaces or control characters. Use an "
-            "absolute https:// URL.",
+            _(
+                "The URL is empty or contains spaces or control characters. Use an "
+                "absolute https:// URL."
+            ),
             kind="policy",
         )
     try:
@@ -665,30 +683,40 @@ def _check_url(url: str, *, allow_insecure: bool) -> _Target:
         split.port  # noqa: B018 -- parsing the port validates it
     except (LocationParseError, ValueError):
         raise OutboundError(
-            "The URL is not valid. Use an absolute https:// URL such as "
-            "'https://example.okta.com'.",
+            _(
+                "The URL is not valid. Use an absolute https:// URL such as "
+                "'https://example.okta.com'."
+            ),
             kind="policy",
         ) from None
     scheme = (parsed.scheme or "").lower()
     if scheme not in ("http", "https") or not parsed.host:
         raise OutboundError(
-            "Only absolute https:// URLs can be fetched. Use a URL such as "
-            "'https://example.okta.com'.",
+            _(
+                "Only absolute https:// URLs can be fetched. Use a URL such as "
+                "'https://example.okta.com'."
+            ),
             kind="policy",
         )
     host = _clean(parsed.host, 255)
     if parsed.auth is not None or "@" in split.netloc:
         raise OutboundError(
-            f"The URL for {host} contains a user name or password. Remove the "
-            "credentials from the URL.",
+            _(
+                "The URL for %(host)s contains a user name or password. Remove the "
+                "credentials from the URL."
+            )
+            % {"host": host},
             kind="policy",
         )
     target = _Target(host=host, display=_display_url(url))
     if scheme == "http" and not allow_insecure:
         raise OutboundError(
-            f"Refused to fetch {target.display}: plain http:// is not allowed. Use "
-            "https://, or set SSO_ALLOW_INSECURE_ISSUERS=True for a local identity "
-            "provider in development.",
+            _(
+                "Refused to fetch %(url)s: plain http:// is not allowed. Use "
+                "https://, or set SSO_ALLOW_INSECURE_ISSUERS=True for a local "
+                "identity provider in development."
+            )
+            % {"url": target.display},
             kind="policy",
         )
     return target
@@ -702,76 +730,98 @@ def _transport_error(
 ) -> OutboundError:
     if deadline.expired:
         return _deadline_error(target, deadline)
+    host = {"host": target.host, "url": target.display}
     if isinstance(exc, requests.ConnectTimeout):
         return OutboundError(
-            f"Could not connect to {target.host} within {timeouts[0]:g} seconds. "
-            "Check that the server is up and reachable from this server (DNS, "
-            "firewall).",
+            _(
+                "Could not connect to %(host)s within %(seconds)s seconds. Check "
+                "that the server is up and reachable from this server (DNS, "
+                "firewall)."
+            )
+            % {**host, "seconds": f"{timeouts[0]:g}"},
             kind="timeout",
         )
     if isinstance(exc, requests.ReadTimeout) or _caused_by(exc, ReadTimeoutError):
         return OutboundError(
-            f"{target.display} did not answer within {timeouts[1]:g} seconds. The "
-            "server may be overloaded; try again later.",
+            _(
+                "%(url)s did not answer within %(seconds)s seconds. The server may "
+                "be overloaded; try again later."
+            )
+            % {**host, "seconds": f"{timeouts[1]:g}"},
             kind="timeout",
         )
     if isinstance(exc, requests.exceptions.SSLError):
         return OutboundError(
-            f"The secure (TLS) connection to {target.host} failed: its certificate "
-            "could not be verified or the handshake failed. The server needs a "
-            "valid certificate for this host name from a public certificate "
-            "authority.",
+            _(
+                "The secure (TLS) connection to %(host)s failed: its certificate "
+                "could not be verified or the handshake failed. The server needs a "
+                "valid certificate for this host name from a public certificate "
+                "authority."
+            )
+            % host,
             kind="connection",
         )
     if _caused_by(exc, NameResolutionError):
         return OutboundError(
-            f"Could not find {target.host} in DNS. Check the host name in the URL.",
+            _("Could not find %(host)s in DNS. Check the host name in the URL.") % host,
             kind="connection",
         )
     if _caused_by(exc, NewConnectionError):
+        # The operating system's own words (strerror), as it gives them.
         why = next(
             (e.strerror for e in _chain(exc) if isinstance(e, OSError) and e.strerror),
-            "the connection failed",
+            _("the connection failed"),
         )
         return OutboundError(
-            f"Could not connect to {target.host} ({_clean(why, 80).lower()}). Check "
-            "the URL and that the server is running and reachable from this server.",
+            _(
+                "Could not connect to %(host)s (%(why)s). Check the URL and that the "
+                "server is running and reachable from this server."
+            )
+            % {**host, "why": _clean(why, 80).lower()},
             kind="connection",
         )
     if isinstance(exc, requests.exceptions.InvalidURL | requests.URLRequired):
         return OutboundError(
-            "The URL is not valid. Use an absolute https:// URL.", kind="policy"
+            _("The URL is not valid. Use an absolute https:// URL."), kind="policy"
         )
     return OutboundError(
-        f"The connection to {target.host} broke before a complete response "
-        "arrived. Try again; if it keeps failing, check the server.",
+        _(
+            "The connection to %(host)s broke before a complete response arrived. "
+            "Try again; if it keeps failing, check the server."
+        )
+        % host,
         kind="connection",
     )
 
 
 def _deadline_error(target: _Target, deadline: _Deadline) -> OutboundError:
     return OutboundError(
-        f"{target.display} did not finish answering within {deadline.seconds:g} "
-        "seconds, so the request was abandoned. The server is too slow; try again "
-        "later.",
+        _(
+            "%(url)s did not finish answering within %(seconds)s seconds, so the "
+            "request was abandoned. The server is too slow; try again later."
+        )
+        % {"url": target.display, "seconds": f"{deadline.seconds:g}"},
         kind="timeout",
     )
 
 
 def _redirect_error(raw: requests.Response, target: _Target) -> OutboundError:
     location = raw.headers.get("Location")
+    names = {"url": target.display, "status": raw.status_code}
     if location:
-        where = f"to {_display_url(urljoin(raw.url, location))}"
-        fix = "Use the final URL directly."
+        message = _(
+            "%(url)s answered with a redirect (HTTP %(status)s) to %(location)s; "
+            "redirects are not followed. Use the final URL directly."
+        ) % {**names, "location": _display_url(urljoin(raw.url, location))}
     else:
-        where = "without a Location"
-        fix = "Check the URL."
-    return OutboundError(
-        f"{target.display} answered with a redirect (HTTP {raw.status_code}) "
-        f"{where}; redirects are not followed. {fix}",
-        kind="redirect",
-        status=raw.status_code,
-    )
+        message = (
+            _(
+                "%(url)s answered with a redirect (HTTP %(status)s) without a "
+                "Location; redirects are not followed. Check the URL."
+            )
+            % names
+        )
+    return OutboundError(message, kind="redirect", status=raw.status_code)
 
 
 def _http_error(
@@ -782,23 +832,31 @@ def _http_error(
         phrase = f" {http.HTTPStatus(status).phrase}"
     except ValueError:
         phrase = ""
+    # The server's own words (status phrase, OAuth error), untranslated.
     excerpt = _safe_excerpt(response, secrets)
     said = f" ({excerpt})" if excerpt else ""
     if status in (401, 403):
-        fix = (
+        fix = _(
             "Check the credentials (client ID and secret) and that this client may "
             "call this endpoint."
         )
     elif status in (404, 405, 410):
-        fix = "Check that the URL is right."
+        fix = _("Check that the URL is right.")
     elif status == 429:
-        fix = "The server is rate-limiting requests; try again in a minute."
+        fix = _("The server is rate-limiting requests; try again in a minute.")
     elif status >= 500:
-        fix = "The server had a problem; try again later."
+        fix = _("The server had a problem; try again later.")
     else:
-        fix = "The server rejected the request; check the configuration."
+        fix = _("The server rejected the request; check the configuration.")
     return OutboundError(
-        f"{target.display} answered with HTTP {status}{phrase}{said}. {fix}",
+        _("%(url)s answered with HTTP %(status)s%(phrase)s%(said)s. %(fix)s")
+        % {
+            "url": target.display,
+            "status": status,
+            "phrase": phrase,
+            "said": said,
+            "fix": fix,
+        },
         kind="http",
         status=status,
         response=response,

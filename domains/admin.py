@@ -6,6 +6,7 @@ check, so nothing here writes.
 """
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from domains.models import Domain
 from organizations.admin import ReadOnlyAdmin
@@ -24,7 +25,9 @@ class DomainAdmin(ReadOnlyAdmin):
     list_filter = ("status", "last_checked_at", "verified_at")
     list_select_related = ("organization",)
     search_fields = ("name", "organization__name", "=organization__login_path")
-    search_help_text = "The domain, or the organization's name or login path (exact)."
+    search_help_text = _(
+        "The domain, or the organization's name or login path (exact)."
+    )
     fields = (
         "organization",
         "name",

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DomainsConfig(AppConfig):
     name = "domains"
-    verbose_name = "Verified domains"
+    verbose_name = _("Verified domains")
 
     def ready(self) -> None:
         from domains.models import Domain
@@ -12,8 +13,8 @@ class DomainsConfig(AppConfig):
         checklist_step_register(
             ChecklistStep(
                 order=10,
-                label="Verify an email domain",
-                hint="Prove you own the domain your people's emails use.",
+                label=_("Verify an email domain"),
+                hint=_("Prove you own the domain your people's emails use."),
                 url_name="domain_list",
                 done=lambda org: Domain.objects.filter(
                     organization=org, status=Domain.Status.VERIFIED

@@ -3,8 +3,9 @@
 ``txt_lookup`` asks the configured name servers (``settings.DNS_NAMESERVERS``, a
 list of ``host:port`` strings, or the system resolver when it is empty) and never
 raises for DNS problems: every result, good or bad, is a ``TxtLookup`` whose
-``detail`` is a sentence naming the looked-up name. Nothing is cached, so a
-record someone just created is seen on the next check.
+``detail`` is a sentence naming the looked-up name (``outcome`` is its stable
+code). Nothing is cached, so a record someone just created is seen on the next
+check.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import dns.rdatatype
 import dns.resolver
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +109,11 @@ def txt_lookup(
     try:
         qname = dns.name.from_text(name.strip())
     except (dns.exception.DNSException, ValueError, UnicodeError):
-        return _result("error", shown, f"{shown!r} is not a valid DNS name.")
+        return _result(
+            "error",
+            shown,
+            _("%(name)s is not a valid DNS name.") % {"name": repr(shown)},
+        )
     shown = qname.to_text(omit_final_dot=True)
 
     try:
@@ -116,9 +123,12 @@ def txt_lookup(
         return _result(
             "error",
             shown,
-            f"Could not look up {shown}: the DNS servers of this installation are "
-            "not configured correctly (DNS_NAMESERVERS). Ask the administrator to "
-            "fix them.",
+            _(
+                "Could not look up %(name)s: the DNS servers of this installation "
+                "are not configured correctly (DNS_NAMESERVERS). Ask the "
+                "administrator to fix them."
+            )
+            % {"name": shown},
         )
 
     try:
@@ -129,39 +139,60 @@ def txt_lookup(
         return _result(
             "nxdomain",
             shown,
-            f"The name {shown} does not exist in DNS. Create the TXT record at "
-            "exactly this name, then check again; new records can take a few "
-            "minutes to appear.",
+            _(
+                "The name %(name)s does not exist in DNS. Create the TXT record at "
+                "exactly this name, then check again; new records can take a few "
+                "minutes to appear."
+            )
+            % {"name": shown},
         )
     except dns.resolver.NoAnswer:
         return _result(
             "no_answer",
             shown,
-            f"The name {shown} exists but has no TXT record. Add the TXT record at "
-            "this name, then check again.",
+            _(
+                "The name %(name)s exists but has no TXT record. Add the TXT record "
+                "at this name, then check again."
+            )
+            % {"name": shown},
         )
     except dns.exception.Timeout:
         return _result(
             "timeout",
             shown,
-            f"No DNS server answered the look-up of {shown} within {timeout:g} "
-            "seconds. Try again in a few minutes.",
+            _(
+                "No DNS server answered the look-up of %(name)s within %(seconds)s "
+                "seconds. Try again in a few minutes."
+            )
+            % {"name": shown, "seconds": f"{timeout:g}"},
         )
     except (dns.exception.DNSException, OSError):
         # NoNameservers (SERVFAIL, REFUSED from every server) and the like.
         return _result(
             "error",
             shown,
-            f"The DNS servers could not answer the look-up of {shown} (for example "
-            "because the domain's own DNS servers are failing). Try again later; if "
-            "it keeps failing, check the domain's DNS hosting.",
+            _(
+                "The DNS servers could not answer the look-up of %(name)s (for "
+                "example because the domain's own DNS servers are failing). Try "
+                "again later; if it keeps failing, check the domain's DNS hosting."
+            )
+            % {"name": shown},
         )
 
     values = [
         b"".join(rdata.strings).decode("utf-8", errors="replace") for rdata in answer
     ]
-    count = f"{len(values)} TXT record{'s' if len(values) != 1 else ''}"
-    return _result("found", shown, f"Found {count} at {shown}.", values)
+    return _result(
+        "found",
+        shown,
+        ngettext(
+            "Found %(count)d TXT record at %(name)s.",
+            "Found %(count)d TXT records at %(name)s.",
+            len(values),
+        )
+        % {"count": len(values), "name": shown},
+        values,
+    )
 
 
 def _resolver(

@@ -1,8 +1,10 @@
-"""Domain-name rules for domain verification. Pure: no ORM, no Django, no I/O.
+"""Domain-name rules for domain verification. Pure: no ORM, no I/O, and of
+Django only gettext for the sentences.
 
 Public API::
 
-    DomainNameError(ValueError)          # str(error) is a sentence for the user
+    DomainNameError(ValueError)          # str(error) is a sentence for the user,
+                                         # error.code a stable name for it
     normalize_domain(raw: str) -> str    # canonical ASCII (A-label) form
     check_domain_allowed(domain: str) -> None    # raises DomainNameError
     verification_record(domain: str, token: str) -> tuple[str, str]
@@ -33,6 +35,7 @@ import re
 from typing import Final
 
 import idna
+from django.utils.translation import gettext as _
 from publicsuffixlist import PublicSuffixList
 
 VERIFICATION_RECORD_PREFIX: Final = "_sso-console-challenge"
@@ -51,7 +54,6 @@ _LABEL_RE: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 # The WHATWG URL standard's "ends in a number" test for hosts.
 _NUMERIC_LABEL_RE: Final = re.compile(r"[0-9]+|0x[0-9a-f]*")
 _TOKEN_RE: Final = re.compile(r"[A-Za-z0-9_\-.~+/=]+")
-_EXAMPLE: Final = "like example.com"
 
 # Consumer and free email providers, by exact domain. Not exhaustive; it catches
 # the common mistake of adding the domain of one's own personal address.
@@ -139,7 +141,12 @@ FREE_EMAIL_DOMAINS: Final[frozenset[str]] = frozenset(
 
 
 class DomainNameError(ValueError):
-    """A domain name that cannot be used; ``str()`` says why and what to do."""
+    """A domain name that cannot be used; ``str()`` says why and what to do,
+    ``code`` names the refusal (``domain_is_url``, ``domain_free_email``, ...)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def normalize_domain(raw: str) -> str:
@@ -157,23 +164,28 @@ def check_domain_allowed(domain: str) -> None:
     # would be called a public suffix instead of an incomplete name.
     if _public_suffix_list().is_public(name, accept_unknown=False):
         raise DomainNameError(
-            f'"{name}" is a public suffix shared by many owners, so no organization '
-            f"can claim all of it; add your own domain under it, like acme.{name}."
+            _(
+                '"%(name)s" is a public suffix shared by many owners, so no '
+                "organization can claim all of it; add your own domain under it, "
+                "like acme.%(name)s."
+            )
+            % {"name": name},
+            code="domain_public_suffix",
         )
     if "." not in name:
         raise _single_label_error(name)
     if name in FREE_EMAIL_DOMAINS:
         raise DomainNameError(
-            f'"{name}" is a free email provider: anyone can get an address there, so '
-            "it can't prove who belongs to your organization. Add your "
-            "organization's own domain instead."
+            _(
+                '"%(name)s" is a free email provider: anyone can get an address '
+                "there, so it can't prove who belongs to your organization. Add "
+                "your organization's own domain instead."
+            )
+            % {"name": name},
+            code="domain_free_email",
         )
     if len(_record_name(name)) > MAX_DOMAIN_LENGTH:
-        raise DomainNameError(
-            f'"{name}" is too long to verify: the TXT record name '
-            f'"{VERIFICATION_RECORD_PREFIX}.{name}" would be longer than '
-            f"{MAX_DOMAIN_LENGTH} characters."
-        )
+        raise _too_long_to_verify(name)
 
 
 def verification_record(domain: str, token: str) -> tuple[str, str]:
@@ -182,12 +194,10 @@ def verification_record(domain: str, token: str) -> tuple[str, str]:
     Raises DomainNameError for a domain too long to carry the record, and
     ValueError for a token that could not be published as one TXT string.
     """
-    name = _record_name(normalize_domain(domain))
+    domain = normalize_domain(domain)
+    name = _record_name(domain)
     if len(name) > MAX_DOMAIN_LENGTH:
-        raise DomainNameError(
-            f"The TXT record name would be longer than {MAX_DOMAIN_LENGTH} "
-            "characters; this domain is too long to verify."
-        )
+        raise _too_long_to_verify(domain)
     value = f"{VERIFICATION_VALUE_PREFIX}={token}"
     # Tokens come from the server, so a bad one is a bug, not a user mistake.
     if not _TOKEN_RE.fullmatch(token) or len(value) > _MAX_TXT_STRING:
@@ -217,10 +227,16 @@ def _normalize(raw: str) -> str:
     """Normalise like normalize_domain, but let a single label through."""
     text = raw.strip()
     if not text:
-        raise DomainNameError(f"Enter a domain name, {_EXAMPLE}.")
+        raise DomainNameError(
+            _("Enter a domain name, like example.com."), code="domain_missing"
+        )
     if len(text) > _MAX_RAW_LENGTH:
         raise DomainNameError(
-            f"That is too long to be a domain name; enter just the domain, {_EXAMPLE}."
+            _(
+                "That is too long to be a domain name; enter just the domain, like "
+                "example.com."
+            ),
+            code="domain_input_too_long",
         )
     _refuse_non_domain_shapes(text)
 
@@ -231,8 +247,12 @@ def _normalize(raw: str) -> str:
         mapped = idna.uts46_remap(text, std3_rules=True, transitional=False)
     except idna.IDNAError:
         raise DomainNameError(
-            f'"{raw.strip()}" is not a valid domain name: use only letters, digits, '
-            f"hyphens and dots, {_EXAMPLE}."
+            _(
+                '"%(name)s" is not a valid domain name: use only letters, digits, '
+                "hyphens and dots, like example.com."
+            )
+            % {"name": raw.strip()},
+            code="domain_invalid_characters",
         ) from None
 
     labels = [_label_to_ascii(label, raw) for label in mapped.split(".")]
@@ -240,37 +260,72 @@ def _normalize(raw: str) -> str:
 
     if len(domain) > MAX_DOMAIN_LENGTH:
         raise DomainNameError(
-            f"That domain name is {len(domain)} characters long; a domain name can "
-            f"be at most {MAX_DOMAIN_LENGTH}."
+            _(
+                "That domain name is %(length)d characters long; a domain name can "
+                "be at most %(max)d."
+            )
+            % {"length": len(domain), "max": MAX_DOMAIN_LENGTH},
+            code="domain_too_long",
         )
     if _NUMERIC_LABEL_RE.fullmatch(labels[-1]) or _is_ip_address(domain):
         # No top-level domain is a number; a name ending in one is an IPv4 address
         # in a shorthand ("127.1", "0x7f.1") that resolvers and browsers accept.
-        raise DomainNameError(_ip_message(raw.strip()))
+        raise _ip_address_error(raw.strip())
     return domain
 
 
 def _single_label_error(domain: str) -> DomainNameError:
     return DomainNameError(
-        f'"{domain}" is not a full domain name; enter the whole domain, {_EXAMPLE}.'
+        _(
+            '"%(name)s" is not a full domain name; enter the whole domain, like '
+            "example.com."
+        )
+        % {"name": domain},
+        code="domain_incomplete",
+    )
+
+
+def _too_long_to_verify(domain: str) -> DomainNameError:
+    return DomainNameError(
+        _(
+            '"%(name)s" is too long to verify: the TXT record name "%(record)s" '
+            "would be longer than %(max)d characters."
+        )
+        % {"name": domain, "record": _record_name(domain), "max": MAX_DOMAIN_LENGTH},
+        code="domain_too_long_to_verify",
     )
 
 
 def _refuse_non_domain_shapes(text: str) -> None:
     """Refuse URLs, ports, emails and IP addresses with a sentence about each."""
-    just = f"enter just the domain, {_EXAMPLE}"
     if "@" in text:
         raise DomainNameError(
-            f"That looks like an email address; {just} (the part after the @)."
+            _(
+                "That looks like an email address; enter just the domain, like "
+                "example.com (the part after the @)."
+            ),
+            code="domain_is_email",
         )
     if "://" in text or "/" in text or "?" in text or "#" in text:
-        raise DomainNameError(f"That looks like a web address; {just}.")
+        raise DomainNameError(
+            _(
+                "That looks like a web address; enter just the domain, like "
+                "example.com."
+            ),
+            code="domain_is_url",
+        )
     if _is_ip_address(text.strip("[]")):
-        raise DomainNameError(_ip_message(text))
+        raise _ip_address_error(text)
     if ":" in text:
-        raise DomainNameError(f"A domain has no port number; {just}.")
+        raise DomainNameError(
+            _("A domain has no port number; enter just the domain, like example.com."),
+            code="domain_has_port",
+        )
     if any(ch.isspace() for ch in text):
-        raise DomainNameError(f"A domain name has no spaces; {just}.")
+        raise DomainNameError(
+            _("A domain name has no spaces; enter just the domain, like example.com."),
+            code="domain_has_spaces",
+        )
 
 
 def _label_to_ascii(label: str, raw: str) -> str:
@@ -278,13 +333,20 @@ def _label_to_ascii(label: str, raw: str) -> str:
     shown = raw.strip()
     if not label:
         raise DomainNameError(
-            f'"{shown}" has an empty part between dots; enter the whole domain, '
-            f"{_EXAMPLE}."
+            _(
+                '"%(name)s" has an empty part between dots; enter the whole domain, '
+                "like example.com."
+            )
+            % {"name": shown},
+            code="domain_empty_label",
         )
     too_long = DomainNameError(
-        f'"{shown}" has a part longer than {MAX_LABEL_LENGTH} characters between '
-        "dots; each part of a domain name can be at most "
-        f"{MAX_LABEL_LENGTH} characters."
+        _(
+            '"%(name)s" has a part longer than %(max)d characters between dots; '
+            "each part of a domain name can be at most %(max)d characters."
+        )
+        % {"name": shown, "max": MAX_LABEL_LENGTH},
+        code="domain_label_too_long",
     )
     try:
         if not label.isascii():
@@ -302,14 +364,21 @@ def _label_to_ascii(label: str, raw: str) -> str:
             raise idna.IDNAError("non-canonical A-label")
     except idna.IDNAError:
         raise DomainNameError(
-            f'"{shown}" contains characters that are not allowed in a domain name.'
+            _('"%(name)s" contains characters that are not allowed in a domain name.')
+            % {"name": shown},
+            code="domain_invalid_characters",
         ) from None
     if len(label) > MAX_LABEL_LENGTH:
         raise too_long
     if not _LABEL_RE.fullmatch(label):
         raise DomainNameError(
-            f'"{shown}" is not a valid domain name: each part between dots uses only '
-            "letters, digits and hyphens, and cannot start or end with a hyphen."
+            _(
+                '"%(name)s" is not a valid domain name: each part between dots uses '
+                "only letters, digits and hyphens, and cannot start or end with a "
+                "hyphen."
+            )
+            % {"name": shown},
+            code="domain_invalid_label",
         )
     return label
 
@@ -322,10 +391,14 @@ def _is_ip_address(text: str) -> bool:
     return True
 
 
-def _ip_message(text: str) -> str:
-    return (
-        f'"{text}" is an IP address; domain verification needs a domain name, '
-        f"{_EXAMPLE}."
+def _ip_address_error(text: str) -> DomainNameError:
+    return DomainNameError(
+        _(
+            '"%(text)s" is an IP address; domain verification needs a domain name, '
+            "like example.com."
+        )
+        % {"text": text},
+        code="domain_is_ip_address",
     )
 
 

@@ -24,6 +24,8 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from domains.dns import TxtLookup, txt_lookup
 from domains.models import Domain
@@ -128,29 +130,38 @@ def domain_add(
         domain_name = normalize_domain(name or "")
         check_domain_allowed(domain_name)
     except DomainNameError as exc:
-        raise ServiceError(str(exc)) from None
+        raise ServiceError(str(exc), code=exc.code) from None
     existing = Domain.objects.filter(name=domain_name).values_list(
         "organization_id", "status"
     )
     for organization_id, status in existing:
         if organization_id == org.pk:
             raise ServiceError(
-                f"{domain_name} is already on this organization's list; verify it "
-                "there."
+                _("%(domain)s is already on this organization's list; verify it there.")
+                % {"domain": domain_name},
+                code="domain_already_added",
             )
         if status == Status.VERIFIED:
             # Saying so reveals only that someone verified it, which the DNS
             # record shows anyone who looks.
             raise ServiceError(
-                f"{domain_name} is already verified by another organization. A "
-                "domain can be verified by one organization at a time; if it "
-                "belongs to yours, ask whoever manages that organization to "
-                "remove it first."
+                _(
+                    "%(domain)s is already verified by another organization. A "
+                    "domain can be verified by one organization at a time; if it "
+                    "belongs to yours, ask whoever manages that organization to "
+                    "remove it first."
+                )
+                % {"domain": domain_name},
+                code="domain_verified_elsewhere",
             )
     if Domain.objects.filter(organization=org).count() >= MAX_DOMAINS_PER_ORG:
         raise ServiceError(
-            f"An organization can have at most {MAX_DOMAINS_PER_ORG} domains; "
-            "remove ones you no longer use first."
+            _(
+                "An organization can have at most %(max)d domains; remove ones you "
+                "no longer use first."
+            )
+            % {"max": MAX_DOMAINS_PER_ORG},
+            code="domain_limit",
         )
     try:
         with transaction.atomic():
@@ -159,7 +170,9 @@ def domain_add(
             )
     except IntegrityError:  # the same domain added twice at once
         raise ServiceError(
-            f"{domain_name} was just added to this organization; reload the page."
+            _("%(domain)s was just added to this organization; reload the page.")
+            % {"domain": domain_name},
+            code="domain_conflict",
         ) from None
     audit(
         action="domain.added",
@@ -272,7 +285,7 @@ def _domain_record_result(
         # Timeouts and server failures prove nothing: keep the status.
         detail = lookup.detail
         if retry_in:
-            detail += f" Trying again automatically in {_duration(retry_in)}."
+            detail += " " + _retry_note(retry_in)
         domain.detail = detail
         domain.save(update_fields=["last_checked_at", "check_requested_at", "detail"])
         return DomainCheckResult(
@@ -299,7 +312,9 @@ def _record_found(
                 details={"missed_checks": domain.missing_checks},
             )
         domain.missing_checks = 0
-        domain.detail = f"The TXT record at {txt_name} is in place."
+        domain.detail = _("The TXT record at %(name)s is in place.") % {
+            "name": txt_name
+        }
         domain.save(update_fields=fields)
         return DomainCheckResult(
             status=Status.VERIFIED, outcome="found", detail=domain.detail
@@ -308,7 +323,9 @@ def _record_found(
     domain.status = Status.VERIFIED
     domain.verified_at = domain.last_checked_at
     domain.missing_checks = 0
-    domain.detail = f"Verified: found the TXT record at {txt_name}."
+    domain.detail = _("Verified: found the TXT record at %(name)s.") % {
+        "name": txt_name
+    }
     try:
         with transaction.atomic():
             domain.save(update_fields=[*fields, "status", "verified_at"])
@@ -322,12 +339,12 @@ def _record_found(
     if conflict:
         domain.status = Status.FAILED
         domain.verified_at = None
-        domain.detail = (
-            f"The TXT record at {txt_name} is correct, but {domain.name} is already "
+        domain.detail = _(
+            "The TXT record at %(name)s is correct, but %(domain)s is already "
             "verified by another organization, and a domain can be verified by "
             "one organization at a time. Ask whoever manages that organization to "
             "remove it, then verify again."
-        )
+        ) % {"name": txt_name, "domain": domain.name}
         domain.save(update_fields=[*fields, "status", "verified_at"])
         _audit_failed(domain, previous, actor, reason="verified_elsewhere")
         return DomainCheckResult(
@@ -355,11 +372,20 @@ def _record_missing(
 ) -> DomainCheckResult:
     if lookup.outcome == "found":
         reason = "wrong_value"
-        detail = (
-            f"Found {_count(lookup.values)} at {txt_name}, but none has the value "
-            f'"{expected}". Found: {_found_values(lookup.values)}. Check the value '
-            "for typos or extra characters."
-        )
+        detail = ngettext(
+            "Found %(count)d TXT record at %(name)s, but it does not have the value "
+            '"%(expected)s". Found: %(found)s. Check the value for typos or extra '
+            "characters.",
+            "Found %(count)d TXT records at %(name)s, but none has the value "
+            '"%(expected)s". Found: %(found)s. Check the value for typos or extra '
+            "characters.",
+            len(lookup.values),
+        ) % {
+            "count": len(lookup.values),
+            "name": txt_name,
+            "expected": expected,
+            "found": _found_values(lookup.values),
+        }
     else:
         reason = lookup.outcome
         detail = lookup.detail
@@ -368,12 +394,16 @@ def _record_missing(
     if previous == Status.VERIFIED:
         domain.missing_checks += 1
         if domain.missing_checks < MISSES_BEFORE_FAILING:
-            domain.detail = (
-                f"{detail} Missed checks in a row: {domain.missing_checks} of "
-                f"{MISSES_BEFORE_FAILING}. The domain stays verified, and single "
-                "sign-on keeps working, until the record has been missing for "
-                f"{MISSES_BEFORE_FAILING} checks; put it back before then."
-            )
+            domain.detail = _(
+                "%(detail)s Missed checks in a row: %(missed)d of %(max)d. The "
+                "domain stays verified, and single sign-on keeps working, until "
+                "the record has been missing for %(max)d checks; put it back "
+                "before then."
+            ) % {
+                "detail": detail,
+                "missed": domain.missing_checks,
+                "max": MISSES_BEFORE_FAILING,
+            }
             domain.save(update_fields=fields)
             audit(
                 action="domain.record_missing",
@@ -389,12 +419,12 @@ def _record_missing(
             return DomainCheckResult(
                 status=Status.VERIFIED, outcome=lookup.outcome, detail=domain.detail
             )
-        domain.detail = (
-            f"{detail} The record was missing for {domain.missing_checks} checks in "
-            "a row, so the domain is no longer verified and sign-ins with its "
-            "email addresses no longer use your single sign-on. Put the record "
-            "back, then verify again."
-        )
+        domain.detail = _(
+            "%(detail)s The record was missing for %(missed)d checks in a row, so "
+            "the domain is no longer verified and sign-ins with its email "
+            "addresses no longer use your single sign-on. Put the record back, "
+            "then verify again."
+        ) % {"detail": detail, "missed": domain.missing_checks}
         domain.status = Status.FAILED
         domain.save(update_fields=[*fields, "status"])
         _audit_failed(domain, previous, actor, reason=reason)
@@ -442,8 +472,10 @@ def _queue_check(domain_id: int, user_id: int | None) -> None:
         logger.exception("Could not queue the check of domain %s", domain_id)
         Domain.objects.filter(pk=domain_id).update(
             check_requested_at=None,
-            detail="The check could not be started because the task queue is "
-            "unavailable. Try again in a minute.",
+            detail=_(
+                "The check could not be started because the task queue is "
+                "unavailable. Try again in a minute."
+            ),
         )
 
 
@@ -456,7 +488,7 @@ def _email_owner_domain_failed(org_id: int, domain_id: int) -> None:
     if domain is None or domain.status != Status.FAILED:
         return
     org = domain.organization
-    txt_name, _value = domain_record(domain)
+    txt_name, _txt_value = domain_record(domain)
     context = {
         "organization": org,
         "domain": domain,
@@ -466,7 +498,10 @@ def _email_owner_domain_failed(org_id: int, domain_id: int) -> None:
         + reverse("domain_list", args=[org.login_path]),
     }
     send_mail(
-        subject=email_subject(f"{domain.name} is no longer verified for {org.name}"),
+        subject=email_subject(
+            _("%(domain)s is no longer verified for %(organization)s")
+            % {"domain": domain.name, "organization": org.name}
+        ),
         message=render_to_string("domains/email/domain_failed.txt", context),
         html_message=render_to_string("domains/email/domain_failed.html", context),
         from_email=None,
@@ -485,7 +520,10 @@ def _locked(domain_id: int, org: Organization) -> Domain:
         .first()
     )
     if domain is None:
-        raise ServiceError("That domain is no longer on this organization's list.")
+        raise ServiceError(
+            _("That domain is no longer on this organization's list."),
+            code="domain_gone",
+        )
     return domain
 
 
@@ -505,10 +543,6 @@ def _matches(found: str, expected: str) -> bool:
     return value == expected
 
 
-def _count(values: list[str]) -> str:
-    return f"{len(values)} TXT record{'s' if len(values) != 1 else ''}"
-
-
 def _found_values(values: list[str]) -> str:
     shown = []
     for value in values[:_SHOWN_VALUES]:
@@ -517,11 +551,20 @@ def _found_values(values: list[str]) -> str:
             text = text[: _SHOWN_VALUE_LENGTH - 1] + "…"
         shown.append(f'"{text}"')
     if len(values) > _SHOWN_VALUES:
-        shown.append(f"and {len(values) - _SHOWN_VALUES} more")
+        shown.append(_("and %(count)d more") % {"count": len(values) - _SHOWN_VALUES})
     return ", ".join(shown)
 
 
-def _duration(seconds: int) -> str:
+def _retry_note(seconds: int) -> str:
     if seconds < 120:
-        return f"{seconds} seconds"
-    return f"{seconds // 60} minutes"
+        return ngettext(
+            "Trying again automatically in %(count)d second.",
+            "Trying again automatically in %(count)d seconds.",
+            seconds,
+        ) % {"count": seconds}
+    minutes = seconds // 60
+    return ngettext(
+        "Trying again automatically in %(count)d minute.",
+        "Trying again automatically in %(count)d minutes.",
+        minutes,
+    ) % {"count": minutes}

@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from domains.models import Domain
@@ -29,11 +31,12 @@ class DomainAddForm(forms.Form):
     # The service checks the name and says what is wrong; the form only carries
     # it, so every refusal reads the same whichever way it arrives.
     domain = forms.CharField(
-        label="Domain",
+        label=gettext_lazy("Domain"),
         required=False,
         max_length=1024,
-        help_text="The part after the @ in your people's email addresses, like "
-        "acme.com.",
+        help_text=gettext_lazy(
+            "The part after the @ in your people's email addresses, like acme.com."
+        ),
         widget=forms.TextInput(
             attrs={
                 "autocomplete": "off",
@@ -72,8 +75,12 @@ def check_json(domain: Domain) -> dict:
 def _require_manage(org: OrgContext) -> None:
     if not org.can("domains.manage"):
         raise PermissionDenied(
-            "Only the organization's owner can add, verify or remove domains."
+            _("Only the organization's owner can add, verify or remove domains.")
         )
+
+
+def _refusal_json(exc: ServiceError) -> JsonResponse:
+    return JsonResponse({"error": str(exc), "code": exc.code}, status=400)
 
 
 def _list_url(org: OrgContext, domain: Domain | None = None) -> str:
@@ -97,20 +104,26 @@ def domain_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
                 )
             except ServiceError as exc:
                 if wants_json(request):
-                    return JsonResponse({"error": str(exc)}, status=400)
+                    return _refusal_json(exc)
                 form.add_error("domain", str(exc))
             else:
                 if wants_json(request):
                     return JsonResponse(domain_json(domain), status=201)
                 messages.success(
                     request,
-                    f"{domain.name} was added. Create the TXT record shown for it, "
-                    "then choose Verify now.",
+                    _(
+                        "%(domain)s was added. Create the TXT record shown for it, "
+                        "then choose Verify now."
+                    )
+                    % {"domain": domain.name},
                 )
                 return redirect(_list_url(org, domain))
         elif wants_json(request):
             return JsonResponse(
-                {"error": " ".join(str(e) for e in form.errors.get("domain", []))},
+                {
+                    "error": " ".join(str(e) for e in form.errors.get("domain", [])),
+                    "code": "form_invalid",
+                },
                 status=400,
             )
         status = 400
@@ -164,26 +177,30 @@ def domain_verify(
         )
     except ServiceError as exc:
         if wants_json(request):
-            return JsonResponse({"error": str(exc)}, status=400)
+            return _refusal_json(exc)
         messages.error(request, str(exc))
         return redirect(_list_url(org))
     # Without a broker the check has already run by now (in-process, on commit).
     domain.refresh_from_db()
     if wants_json(request):
         return JsonResponse(check_json(domain), status=202)
+    names = {"domain": domain.name}
     if domain_is_checking(domain):
         messages.info(
             request,
-            f"Checking the TXT record of {domain.name}; this page shows the result "
-            "when the check is done."
+            _(
+                "Checking the TXT record of %(domain)s; this page shows the result "
+                "when the check is done."
+            )
+            % names
             if queued
-            else f"A check of {domain.name} is already running.",
+            else _("A check of %(domain)s is already running.") % names,
         )
     elif domain.status == Domain.Status.VERIFIED:
-        messages.success(request, f"{domain.name} is verified.")
+        messages.success(request, _("%(domain)s is verified.") % names)
     else:
         messages.warning(
-            request, f"{domain.name} is not verified yet; see the details below."
+            request, _("%(domain)s is not verified yet; see the details below.") % names
         )
     return redirect(_list_url(org, domain))
 
@@ -201,12 +218,12 @@ def domain_delete(
         )
     except ServiceError as exc:
         if wants_json(request):
-            return JsonResponse({"error": str(exc)}, status=400)
+            return _refusal_json(exc)
         messages.error(request, str(exc))
         return redirect(_list_url(org))
     if wants_json(request):
         return HttpResponse(status=204)
-    messages.success(request, f"{domain.name} was removed.")
+    messages.success(request, _("%(domain)s was removed.") % {"domain": domain.name})
     return redirect(_list_url(org))
 
 

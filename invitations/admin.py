@@ -8,19 +8,27 @@ is not a secret by itself, but nothing a person does in support needs it.
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from invitations.models import Invitation
 from organizations.admin import ReadOnlyAdmin
+
+_STATE_LABELS = {
+    "pending": _("Pending"),
+    "expired": _("Expired"),
+    "accepted": _("Accepted"),
+    "revoked": _("Revoked"),
+}
 
 
 class StateFilter(admin.SimpleListFilter):
     """Invitation.state, as a query (the model computes it per row)."""
 
-    title = "state"
+    title = _("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [(state, state.capitalize()) for state in self._conditions()]
+        return list(_STATE_LABELS.items())
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         condition = self._conditions().get(self.value() or "")
@@ -53,7 +61,7 @@ class InvitationAdmin(ReadOnlyAdmin):
     list_filter = (StateFilter, "created_at")
     list_select_related = ("organization", "role", "invited_by")
     search_fields = ("email", "organization__name", "=organization__login_path")
-    search_help_text = (
+    search_help_text = _(
         "The invited email address, or the organization's name or login path (exact)."
     )
     fields = (

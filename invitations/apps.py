@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class InvitationsConfig(AppConfig):
     name = "invitations"
-    verbose_name = "Invitations"
+    verbose_name = _("Invitations")
 
     def ready(self) -> None:
         from invitations.models import Invitation
@@ -12,8 +13,8 @@ class InvitationsConfig(AppConfig):
         checklist_step_register(
             ChecklistStep(
                 order=50,
-                label="Invite people",
-                hint="Invite your team by email.",
+                label=_("Invite people"),
+                hint=_("Invite your team by email."),
                 url_name="invitation_list",
                 done=lambda org: Invitation.objects.filter(organization=org).exists(),
             )

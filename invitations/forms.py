@@ -3,6 +3,8 @@
 from typing import cast
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import NewPasswordForm
 from invitations.services import MAX_ADDRESSES
@@ -12,7 +14,7 @@ from rolemapping.models import Role
 class InvitationAcceptForm(NewPasswordForm):
     """A password account for the invited address (before SSO is live)."""
 
-    name = forms.CharField(label="Your name", max_length=150, required=False)
+    name = forms.CharField(label=_("Your name"), max_length=150, required=False)
     field_order = ["name", "password1", "password2"]
 
     def __init__(self, *args, email: str, **kwargs) -> None:
@@ -27,18 +29,22 @@ class InviteForm(forms.Form):
     """Contract fields ``emails`` and ``role``."""
 
     emails = forms.CharField(
-        label="Email addresses",
+        label=_("Email addresses"),
         widget=forms.Textarea(attrs={"rows": 6}),
         # Generous for 200 addresses; the service says how many are too many.
         max_length=MAX_ADDRESSES * 320,
-        help_text=f"Up to {MAX_ADDRESSES}, separated by commas or new lines.",
-        error_messages={"required": "Paste at least one email address."},
+        help_text=format_lazy(
+            _("Up to {max}, separated by commas or new lines."), max=MAX_ADDRESSES
+        ),
+        error_messages={"required": _("Paste at least one email address.")},
     )
     role = forms.ChoiceField(
-        label="Role",
+        label=_("Role"),
         error_messages={
-            "invalid_choice": "Choose admin, member or viewer; the owner role is "
-            "never given by invitation."
+            "invalid_choice": _(
+                "Choose admin, member or viewer; the owner role is never given by "
+                "invitation."
+            )
         },
     )
 

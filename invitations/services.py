@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -31,6 +31,8 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User, canonical_email
 from accounts.services import user_email_prove
@@ -38,12 +40,16 @@ from domains.names import email_domain
 from domains.services import org_has_verified_domain
 from invitations.models import Invitation
 from organizations.crypto import decrypt_secret, encrypt_secret
-from organizations.errors import ServiceError
+from organizations.errors import PermissionDenied, ServiceError
 from organizations.models import Organization
 from organizations.permissions import ROLE_RANK
 from organizations.services import audit, require_perm
 from organizations.text import email_subject, name_clean
 from rolemapping.models import Membership, Role
+from rolemapping.services import grantable_role
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 __all__ = [
     "sso_is_live",
@@ -79,12 +85,12 @@ _SEPARATORS = re.compile(r"[,;\r\n]+")
 _NAMED_ADDRESS = re.compile(r"^[^<>]*<([^<>]+)>\s*$")
 
 Status = Literal["invited", "resent", "member", "duplicate", "refused"]
-STATUS_LABELS: dict[str, str] = {
-    "invited": "Invited",
-    "resent": "Already invited (re-sent)",
-    "member": "Already a member",
-    "duplicate": "Duplicate",
-    "refused": "Refused",
+STATUS_LABELS: dict[str, StrOrPromise] = {
+    "invited": gettext_lazy("Invited"),
+    "resent": gettext_lazy("Already invited (re-sent)"),
+    "member": gettext_lazy("Already a member"),
+    "duplicate": gettext_lazy("Duplicate"),
+    "refused": gettext_lazy("Refused"),
 }
 
 
@@ -125,16 +131,21 @@ def accept_url(token: str) -> str:
 
 @dataclass(frozen=True)
 class InviteOutcome:
-    """What happened to one pasted address."""
+    """What happened to one pasted address.
+
+    ``status`` is a code; a refused address also has a ``code`` saying why
+    (``address_invalid``, ``domain_not_verified``, ``invitation_conflict``).
+    """
 
     entry: str
     email: str | None
     status: Status
     detail: str
     warning: str = ""
+    code: str = ""
 
     @property
-    def label(self) -> str:
+    def label(self) -> StrOrPromise:
         return STATUS_LABELS[self.status]
 
 
@@ -211,21 +222,12 @@ def _domain_checker(organization: Organization) -> Callable[[str], bool]:
 
 
 def _invitable_role(actor_membership: Membership, slug: str) -> Role:
-    if slug == Role.Slug.OWNER:
-        raise ServiceError(
-            "The owner role cannot be given by invitation: an organization has "
-            "exactly one owner. Choose admin, member or viewer."
-        )
-    role = Role.objects.filter(
-        organization=actor_membership.organization, slug=slug or ""
-    ).first()
-    if role is None:
-        raise ServiceError(
-            f"There is no role '{slug}'. Choose admin, member or viewer."
-        )
+    role = grantable_role(actor_membership.organization, slug)
     if ROLE_RANK.get(role.slug, 0) > ROLE_RANK.get(actor_membership.role.slug, 0):
-        raise ServiceError(
-            f"You cannot invite someone as {role.name}: that role is above yours."
+        raise PermissionDenied(
+            _("You cannot invite someone as %(role)s: that role is above yours.")
+            % {"role": role.name},
+            code="role_above_yours",
         )
     return role
 
@@ -292,17 +294,22 @@ def invitations_create(
     entries = parse_email_list(emails)
     if not entries:
         raise ServiceError(
-            "Paste at least one email address, separated by commas or new lines."
+            _("Paste at least one email address, separated by commas or new lines."),
+            code="addresses_missing",
         )
     distinct = {entry.lower() for entry in entries}
     if len(distinct) > MAX_ADDRESSES:
         raise ServiceError(
-            f"You pasted {len(distinct)} addresses; invite at most {MAX_ADDRESSES} "
-            "at a time. Nothing was sent: split the list and try again."
+            _(
+                "You pasted %(count)d addresses; invite at most %(max)d at a time. "
+                "Nothing was sent: split the list and try again."
+            )
+            % {"count": len(distinct), "max": MAX_ADDRESSES},
+            code="too_many_addresses",
         )
 
     parsed = [(entry, email_normalize(entry)) for entry in entries]
-    valid = {email for _, email in parsed if email}
+    valid = {email for _entry, email in parsed if email}
     members = set(
         Membership.objects.filter(
             organization=organization, is_active=True, user__email__in=valid
@@ -331,14 +338,19 @@ def invitations_create(
                     entry,
                     None,
                     "refused",
-                    f'"{entry}" is not a valid email address. Check it for typos.',
+                    _('"%(entry)s" is not a valid email address. Check it for typos.')
+                    % {"entry": entry},
+                    code="address_invalid",
                 )
             )
             continue
         if email in seen:
             outcomes.append(
                 InviteOutcome(
-                    entry, email, "duplicate", "Listed more than once: invited once."
+                    entry,
+                    email,
+                    "duplicate",
+                    _("Listed more than once: invited once."),
                 )
             )
             continue
@@ -346,7 +358,7 @@ def invitations_create(
         if email in members:
             outcomes.append(
                 InviteOutcome(
-                    entry, email, "member", "Already a member: nothing was sent."
+                    entry, email, "member", _("Already a member: nothing was sent.")
                 )
             )
             continue
@@ -360,27 +372,36 @@ def invitations_create(
                         entry,
                         email,
                         "refused",
-                        f"{domain} is not one of {organization.name}'s verified "
-                        "domains, and the organization signs in only through SSO: "
-                        "this person could never sign in. Verify their domain "
-                        "first, or invite their work address.",
+                        _(
+                            "%(domain)s is not one of %(organization)s's verified "
+                            "domains, and the organization signs in only through "
+                            "SSO: this person could never sign in. Verify their "
+                            "domain first, or invite their work address."
+                        )
+                        % {"domain": domain, "organization": organization.name},
+                        code="domain_not_verified",
                     )
                 )
                 continue
-            warning = (
-                f"{domain} is not one of your verified domains: once SSO is "
+            warning = _(
+                "%(domain)s is not one of your verified domains: once SSO is "
                 "enforced, this person could not sign in."
-            )
+            ) % {"domain": domain}
 
         existing = open_invitations.get(email)
         if existing is not None:
             was_expired = _is_expired(existing, now)
             _reissue(existing, role=role, actor=actor, ip=ip, why="invited again")
             detail = (
-                "Already invited: the invitation had expired, so a new link was sent."
+                _(
+                    "Already invited: the invitation had expired, so a new link "
+                    "was sent."
+                )
                 if was_expired
-                else "Already invited: a new link was sent; the earlier one no "
-                "longer works."
+                else _(
+                    "Already invited: a new link was sent; the earlier one no "
+                    "longer works."
+                )
             )
             outcomes.append(InviteOutcome(entry, email, "resent", detail, warning))
             continue
@@ -403,8 +424,11 @@ def invitations_create(
                     entry,
                     email,
                     "refused",
-                    "Someone else invited this address at the same moment; "
-                    "reload the list to see their invitation.",
+                    _(
+                        "Someone else invited this address at the same moment; "
+                        "reload the list to see their invitation."
+                    ),
+                    code="invitation_conflict",
                 )
             )
             continue
@@ -421,7 +445,7 @@ def invitations_create(
         )
         _queue_email(invitation, token)
         outcomes.append(
-            InviteOutcome(entry, email, "invited", "Invitation sent.", warning)
+            InviteOutcome(entry, email, "invited", _("Invitation sent."), warning)
         )
     return InviteReport(outcomes)
 
@@ -443,24 +467,35 @@ def invitation_resend(
     """Send a new link (and a new expiry); the previous link stops working."""
     require_perm(actor_membership, "invitations.manage")
     invitation = _locked_for_admin(actor_membership, invitation)
+    names = {"email": invitation.email}
     if invitation.accepted_at:
-        raise ServiceError(f"{invitation.email} already accepted this invitation.")
+        raise ServiceError(
+            _("%(email)s already accepted this invitation.") % names,
+            code="invitation_accepted",
+        )
     if invitation.revoked_at:
         raise ServiceError(
-            f"The invitation for {invitation.email} was revoked; invite them again "
-            "instead."
+            _("The invitation for %(email)s was revoked; invite them again instead.")
+            % names,
+            code="invitation_revoked",
         )
     if Membership.objects.filter(
         organization=invitation.organization,
         user__email=invitation.email,
         is_active=True,
     ).exists():
-        raise ServiceError(f"{invitation.email} is already a member.")
+        raise ServiceError(
+            _("%(email)s is already a member.") % names, code="already_member"
+        )
     role = invitation.role
     if ROLE_RANK.get(role.slug, 0) > ROLE_RANK.get(actor_membership.role.slug, 0):
-        raise ServiceError(
-            f"Only someone with the {role.name} role or above can re-send this "
-            "invitation."
+        raise PermissionDenied(
+            _(
+                "Only someone with the %(role)s role or above can re-send this "
+                "invitation."
+            )
+            % {"role": role.name},
+            code="role_above_yours",
         )
     _reissue(invitation, role=role, actor=actor_membership.user, ip=ip, why="re-sent")
     return invitation
@@ -473,13 +508,21 @@ def invitation_revoke(
     """Close an open invitation: its link stops working at once."""
     require_perm(actor_membership, "invitations.manage")
     invitation = _locked_for_admin(actor_membership, invitation)
+    names = {"email": invitation.email}
     if invitation.accepted_at:
         raise ServiceError(
-            f"{invitation.email} already accepted; to remove them, change their "
-            "membership on the Members page."
+            _(
+                "%(email)s already accepted; to remove them, change their "
+                "membership on the Members page."
+            )
+            % names,
+            code="invitation_accepted",
         )
     if invitation.revoked_at:
-        raise ServiceError(f"The invitation for {invitation.email} is already revoked.")
+        raise ServiceError(
+            _("The invitation for %(email)s is already revoked.") % names,
+            code="invitation_revoked",
+        )
     was = invitation.state
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
@@ -519,7 +562,7 @@ def invitation_email_send(*, invitation_id: int, sealed_token: str) -> bool:
     organization = invitation.organization
     inviter = invitation.invited_by
     inviter_label = (
-        f"{inviter.name} ({inviter.email})"
+        _("%(name)s (%(email)s)") % {"name": inviter.name, "email": inviter.email}
         if inviter and inviter.name
         else (inviter.email if inviter else organization.name)
     )
@@ -534,7 +577,8 @@ def invitation_email_send(*, invitation_id: int, sealed_token: str) -> bool:
     }
     message = EmailMultiAlternatives(
         subject=email_subject(
-            f"{inviter_label} invited you to join {organization.name}"
+            _("%(inviter)s invited you to join %(organization)s")
+            % {"inviter": inviter_label, "organization": organization.name}
         ),
         body=render_to_string("invitations/email/invitation.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
@@ -564,35 +608,50 @@ def invitation_email_send(*, invitation_id: int, sealed_token: str) -> bool:
 class InvitationLinkError(ServiceError):
     """An invitation link that does not work; ``status`` is the HTTP status."""
 
-    def __init__(self, message: str, status: int = 410) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, code: str, status: int = 410) -> None:
+        super().__init__(message, code=code)
         self.status = status
 
 
 def _check_open(invitation: Invitation) -> None:
+    names = {"organization": invitation.organization.name}
     if invitation.accepted_at:
         raise InvitationLinkError(
-            f"This invitation to {invitation.organization.name} was already used. "
-            "If it was you, sign in instead."
+            _(
+                "This invitation to %(organization)s was already used. If it was "
+                "you, sign in instead."
+            )
+            % names,
+            code="invitation_used",
         )
     if invitation.revoked_at:
         raise InvitationLinkError(
-            f"This invitation to {invitation.organization.name} was revoked. Ask "
-            "whoever invited you for a new one."
+            _(
+                "This invitation to %(organization)s was revoked. Ask whoever "
+                "invited you for a new one."
+            )
+            % names,
+            code="invitation_revoked",
         )
     if _is_expired(invitation):
         raise InvitationLinkError(
-            f"This invitation to {invitation.organization.name} expired on "
-            f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC. Ask whoever invited you "
-            "to send it again."
+            _(
+                "This invitation to %(organization)s expired on %(expired)s UTC. "
+                "Ask whoever invited you to send it again."
+            )
+            % {**names, "expired": f"{invitation.expires_at:%Y-%m-%d %H:%M}"},
+            code="invitation_expired",
         )
 
 
 def _by_token(token: str, *, lock: bool) -> Invitation:
     invalid = InvitationLinkError(
-        "This invitation link does not work. It may have been mistyped, or "
-        "replaced by a newer email: use the link in the most recent one, or ask "
-        "whoever invited you to send it again.",
+        _(
+            "This invitation link does not work. It may have been mistyped, or "
+            "replaced by a newer email: use the link in the most recent one, or "
+            "ask whoever invited you to send it again."
+        ),
+        code="invitation_link_invalid",
         status=404,
     )
     if not token or len(token) > MAX_TOKEN_LENGTH:
@@ -614,9 +673,13 @@ def invitation_from_token(token: str) -> Invitation:
 
 def _email_mismatch(invitation: Invitation, email: str) -> ServiceError:
     return ServiceError(
-        f"This invitation is for {invitation.email}, but you signed in as "
-        f"{email}. Nothing was accepted: sign in as {invitation.email}, or ask "
-        "for an invitation to the address you use."
+        _(
+            "This invitation is for %(invited)s, but you signed in as %(email)s. "
+            "Nothing was accepted: sign in as %(invited)s, or ask for an "
+            "invitation to the address you use."
+        )
+        % {"invited": invitation.email, "email": email},
+        code="email_mismatch",
     )
 
 
@@ -672,8 +735,12 @@ def _join(invitation: Invitation, user: User, ip: str | None) -> Membership:
 def _refuse_if_sso_live(invitation: Invitation) -> None:
     if sso_is_live(invitation.organization):
         raise ServiceError(
-            f"{invitation.organization.name} signs in through single sign-on now. "
-            "Open the invitation link again to continue with SSO."
+            _(
+                "%(organization)s signs in through single sign-on now. Open the "
+                "invitation link again to continue with SSO."
+            )
+            % {"organization": invitation.organization.name},
+            code="sso_live",
         )
 
 
@@ -685,11 +752,15 @@ def invitation_accept_with_password(
     invitation = _by_token(token, lock=True)
     _refuse_if_sso_live(invitation)
     # Optional, but shown in the subjects of the invitations this person sends.
-    name = name_clean(name, what="person", max_length=150) if name.strip() else ""
+    name = name_clean(name, what=_("person"), max_length=150) if name.strip() else ""
     if User.objects.filter(email=invitation.email).exists():
         raise ServiceError(
-            f"An account for {invitation.email} already exists. Sign in first, "
-            "then open the invitation link again."
+            _(
+                "An account for %(email)s already exists. Sign in first, then open "
+                "the invitation link again."
+            )
+            % {"email": invitation.email},
+            code="account_exists",
         )
     try:
         with transaction.atomic():
@@ -700,8 +771,12 @@ def invitation_accept_with_password(
             )
     except IntegrityError as exc:  # the same person, twice at once
         raise ServiceError(
-            f"An account for {invitation.email} was just created. Sign in, then "
-            "open the invitation link again."
+            _(
+                "An account for %(email)s was just created. Sign in, then open the "
+                "invitation link again."
+            )
+            % {"email": invitation.email},
+            code="account_exists",
         ) from exc
     audit(
         action="user.signed_up",

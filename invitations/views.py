@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -43,7 +44,6 @@ from rolemapping.models import Role
 
 PAGE_SIZE = 50
 PENDING_INVITATION_KEY = "pending_invitation_id"
-MANAGE_REFUSAL = "Only owners and admins can invite people."
 
 
 def _role_choices(org: OrgContext) -> list[tuple[str, str]]:
@@ -84,7 +84,7 @@ def invitation_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if not org.can("invitations.manage"):
-            raise PermissionDenied(MANAGE_REFUSAL)
+            raise PermissionDenied(_("Only owners and admins can invite people."))
         form = InviteForm(request.POST, roles=roles)
         if form.is_valid():
             try:
@@ -152,8 +152,11 @@ def invitation_resend_view(
     if invitation is not None:
         messages.success(
             request,
-            f"A new invitation link was sent to {invitation.email}; the previous "
-            "one no longer works.",
+            _(
+                "A new invitation link was sent to %(email)s; the previous one no "
+                "longer works."
+            )
+            % {"email": invitation.email},
         )
     return redirect("invitation_list", org.organization.login_path)
 
@@ -167,10 +170,17 @@ def invitation_revoke_view(
     if invitation is not None:
         messages.success(
             request,
-            f"The invitation for {invitation.email} was revoked; its link no "
-            "longer works.",
+            _("The invitation for %(email)s was revoked; its link no longer works.")
+            % {"email": invitation.email},
         )
     return redirect("invitation_list", org.organization.login_path)
+
+
+def _welcome(request: HttpRequest, organization: Organization) -> None:
+    messages.success(
+        request,
+        _("Welcome to %(organization)s!") % {"organization": organization.name},
+    )
 
 
 def _sso_login_url(organization: Organization, email: str) -> str:
@@ -221,7 +231,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             except ServiceError as exc:
                 context["error"] = str(exc)
             else:
-                messages.success(request, f"Welcome to {organization.name}!")
+                _welcome(request, organization)
                 return redirect(organization.get_absolute_url())
         context["join"] = True
         return render(request, "invitations/invitations_accept.html", context)
@@ -237,7 +247,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            new_user, _ = invitation_accept_with_password(
+            new_user, _membership = invitation_accept_with_password(
                 token=token,
                 password=form.cleaned_data["password1"],
                 name=form.cleaned_data["name"],
@@ -247,7 +257,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             login(request, new_user, backend="accounts.backends.EmailPasswordBackend")
-            messages.success(request, f"Welcome to {organization.name}!")
+            _welcome(request, organization)
             return redirect(organization.get_absolute_url())
     context["form"] = form
     return render(request, "invitations/invitations_accept.html", context)

@@ -17,11 +17,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from organizations.errors import AddressUnproven
 from organizations.models import Organization
 from organizations.permissions import OWNER, address_allows, role_has_perm
-from organizations.services import login_path_lookup
+from organizations.services import login_path_lookup, role_refusal
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -84,14 +85,20 @@ def session_signed_in_by_sso(request: HttpRequest, org: Organization) -> bool:
 def org_context(request: HttpRequest, login_path: str, perm: str) -> OrgContext:
     """Resolve the organization of a console URL for the signed-in user."""
     found = login_path_lookup(login_path)
-    if found is None:
-        raise Http404("No such organization.")
-    membership = next(
-        (m for m in active_memberships(request) if m.organization.login_path == found),
-        None,
+    membership = (
+        None
+        if found is None
+        else next(
+            (
+                m
+                for m in active_memberships(request)
+                if m.organization.login_path == found
+            ),
+            None,
+        )
     )
     if membership is None:
-        raise Http404("No such organization.")
+        raise Http404(_("No such organization."))
     ctx = OrgContext(organization=membership.organization, membership=membership)
     if (
         ctx.organization.sso_enforced
@@ -99,14 +106,14 @@ def org_context(request: HttpRequest, login_path: str, perm: str) -> OrgContext:
         and not session_signed_in_by_sso(request, ctx.organization)
     ):
         raise PermissionDenied(
-            f"{ctx.organization.name} requires single sign-on. Sign out, then sign "
-            "in through your identity provider."
+            _(
+                "%(organization)s requires single sign-on. Sign out, then sign in "
+                "through your identity provider."
+            )
+            % {"organization": ctx.organization.name}
         )
     if not ctx.can(perm):
-        raise PermissionDenied(
-            "Your role in this organization does not allow this. Ask an owner or "
-            "an admin."
-        )
+        raise PermissionDenied(role_refusal())
     if not address_allows(ctx.membership.user, perm):
         raise PermissionDenied(str(AddressUnproven(ctx.membership.user.email)))
     return ctx
@@ -123,7 +130,7 @@ def org_view(perm: str = "org.view"):
         def wrapper(request: HttpRequest, org: str, *args, **kwargs):
             if not request.user.is_authenticated:
                 if wants_json(request):
-                    return JsonResponse({"error": "Sign in first."}, status=401)
+                    return sign_in_first_json()
                 return redirect_to_login(request.get_full_path())
             ctx = org_context(request, org, perm)
             request.org = ctx  # type: ignore[attr-defined]  # for the console's templates
@@ -132,6 +139,13 @@ def org_view(perm: str = "org.view"):
         return wrapper
 
     return decorator
+
+
+def sign_in_first_json() -> JsonResponse:
+    """The JSON answer to a request that needs a signed-in user."""
+    return JsonResponse(
+        {"error": _("Sign in first."), "code": "not_signed_in"}, status=401
+    )
 
 
 def client_ip(request: HttpRequest) -> str | None:

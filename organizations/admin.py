@@ -4,12 +4,20 @@ must be audited are admin actions that call a service with ``actor=`` the staff
 user (see ``connections.admin``).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 
 from organizations.models import AuditEvent, Organization
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -34,7 +42,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-def changelist_link(url_name: str, label: str, **filters) -> str:
+def changelist_link(url_name: str, label: StrOrPromise, **filters) -> str:
     """A link to another admin's list, filtered (e.g. by organization)."""
     try:
         url = reverse(url_name)
@@ -44,13 +52,13 @@ def changelist_link(url_name: str, label: str, **filters) -> str:
 
 
 _ORGANIZATION_LISTS = (
-    ("admin:rolemapping_membership_changelist", "Members"),
-    ("admin:connections_connection_changelist", "Connections"),
-    ("admin:domains_domain_changelist", "Domains"),
-    ("admin:invitations_invitation_changelist", "Invitations"),
-    ("admin:rolemapping_grouprolemapping_changelist", "Group mappings"),
-    ("admin:connections_signinevent_changelist", "Sign-in events"),
-    ("admin:organizations_auditevent_changelist", "Audit log"),
+    ("admin:rolemapping_membership_changelist", _("Members")),
+    ("admin:connections_connection_changelist", _("Connections")),
+    ("admin:domains_domain_changelist", _("Domains")),
+    ("admin:invitations_invitation_changelist", _("Invitations")),
+    ("admin:rolemapping_grouprolemapping_changelist", _("Group mappings")),
+    ("admin:connections_signinevent_changelist", _("Sign-in events")),
+    ("admin:organizations_auditevent_changelist", _("Audit log")),
 )
 
 
@@ -65,7 +73,7 @@ class OrganizationAdmin(ReadOnlyAdmin):
     )
     list_select_related = ("owner",)
     search_fields = ("name", "=login_path", "owner__email")
-    search_help_text = "Name, login path (exact) or the owner's email address."
+    search_help_text = _("Name, login path (exact) or the owner's email address.")
     fields = (
         "name",
         "login_path",
@@ -80,7 +88,7 @@ class OrganizationAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="Look up")
+    @admin.display(description=_("Look up"))
     def lists(self, obj: Organization) -> str:
         links = [
             changelist_link(name, label, organization__id__exact=obj.pk)
@@ -101,7 +109,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "organization__name",
         "=organization__login_path",
     )
-    search_help_text = (
+    search_help_text = _(
         "Action (e.g. connection.published), target, the actor's email, or the "
         "organization's name or login path (exact)."
     )
@@ -118,7 +126,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="By")
+    @admin.display(description=_("By"))
     def by(self, obj: AuditEvent) -> str:
         """Who acted besides a member: "support", "idp", "hand"."""
         return str(obj.details.get("by", "")) if isinstance(obj.details, dict) else ""

@@ -1,17 +1,18 @@
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
 
 from organizations.access import active_memberships
 
 # (url name, label, permission); a page appears once its URL exists.
 NAV = (
-    ("org_overview", "Overview", "org.view"),
-    ("domain_list", "Domains", "org.view"),
-    ("connection_list", "Connections", "org.view"),
-    ("mappings", "Role mapping", "org.view"),
-    ("invitation_list", "Invitations", "org.view"),
-    ("member_list", "Members", "org.view"),
-    ("audit_log", "Audit log", "org.view"),
+    ("org_overview", _("Overview"), "org.view"),
+    ("domain_list", _("Domains"), "org.view"),
+    ("connection_list", _("Connections"), "org.view"),
+    ("mappings", _("Role mapping"), "org.view"),
+    ("invitation_list", _("Invitations"), "org.view"),
+    ("member_list", _("Members"), "org.view"),
+    ("audit_log", _("Audit log"), "org.view"),
 )
 
 

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.urls import NoReverseMatch, reverse
 
 from organizations.models import Organization
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 @dataclass(frozen=True)
 class ChecklistStep:
     order: int
-    label: str
-    hint: str
+    # Marked for translation (gettext_lazy): registered once, shown per request.
+    label: StrOrPromise
+    hint: StrOrPromise
     url_name: str
     done: Callable[[Organization], bool]
 
@@ -33,12 +37,13 @@ class Panel:
     context: Callable[[Organization], dict[str, Any]]
 
 
-_steps: dict[str, ChecklistStep] = {}
+_steps: dict[tuple[str, int], ChecklistStep] = {}
 _panels: dict[str, Panel] = {}
 
 
 def checklist_step_register(step: ChecklistStep) -> None:
-    _steps[step.label] = step  # by label: registering twice is harmless
+    # By page and place (a label is translated): registering twice is harmless.
+    _steps[(step.url_name, step.order)] = step
 
 
 def panel_register(panel: Panel) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
 
 from organizations.errors import AddressUnproven, PermissionDenied, ServiceError
 from organizations.models import AuditEvent, Organization
@@ -68,22 +69,34 @@ def login_path_validate(raw: str) -> str:
     value = (raw or "").strip().lower()
     if not 3 <= len(value) <= 40:
         raise ServiceError(
-            "The login path must be 3 to 40 characters long, for example 'acme'."
+            _("The login path must be 3 to 40 characters long, for example 'acme'."),
+            code="login_path_length",
         )
     if not LOGIN_PATH_RE.match(value):
         raise ServiceError(
-            "The login path may use only a-z, 0-9 and '-', and must start and end "
-            "with a letter or digit, for example 'acme-corp'."
+            _(
+                "The login path may use only a-z, 0-9 and '-', and must start and "
+                "end with a letter or digit, for example 'acme-corp'."
+            ),
+            code="login_path_characters",
         )
     if value in RESERVED_LOGIN_PATHS:
         raise ServiceError(
-            f"'{value}' is reserved for the console's own pages; choose another "
-            "login path, such as your company's name."
+            _(
+                "'%(path)s' is reserved for the console's own pages; choose another "
+                "login path, such as your company's name."
+            )
+            % {"path": value},
+            code="login_path_reserved",
         )
     if Organization.objects.annotate(lp=Lower("login_path")).filter(lp=value).exists():
         raise ServiceError(
-            f"The login path '{value}' is taken by another organization (login "
-            "paths are compared without regard to case); choose another."
+            _(
+                "The login path '%(path)s' is taken by another organization (login "
+                "paths are compared without regard to case); choose another."
+            )
+            % {"path": value},
+            code="login_path_taken",
         )
     return value
 
@@ -91,8 +104,11 @@ def login_path_validate(raw: str) -> str:
 def organization_name_validate(raw: str) -> str:
     """Return the organization name, or raise ServiceError with a sentence."""
     if not (raw or "").strip():
-        raise ServiceError("Give the organization a name, as your team knows it.")
-    return name_clean(raw, what="organization")
+        raise ServiceError(
+            _("Give the organization a name, as your team knows it."),
+            code="name_missing",
+        )
+    return name_clean(raw, what=_("organization"))
 
 
 @transaction.atomic
@@ -113,7 +129,9 @@ def organization_create(
             org = Organization.objects.create(name=name, login_path=path, owner=owner)
     except IntegrityError as exc:  # a concurrent create won the race
         raise ServiceError(
-            f"The login path '{path}' was just taken; choose another."
+            _("The login path '%(path)s' was just taken; choose another.")
+            % {"path": path},
+            code="login_path_taken",
         ) from exc
     # rolemapping seeds the roles and the owner's membership, in this transaction.
     organization_created.send(sender=Organization, organization=org, owner=owner)
@@ -128,13 +146,19 @@ def organization_create(
     return org
 
 
+def role_refusal() -> str:
+    """The sentence for a member whose role lacks a permission (services and
+    pages alike)."""
+    return _(
+        "Your role in this organization does not allow this. Ask an owner or an admin."
+    )
+
+
 def require_perm(membership: Membership, perm: str) -> None:
     """Refuse unless the member's role holds ``perm`` and, for what decides who
     gets in, their address is proven (AddressUnproven says how to prove it)."""
     if not membership.is_active or not role_has_perm(membership.role.slug, perm):
-        raise PermissionDenied(
-            "Your role in this organization does not allow this. Ask an owner or admin."
-        )
+        raise PermissionDenied(role_refusal(), code="role_not_allowed")
     if not address_allows(membership.user, perm):
         raise AddressUnproven(membership.user.email)
 
@@ -149,12 +173,17 @@ def support_has_perm(user: User, perm: str) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm(perm))
 
 
+def support_refusal(perm: str) -> str:
+    """The sentence for a staff user without the Django permission ``perm``."""
+    return _(
+        "Only active support staff with the Django permission '%(perm)s' can do "
+        "this. Ask a superuser to grant it."
+    ) % {"perm": perm}
+
+
 def require_support(user: User, perm: str) -> None:
     if not support_has_perm(user, perm):
-        raise PermissionDenied(
-            "Only active support staff with the Django permission "
-            f"'{perm}' can do this. Ask a superuser to grant it."
-        )
+        raise PermissionDenied(support_refusal(perm), code="not_support_staff")
 
 
 def audit(

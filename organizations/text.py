@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from django.utils.translation import gettext as _
+
 from organizations.errors import ServiceError
 
 SUBJECT_MAX_LENGTH = 200
@@ -23,16 +25,28 @@ def _is_control(char: str) -> bool:
 def name_clean(value: str | None, *, what: str, max_length: int = 100) -> str:
     """``value`` stripped, or ServiceError with a sentence saying what to fix.
 
-    A name is one line of visible text: control and invisible formatting
-    characters (line breaks, tabs, NUL, bidirectional overrides) are refused.
+    ``what`` names the thing in the sentence ("organization", "connection"),
+    already translated by the caller. A name is one line of visible text:
+    control and invisible formatting characters (line breaks, tabs, NUL,
+    bidirectional overrides) are refused.
     """
     name = (value or "").strip()
     if not name or len(name) > max_length:
-        raise ServiceError(f"Give the {what} a name of 1 to {max_length} characters.")
+        raise ServiceError(
+            # Translators: %(what)s is a noun: organization, connection, person.
+            _("Give the %(what)s a name of 1 to %(max)d characters.")
+            % {"what": what, "max": max_length},
+            code="name_length",
+        )
     if any(_is_control(char) for char in name):
         raise ServiceError(
-            f"The {what}'s name holds a line break or another invisible control "
-            "character; type it again on one line."
+            # Translators: %(what)s is a noun: organization, connection, person.
+            _(
+                "The %(what)s's name holds a line break or another invisible "
+                "control character; type it again on one line."
+            )
+            % {"what": what},
+            code="name_control_character",
         )
     return name
 

@@ -8,6 +8,7 @@ preview.
 """
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from organizations.admin import ReadOnlyAdmin
 from rolemapping.models import GroupRoleMapping, Membership, Role
@@ -21,7 +22,7 @@ class RoleAdmin(ReadOnlyAdmin):
     list_filter = ("slug",)
     list_select_related = ("organization",)
     search_fields = _ORGANIZATION_SEARCH
-    search_help_text = "The organization's name or login path (exact)."
+    search_help_text = _("The organization's name or login path (exact).")
     fields = ("organization", "slug", "name", "rank")
     readonly_fields = fields
 
@@ -40,7 +41,7 @@ class MembershipAdmin(ReadOnlyAdmin):
     list_filter = ("is_active", "managed_by_idp", "source", "role__slug")
     list_select_related = ("user", "organization", "role")
     search_fields = ("user__email", *_ORGANIZATION_SEARCH)
-    search_help_text = (
+    search_help_text = _(
         "The member's email address, or the organization's name or login path (exact)."
     )
     fields = (
@@ -64,7 +65,7 @@ class GroupRoleMappingAdmin(ReadOnlyAdmin):
     list_filter = ("role__slug",)
     list_select_related = ("role", "organization")
     search_fields = ("idp_group", *_ORGANIZATION_SEARCH)
-    search_help_text = (
+    search_help_text = _(
         "The IdP group, or the organization's name or login path (exact)."
     )
     fields = ("organization", "idp_group", "role", "created_at")

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RolemappingConfig(AppConfig):
     name = "rolemapping"
-    verbose_name = "Roles and group mappings"
+    verbose_name = _("Roles and group mappings")
 
     def ready(self) -> None:
         from organizations.overview import ChecklistStep, checklist_step_register
@@ -15,8 +16,8 @@ class RolemappingConfig(AppConfig):
         checklist_step_register(
             ChecklistStep(
                 order=40,
-                label="Map IdP groups to roles",
-                hint="Or choose a default role for everyone who signs in.",
+                label=_("Map IdP groups to roles"),
+                hint=_("Or choose a default role for everyone who signs in."),
                 url_name="mappings",
                 done=lambda org: (
                     bool(org.default_role)

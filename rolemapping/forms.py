@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import cast
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from rolemapping.models import Role
 
-ROLE_CHOICE_ERROR = (
+ROLE_CHOICE_ERROR = _(
     "Choose admin, member or viewer. The owner role is never granted by the "
     "identity provider."
 )
@@ -24,15 +25,15 @@ class MappingForm(forms.Form):
     """Map one IdP group (contract fields ``idp_group`` and ``role``)."""
 
     idp_group = forms.CharField(
-        label="IdP group",
+        label=_("IdP group"),
         max_length=255,
-        help_text="Exactly as the IdP sends it in the groups claim (case matters).",
+        help_text=_("Exactly as the IdP sends it in the groups claim (case matters)."),
         error_messages={
-            "required": "Enter the group's name exactly as your IdP sends it.",
+            "required": _("Enter the group's name exactly as your IdP sends it."),
         },
     )
     role = forms.ChoiceField(
-        label="Role",
+        label=_("Role"),
         error_messages={"invalid_choice": ROLE_CHOICE_ERROR},
     )
 
@@ -45,27 +46,31 @@ class ProvisioningSettingsForm(forms.Form):
     """The default role, "only mapped groups" and "invitation only"."""
 
     default_role = forms.ChoiceField(
-        label="Default role",
+        label=_("Default role"),
         required=False,
-        help_text="For people whose groups match no mapping.",
+        help_text=_("For people whose groups match no mapping."),
         error_messages={"invalid_choice": ROLE_CHOICE_ERROR},
     )
     only_mapped_groups = forms.BooleanField(
-        label="Only members of mapped groups may sign in",
+        label=_("Only members of mapped groups may sign in"),
         required=False,
-        help_text="People in no mapped group are refused, and existing members "
-        "who left every mapped group are deactivated at their next sign-in.",
+        help_text=_(
+            "People in no mapped group are refused, and existing members who left "
+            "every mapped group are deactivated at their next sign-in."
+        ),
     )
     invitation_only = forms.BooleanField(
-        label="Invitation only",
+        label=_("Invitation only"),
         required=False,
-        help_text="A person needs an invitation to join through SSO; members "
-        "who already joined keep signing in.",
+        help_text=_(
+            "A person needs an invitation to join through SSO; members who "
+            "already joined keep signing in."
+        ),
     )
 
     def __init__(self, *args, roles: Sequence[Role], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["default_role"]).choices = [
-            ("", "No default: refuse people in no mapped group"),
+            ("", _("No default: refuse people in no mapped group")),
             *_role_choices(roles),
         ]

@@ -1,8 +1,9 @@
 """Decide a signing-in user's role from their ID token's group claim.
 
-Pure code: no ORM, no Django, no I/O. The SSO sign-in glue loads the organization's
-group mappings and settings, calls :func:`roles_from_claims` and acts on the
-:class:`Decision`; the test sign-in shows the same decision without acting on it.
+Pure code: no ORM, no I/O, and of Django only gettext for the sentences. The SSO
+sign-in glue loads the organization's group mappings and settings, calls
+:func:`roles_from_claims` and acts on the :class:`Decision`; the test sign-in
+shows the same decision without acting on it.
 
 Public API::
 
@@ -10,7 +11,8 @@ Public API::
 
     ProvisioningSettings(default_role: str | None, only_mapped_groups: bool,
                          groups_claim: str = "groups", max_groups: int = 1000)
-    Decision(allowed, role, groups, matched_groups, reason, groups_claim_status)
+    Decision(allowed, role, groups, matched_groups, reason, groups_claim_status,
+             code)
 
     groups_from_claims(claims, groups_claim, max_groups) -> (groups, status)
     roles_from_claims(claims, mappings, settings) -> Decision
@@ -34,6 +36,11 @@ Rules, and why:
 * No match: the default role if there is one and ``only_mapped_groups`` is off;
   otherwise a refusal.
 
+``reason`` is the sentence for people (translated); ``code`` names the outcome
+for code and tests: ``mapped_group``, ``default_role`` or ``default_role_no_claim``
+when allowed; ``groups_overage``, ``groups_too_many``, ``groups_claim_invalid``,
+``groups_claim_missing``, ``no_mapped_group`` or ``no_default_role`` when refused.
+
 ``groups_claim_status`` is one of:
 
 * ``"present"``: the claim was a list or a string (possibly with no usable groups).
@@ -56,6 +63,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
+
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 ROLE_RANK: Final[Mapping[str, int]] = {"viewer": 1, "member": 2, "admin": 3}
 
@@ -96,6 +106,7 @@ class Decision:
     matched_groups: tuple[str, ...]
     reason: str
     groups_claim_status: GroupsClaimStatus
+    code: str
 
 
 @dataclass(frozen=True)
@@ -127,30 +138,34 @@ def roles_from_claims(
 
     if read.status == "overage":
         if read.entra_overage:
-            reason = (
-                f'Your identity provider left the "{claim}" claim out of the ID '
+            reason = _(
+                'Your identity provider left the "%(claim)s" claim out of the ID '
                 "token because you are in too many groups (Entra ID group overage), "
                 "so your role cannot be decided. Ask your IdP admin to limit the "
                 'groups claim to "Groups assigned to the application" in the app\'s '
                 "token configuration, and to assign the mapped groups to the app."
-            )
-        else:
-            reason = (
-                f"Your ID token lists more than {settings.max_groups} groups in the "
-                f'"{claim}" claim, so your role cannot be decided reliably. Ask your '
-                "IdP admin to add a groups claim filter so only the groups that "
-                "matter are sent (in Okta, for example, a regex filter like "
-                "^app-.*)."
-            )
-        return _refuse(read, reason)
+            ) % {"claim": claim}
+            return _refuse(read, reason, "groups_overage")
+        reason = ngettext(
+            'Your ID token lists more than %(max)d group in the "%(claim)s" claim, '
+            "so your role cannot be decided reliably. Ask your IdP admin to add a "
+            "groups claim filter so only the groups that matter are sent (in "
+            "Okta, for example, a regex filter like ^app-.*).",
+            'Your ID token lists more than %(max)d groups in the "%(claim)s" '
+            "claim, so your role cannot be decided reliably. Ask your IdP admin to "
+            "add a groups claim filter so only the groups that matter are sent (in "
+            "Okta, for example, a regex filter like ^app-.*).",
+            settings.max_groups,
+        ) % {"max": settings.max_groups, "claim": claim}
+        return _refuse(read, reason, "groups_too_many")
 
     if read.status == "invalid":
-        reason = (
-            f'The "{claim}" claim in your ID token is {read.claim_type}, not a list '
-            "of group names. Ask your IdP admin to send the groups claim as a list "
-            "of group names (in Okta, a Groups claim with a filter)."
-        )
-        return _refuse(read, reason)
+        reason = _(
+            'The "%(claim)s" claim in your ID token is %(type)s, not a list of '
+            "group names. Ask your IdP admin to send the groups claim as a list of "
+            "group names (in Okta, a Groups claim with a filter)."
+        ) % {"claim": claim, "type": read.claim_type}
+        return _refuse(read, reason, "groups_claim_invalid")
 
     # Dict lookups only: O(groups), whatever the number of mappings.
     matched: list[tuple[str, str]] = []
@@ -160,52 +175,61 @@ def roles_from_claims(
             matched.append((group, role))
 
     if matched:
-        best_rank = max(ROLE_RANK[role] for _, role in matched)
+        best_rank = max(ROLE_RANK[role] for _group, role in matched)
         best = sorted(group for group, role in matched if ROLE_RANK[role] == best_rank)
         role = next(r for r, rank in ROLE_RANK.items() if rank == best_rank)
-        reason = f'Mapped from group "{best[0]}"'
         if len(matched) > 1:
-            reason += f" (the highest of {len(matched)} matching groups)"
+            reason = _(
+                'Mapped from group "%(group)s" (the highest of %(count)d matching '
+                "groups)"
+            ) % {"group": best[0], "count": len(matched)}
+        else:
+            reason = _('Mapped from group "%(group)s"') % {"group": best[0]}
         return Decision(
             allowed=True,
             role=role,
             groups=read.groups,
-            matched_groups=tuple(group for group, _ in matched),
+            matched_groups=tuple(group for group, _role in matched),
             reason=reason,
             groups_claim_status=read.status,
+            code="mapped_group",
         )
 
     if settings.only_mapped_groups:
         if read.status == "missing":
-            reason = (
-                f'Your ID token has no "{claim}" claim, and only members of mapped '
+            reason = _(
+                'Your ID token has no "%(claim)s" claim, and only members of mapped '
                 "groups may sign in to this organization. Ask your IdP admin to add "
                 "the groups claim to the app's ID token and to assign you to one of "
                 "the mapped groups."
-            )
-        else:
-            reason = (
-                "Your account is not in any group that has access to this "
-                "organization; ask your IdP admin to assign you to one of the "
-                "mapped groups."
-            )
-        return _refuse(read, reason)
+            ) % {"claim": claim}
+            return _refuse(read, reason, "groups_claim_missing")
+        reason = _(
+            "Your account is not in any group that has access to this "
+            "organization; ask your IdP admin to assign you to one of the mapped "
+            "groups."
+        )
+        return _refuse(read, reason, "no_mapped_group")
 
     default_role = settings.default_role
     if default_role is None or default_role not in ROLE_RANK:
         # An "owner" or unknown default is treated as no default: never granted.
-        reason = (
+        reason = _(
             "Your account is not in any group mapped to a role in this "
             "organization, and the organization has no default role. Ask your IdP "
             "admin to assign you to one of the mapped groups, or an organization "
             "admin to set a default role."
         )
-        return _refuse(read, reason)
+        return _refuse(read, reason, "no_default_role")
 
     if read.status == "missing":
-        reason = f'Default role: the ID token has no "{claim}" claim'
+        reason = _('Default role: the ID token has no "%(claim)s" claim') % {
+            "claim": claim
+        }
+        code = "default_role_no_claim"
     else:
-        reason = "Default role: no mapped group"
+        reason = _("Default role: no mapped group")
+        code = "default_role"
     return Decision(
         allowed=True,
         role=default_role,
@@ -213,10 +237,11 @@ def roles_from_claims(
         matched_groups=(),
         reason=reason,
         groups_claim_status=read.status,
+        code=code,
     )
 
 
-def _refuse(read: _GroupsRead, reason: str) -> Decision:
+def _refuse(read: _GroupsRead, reason: str, code: str) -> Decision:
     return Decision(
         allowed=False,
         role=None,
@@ -224,6 +249,7 @@ def _refuse(read: _GroupsRead, reason: str) -> Decision:
         matched_groups=(),
         reason=reason,
         groups_claim_status=read.status,
+        code=code,
     )
 
 
@@ -286,9 +312,9 @@ def _has_entra_overage(claims: Mapping[str, Any], groups_claim: str, raw: Any) -
 
 def _json_type_name(value: Any) -> str:
     if isinstance(value, bool):
-        return "a boolean"
+        return _("a boolean")
     if isinstance(value, int | float):
-        return "a number"
+        return _("a number")
     if isinstance(value, Mapping):
-        return "a JSON object"
-    return "not a list or a string"
+        return _("a JSON object")
+    return _("not a list or a string")

@@ -2,8 +2,9 @@
 
 Every state change here is one function: it checks permission, writes its audit
 row in the same transaction and raises ``ServiceError`` with a sentence to show
-when it refuses. The deciding itself is pure (``rolemapping.provisioning``); this
-module loads what the decision needs and acts on it.
+and a code when it refuses. The deciding itself is pure
+(``rolemapping.provisioning``); this module loads what the decision needs and
+acts on it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from organizations.errors import ServiceError
+from organizations.errors import PermissionDenied, ServiceError
 from organizations.models import Organization
 from organizations.services import audit, require_perm
 from rolemapping.models import GroupRoleMapping, Membership, Role
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Impact",
     "decision_for_signin",
+    "grantable_role",
     "impact_preview",
     "idp_group_clean",
     "mapping_delete",
@@ -41,9 +44,11 @@ __all__ = [
     "membership_apply",
     "membership_for",
     "membership_sync",
+    "owner_refusal",
     "provisioning_settings_for",
     "provisioning_settings_update",
     "role_for_decision",
+    "role_unknown_refusal",
 ]
 
 IDP_GROUP_MAX_LENGTH = 255
@@ -51,11 +56,28 @@ IDP_GROUP_MAX_LENGTH = 255
 AUDIT_GROUPS_LIMIT = 20
 # The stored groups are re-read under this claim name for the impact preview.
 STORED_GROUPS_CLAIM = "groups"
-OWNER_REFUSAL = (
-    "The owner role is never granted by the identity provider or by an "
-    "invitation: an organization has exactly one owner. Choose admin, member or "
-    "viewer."
-)
+
+
+def owner_refusal() -> ServiceError:
+    """The refusal to give anyone the owner role: by group mapping, default role,
+    invitation or role change."""
+    return ServiceError(
+        _(
+            "The owner role is never granted by the identity provider, by an "
+            "invitation or by a role change: an organization has exactly one "
+            "owner. Choose admin, member or viewer."
+        ),
+        code="owner_not_grantable",
+    )
+
+
+def role_unknown_refusal() -> ServiceError:
+    """The refusal of a role slug the organization does not have. The slug is
+    not repeated: a posted value may hold anything."""
+    return ServiceError(
+        _("There is no such role. Choose admin, member or viewer."),
+        code="role_unknown",
+    )
 
 
 def _max_groups() -> int:
@@ -213,6 +235,7 @@ def membership_apply(
                     "by": "idp",
                     "role": membership.role.slug,
                     "reason": decision.reason,
+                    "reason_code": decision.code,
                     "groups_claim": decision.groups_claim_status,
                     "groups": _groups_detail(decision.groups),
                 },
@@ -260,6 +283,7 @@ def membership_apply(
                     "role": role.slug,
                     "source": source,
                     "reason": decision.reason,
+                    "reason_code": decision.code,
                     "matched_groups": matched,
                 },
                 ip=ip,
@@ -297,6 +321,7 @@ def membership_apply(
                 "after": role.slug,
                 "by": "idp",
                 "reason": decision.reason,
+                "reason_code": decision.code,
                 "matched_groups": matched,
             },
             ip=ip,
@@ -307,7 +332,12 @@ def membership_apply(
             organization=organization,
             actor=actor,
             target=user.email,
-            details={"by": "idp", "role": role.slug, "reason": decision.reason},
+            details={
+                "by": "idp",
+                "role": role.slug,
+                "reason": decision.reason,
+                "reason_code": decision.code,
+            },
             ip=ip,
         )
     if not was_managed:
@@ -334,17 +364,25 @@ def idp_group_clean(raw: str) -> str:
     name = (raw or "").strip()
     if not name:
         raise ServiceError(
-            "Enter the group's name exactly as your identity provider sends it in "
-            "the groups claim, for example 'Engineering'."
+            _(
+                "Enter the group's name exactly as your identity provider sends it "
+                "in the groups claim, for example 'Engineering'."
+            ),
+            code="group_name_missing",
         )
     if len(name) > IDP_GROUP_MAX_LENGTH:
         raise ServiceError(
-            f"A group name can be at most {IDP_GROUP_MAX_LENGTH} characters long."
+            _("A group name can be at most %(max)d characters long.")
+            % {"max": IDP_GROUP_MAX_LENGTH},
+            code="group_name_too_long",
         )
     if any(not ch.isprintable() for ch in name):
         raise ServiceError(
-            "The group name contains a control character (a tab or a line break?). "
-            "Type it on one line, exactly as the IdP sends it."
+            _(
+                "The group name contains a control character (a tab or a line "
+                "break?). Type it on one line, exactly as the IdP sends it."
+            ),
+            code="group_name_control_character",
         )
     return name
 
@@ -352,12 +390,10 @@ def idp_group_clean(raw: str) -> str:
 def grantable_role(organization: Organization, slug: str | None) -> Role:
     """The role ``slug`` names in this organization, refusing the owner role."""
     if slug == Role.Slug.OWNER:
-        raise ServiceError(OWNER_REFUSAL)
+        raise owner_refusal()
     role = Role.objects.filter(organization=organization, slug=slug or "").first()
     if role is None:
-        raise ServiceError(
-            f"There is no role '{slug}'. Choose admin, member or viewer."
-        )
+        raise role_unknown_refusal()
     return role
 
 
@@ -388,8 +424,12 @@ def mapping_set(
                 )
         except IntegrityError as exc:
             raise ServiceError(
-                f"The group '{name}' was mapped by someone else just now; reload "
-                "the page to see its role."
+                _(
+                    "The group '%(group)s' was mapped by someone else just now; "
+                    "reload the page to see its role."
+                )
+                % {"group": name},
+                code="mapping_conflict",
             ) from exc
         audit(
             action="mapping.created",
@@ -433,7 +473,7 @@ def mapping_delete(
         .first()
     )
     if row is None:
-        raise ServiceError("This mapping was already deleted.")
+        raise ServiceError(_("This mapping was already deleted."), code="mapping_gone")
     audit(
         action="mapping.deleted",
         organization=organization,
@@ -595,27 +635,35 @@ def membership_change_role(
         .get(pk=membership.pk, organization=actor_membership.organization)
     )
     if membership.role.slug == Role.Slug.OWNER:
-        raise ServiceError("The owner's role cannot be changed.")
+        raise ServiceError(
+            _("The owner's role cannot be changed."), code="owner_role_fixed"
+        )
     if role_slug == Role.Slug.OWNER:
-        raise ServiceError("There is exactly one owner; the owner role is not given.")
+        raise owner_refusal()
     if role_slug not in Role.Slug.values:
         # Checked before any query: a posted value may hold anything, NUL too.
-        raise ServiceError("There is no such role. Choose admin, member or viewer.")
+        raise role_unknown_refusal()
     if membership.managed_by_idp:
         raise ServiceError(
-            f"{membership.user.email}'s role is managed by your identity provider: "
-            "it follows their groups on every sign-in. Change their groups in the "
-            "IdP, or the group mappings here."
+            _(
+                "%(email)s's role is managed by your identity provider: it follows "
+                "their groups on every sign-in. Change their groups in the IdP, or "
+                "the group mappings here."
+            )
+            % {"email": membership.user.email},
+            code="role_managed_by_idp",
         )
     if (
         actor_membership.role.slug != Role.Slug.OWNER
         and membership.role.slug == Role.Slug.ADMIN
     ):
-        raise ServiceError("Only the owner can change an admin's role.")
+        raise PermissionDenied(
+            _("Only the owner can change an admin's role."), code="admin_owner_only"
+        )
     try:
         role = Role.objects.get(organization=membership.organization, slug=role_slug)
     except Role.DoesNotExist as exc:
-        raise ServiceError("There is no such role in this organization.") from exc
+        raise role_unknown_refusal() from exc
     before = membership.role.slug
     if before == role.slug:
         return membership

@@ -15,6 +15,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from organizations.access import (
@@ -45,7 +47,6 @@ from rolemapping.services import (
 PAGE_SIZE = 50
 # The preview names at most this many people per list; the counts are exact.
 PREVIEW_NAMES = 20
-MANAGE_REFUSAL = "Only owners and admins can change role mappings and sign-in settings."
 
 
 def _current_default(org: OrgContext, roles: Sequence[Role]) -> str | None:
@@ -147,7 +148,9 @@ def mappings(request: HttpRequest, org: OrgContext) -> HttpResponse:
         return _render_page(request, org, roles)
 
     if not org.can("mappings.manage"):
-        raise PermissionDenied(MANAGE_REFUSAL)
+        raise PermissionDenied(
+            _("Only owners and admins can change role mappings and sign-in settings.")
+        )
     form = MappingForm(request.POST, roles=roles)
     if form.is_valid():
         try:
@@ -163,9 +166,10 @@ def mappings(request: HttpRequest, org: OrgContext) -> HttpResponse:
         after = {**current, name: role}
         before = current.get(name)
         change = (
-            f'Map the group "{name}" to {role}'
+            _('Map the group "%(group)s" to %(role)s') % {"group": name, "role": role}
             if before is None
-            else f'Change the group "{name}" from {before} to {role}'
+            else _('Change the group "%(group)s" from %(before)s to %(role)s')
+            % {"group": name, "before": before, "role": role}
         )
         preview = _preview(
             request,
@@ -190,12 +194,19 @@ def mappings(request: HttpRequest, org: OrgContext) -> HttpResponse:
         form.add_error(None, str(exc))
         return _render_page(request, org, roles, form=form, status=400)
     if current.get(name) == role:
-        messages.info(request, f'The group "{name}" already maps to {role}.')
+        messages.info(
+            request,
+            _('The group "%(group)s" already maps to %(role)s.')
+            % {"group": name, "role": role},
+        )
     else:
         messages.success(
             request,
-            f'The group "{name}" now maps to {role}. Members get it at their next '
-            "sign-in.",
+            _(
+                'The group "%(group)s" now maps to %(role)s. Members get it at '
+                "their next sign-in."
+            )
+            % {"group": name, "role": role},
         )
     return redirect("mappings", org.organization.login_path)
 
@@ -220,8 +231,8 @@ def mapping_delete_view(
         mappings=after,
         default_role=_current_default(org, roles),
         only_mapped_groups=org.organization.only_mapped_groups,
-        change=f'Delete the mapping of the group "{mapping.idp_group}" '
-        f"to {mapping.role.slug}",
+        change=_('Delete the mapping of the group "%(group)s" to %(role)s')
+        % {"group": mapping.idp_group, "role": mapping.role.slug},
         action=reverse(
             "mapping_delete", args=[org.organization.login_path, mapping.pk]
         ),
@@ -237,7 +248,9 @@ def mapping_delete_view(
         messages.error(request, str(exc))
     else:
         messages.success(
-            request, f'The mapping of the group "{mapping.idp_group}" was deleted.'
+            request,
+            _('The mapping of the group "%(group)s" was deleted.')
+            % {"group": mapping.idp_group},
         )
     return redirect("mappings", org.organization.login_path)
 
@@ -259,16 +272,21 @@ def mapping_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
         parts = []
         if default_after != default_before:
             parts.append(
-                f"set the default role to {default_after}"
+                _("set the default role to %(role)s") % {"role": default_after}
                 if default_after
-                else "remove the default role"
+                else _("remove the default role")
             )
         if only_after != only_before:
             parts.append(
-                "let only members of mapped groups sign in"
+                _("let only members of mapped groups sign in")
                 if only_after
-                else "let people in no mapped group sign in"
+                else _("let people in no mapped group sign in")
             )
+        change = (
+            _("%(first)s and %(second)s") % {"first": parts[0], "second": parts[1]}
+            if len(parts) == 2
+            else parts[0]
+        )
         fields = [("default_role", default_after or "")]
         fields += [
             (name, "on")
@@ -281,7 +299,7 @@ def mapping_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
             mappings=org_mappings(org.organization),
             default_role=default_after,
             only_mapped_groups=only_after,
-            change=" and ".join(parts).capitalize(),
+            change=capfirst(change),
             action=reverse("mapping_settings", args=[org.organization.login_path]),
             fields=fields,
         )
@@ -298,7 +316,7 @@ def mapping_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
     except ServiceError as exc:
         form.add_error(None, str(exc))
         return _render_page(request, org, roles, settings_form=form, status=400)
-    messages.success(request, "The sign-in settings were saved.")
+    messages.success(request, _("The sign-in settings were saved."))
     return redirect("mappings", org.organization.login_path)
 
 
@@ -347,5 +365,8 @@ def member_role(request: HttpRequest, org: OrgContext, member_id: int) -> HttpRe
     except ServiceError as exc:
         messages.error(request, str(exc))
         return redirect("member_list", org.organization.login_path)
-    messages.success(request, f"{membership.user.email}'s role was changed.")
+    messages.success(
+        request,
+        _("%(email)s's role was changed.") % {"email": membership.user.email},
+    )
     return redirect("member_list", org.organization.login_path)

@@ -50,7 +50,8 @@ SCRIPT = textwrap.dedent(
     )
     member = User.objects.create_user("sso@acme.test")
     decision = Decision(allowed=True, role="member", groups=(), matched_groups=(),
-                        reason="test", groups_claim_status="missing")
+                        reason="test", groups_claim_status="missing",
+                        code="default_role")
     connection.close()
 
     errors, accepted, refused = [], [], []

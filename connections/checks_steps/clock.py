@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from connections.checks_steps.results import PASSED, WARNING, Step
 
 
@@ -33,10 +36,15 @@ def clock_step(
         return Step(
             "clock",
             WARNING,
-            "The IdP's answers carry no Date header, so its clock could not be "
-            "compared with this server's.",
-            "Make sure this server's clock is synchronised (NTP); ID tokens are "
-            f"accepted within {leeway} seconds of clock difference.",
+            _(
+                "The IdP's answers carry no Date header, so its clock could not be "
+                "compared with this server's."
+            ),
+            _(
+                "Make sure this server's clock is synchronised (NTP); ID tokens are "
+                "accepted within %(leeway)d seconds of clock difference."
+            )
+            % {"leeway": leeway},
         )
     try:
         offset = clock_offset(date_header, sent_at, received_at)
@@ -44,26 +52,47 @@ def clock_step(
         return Step(
             "clock",
             WARNING,
-            "The IdP's Date header could not be read, so its clock could not be "
-            "compared with this server's.",
-            "Make sure this server's clock is synchronised (NTP).",
+            _(
+                "The IdP's Date header could not be read, so its clock could not be "
+                "compared with this server's."
+            ),
+            _("Make sure this server's clock is synchronised (NTP)."),
         )
     seconds = round(offset)
-    direction = "ahead of" if offset > 0 else "behind"
     if abs(offset) > leeway + 1:
+        values = {"seconds": abs(seconds), "leeway": leeway}
         return Step(
             "clock",
             WARNING,
-            f"The IdP's clock is about {abs(seconds)} seconds {direction} this "
-            f"server's, more than the {leeway}-second leeway: ID tokens may be "
-            "refused as expired or not yet valid.",
-            "Synchronise this server's clock with NTP (and check the IdP's if you "
-            "run it), or raise the connection's clock-skew leeway.",
+            (
+                _(
+                    "The IdP's clock is about %(seconds)d seconds ahead of this "
+                    "server's, more than the %(leeway)d-second leeway: ID tokens "
+                    "may be refused as expired or not yet valid."
+                )
+                if offset > 0
+                else _(
+                    "The IdP's clock is about %(seconds)d seconds behind this "
+                    "server's, more than the %(leeway)d-second leeway: ID tokens "
+                    "may be refused as expired or not yet valid."
+                )
+            )
+            % values,
+            _(
+                "Synchronise this server's clock with NTP (and check the IdP's if "
+                "you run it), or raise the connection's clock-skew leeway."
+            ),
         )
+    within = max(abs(seconds), 1)
     return Step(
         "clock",
         PASSED,
-        f"The IdP's clock is within {max(abs(seconds), 1)} second"
-        f"{'s' if abs(seconds) > 1 else ''} of this server's (leeway "
-        f"{leeway} seconds).",
+        ngettext(
+            "The IdP's clock is within %(seconds)d second of this server's "
+            "(leeway %(leeway)d seconds).",
+            "The IdP's clock is within %(seconds)d seconds of this server's "
+            "(leeway %(leeway)d seconds).",
+            within,
+        )
+        % {"seconds": within, "leeway": leeway},
     )

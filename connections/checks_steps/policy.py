@@ -13,6 +13,8 @@ import socket
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
+
 from connections.checks_steps.results import CheckPolicy
 from connections.oidc.errors import quoted
 from connections.outbound import address_block_reason, blocked_host_detail
@@ -41,10 +43,13 @@ def resolve_host(host: str, port: int, timeout: float) -> list[str]:
         infos = future.result(timeout=timeout)
     except concurrent.futures.TimeoutError:
         raise ResolveError(
-            f"Looking up {host} in DNS took longer than {timeout:g} seconds."
+            _("Looking up %(host)s in DNS took longer than %(seconds)s seconds.")
+            % {"host": host, "seconds": f"{timeout:g}"}
         ) from None
     except (OSError, UnicodeError):
-        raise ResolveError(f"{host} was not found in DNS.") from None
+        raise ResolveError(
+            _("%(host)s was not found in DNS.") % {"host": host}
+        ) from None
     finally:
         pool.shutdown(wait=False)
     return sorted({str(info[4][0]).split("%", 1)[0] for info in infos})
@@ -67,25 +72,31 @@ class UrlPolicy:
         return next((a for (h, _p), a in self.resolved.items() if h == host), [])
 
     def problem(self, url: str, what: str) -> tuple[str, str] | None:
-        """(detail, fix) when ``url`` breaks the URL policy, else None."""
+        """(detail, fix) when ``url`` breaks the URL policy, else None.
+
+        ``what`` names the URL in the sentences, translated by the caller.
+        """
+        names = {"what": what, "url": quoted(url)}
         try:
             parts = urlsplit(url)
             port = parts.port
         except ValueError:
-            return (f"The {what} {quoted(url)} is not a valid URL.", "")
+            return (_("The %(what)s %(url)s is not a valid URL.") % names, "")
         scheme = parts.scheme.lower()
         host = parts.hostname or ""
         if scheme not in ("http", "https") or not host:
             return (
-                f"The {what} {quoted(url)} is not an absolute https:// URL.",
-                "Use an absolute https:// URL.",
+                _("The %(what)s %(url)s is not an absolute https:// URL.") % names,
+                _("Use an absolute https:// URL."),
             )
         if scheme == "http" and not self.allow_insecure:
             return (
-                f"The {what} {quoted(url)} uses plain http://; only https:// is "
-                "allowed.",
-                "Use the https:// URL. SSO_ALLOW_INSECURE_ISSUERS=True allows "
-                "http:// for a local IdP in development only.",
+                _("The %(what)s %(url)s uses plain http://; only https:// is allowed.")
+                % names,
+                _(
+                    "Use the https:// URL. SSO_ALLOW_INSECURE_ISSUERS=True allows "
+                    "http:// for a local IdP in development only."
+                ),
             )
         port = port or (443 if scheme == "https" else 80)
         key = (host, port)
@@ -100,23 +111,38 @@ class UrlPolicy:
                 self.resolved[key] = self.resolve(host, port, self.dns_timeout)
             except ResolveError as exc:
                 return (
-                    f"The {what}'s host: {exc}",
-                    "Check the spelling of the host name and that this server's "
-                    "DNS can resolve it.",
+                    _("The %(what)s's host: %(problem)s")
+                    % {"what": what, "problem": exc},
+                    _(
+                        "Check the spelling of the host name and that this "
+                        "server's DNS can resolve it."
+                    ),
                 )
         addresses = self.resolved[key]
         if not addresses:
-            return (f"The {what}'s host {host} has no address.", "")
+            return (
+                _("The %(what)s's host %(host)s has no address.")
+                % {"what": what, "host": host},
+                "",
+            )
         if self.allow_private:
             return None
         for address in addresses:
             reason = address_block_reason(address)
             if reason is not None:
                 return (
-                    f"The {what}'s host "
-                    f"{blocked_host_detail(host, address, reason)}; server-side "
-                    "fetches may only reach public internet addresses.",
-                    "Use the IdP's public URL. SSO_ALLOW_PRIVATE_NETWORKS=True lets "
-                    "fetches reach your own network (development and tests only).",
+                    _(
+                        "The %(what)s's host %(problem)s; server-side fetches may "
+                        "only reach public internet addresses."
+                    )
+                    % {
+                        "what": what,
+                        "problem": blocked_host_detail(host, address, reason),
+                    },
+                    _(
+                        "Use the IdP's public URL. SSO_ALLOW_PRIVATE_NETWORKS=True "
+                        "lets fetches reach your own network (development and "
+                        "tests only)."
+                    ),
                 )
         return None

@@ -5,21 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from django.utils.translation import gettext_lazy as _
+
 PASSED: Final = "passed"
 FAILED: Final = "failed"
 WARNING: Final = "warning"
 SKIPPED: Final = "skipped"
 
-# (key, name shown to people), in the order they run.
+# (key, name shown to people), in the order they run. The key is the step's
+# stable code; the name is translated when a step is recorded.
 STEPS: Final = (
-    ("url_policy", "URL policy"),
-    ("discovery", "Discovery document"),
-    ("issuer", "Issuer"),
-    ("endpoints", "Endpoint URL policy"),
-    ("jwks", "Signing keys (JWKS)"),
-    ("client_credentials", "Client credentials"),
-    ("scopes_claims", "Scopes and claims"),
-    ("clock", "Clock offset"),
+    ("url_policy", _("URL policy")),
+    ("discovery", _("Discovery document")),
+    ("issuer", _("Issuer")),
+    ("endpoints", _("Endpoint URL policy")),
+    ("jwks", _("Signing keys (JWKS)")),
+    ("client_credentials", _("Client credentials")),
+    ("scopes_claims", _("Scopes and claims")),
+    ("clock", _("Clock offset")),
 )
 _NAMES: Final = dict(STEPS)
 
@@ -56,7 +59,7 @@ class Step:
 
     @property
     def name(self) -> str:
-        return _NAMES[self.key]
+        return str(_NAMES[self.key])
 
     def as_dict(self) -> dict[str, str]:
         """The stored shape: {"key", "name", "status", "detail", "fix"}."""

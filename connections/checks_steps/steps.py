@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
@@ -64,19 +66,19 @@ _ENDPOINT_FIELDS: Final = (
     "userinfo_endpoint",
     "end_session_endpoint",
 )
-_OKTA_ISSUER_HINT: Final = (
-    " In Okta, the org authorization server's issuer is "
+_OKTA_ISSUER_HINT: Final = gettext_lazy(
+    "In Okta, the org authorization server's issuer is "
     "'https://<your-org>.okta.com' and a custom authorization server's is "
     "'https://<your-org>.okta.com/oauth2/<id>' (for example '/oauth2/default'). "
     "With a custom domain, set Security > API > Authorization Servers > (your "
     "server) > Settings > Issuer to 'Okta URL' instead of 'Dynamic'."
 )
-_OKTA_GROUPS_FIX: Final = (
+_OKTA_GROUPS_FIX: Final = gettext_lazy(
     "In Okta, open Security > API > Authorization Servers > (your server) > "
-    "Claims and add a claim: Name '{claim}', Include in token type 'ID Token' "
+    "Claims and add a claim: Name '%(claim)s', Include in token type 'ID Token' "
     "'Always', Value type 'Groups', Filter 'Matches regex' with '.*', Include in "
     "'The following scopes' 'openid'. For the org authorization server, set the "
-    "app's Sign On > OpenID Connect ID Token > Groups claim filter to '{claim}' "
+    "app's Sign On > OpenID Connect ID Token > Groups claim filter to '%(claim)s' "
     "'Matches regex' '.*'."
 )
 
@@ -105,21 +107,37 @@ def _usable_algs(keys: list[Any], algs: tuple[str, ...]) -> list[str]:
     return usable
 
 
+_OUTBOUND_FIXES: Final = {
+    "timeout": gettext_lazy(
+        "The IdP did not answer in time. Check that it is up and reachable from "
+        "this server, then run the check again."
+    ),
+    "connection": gettext_lazy(
+        "Check the host name and port in the issuer URL, and that this server can "
+        "reach the IdP (DNS, firewall)."
+    ),
+    "redirect": gettext_lazy(
+        "Enter the issuer exactly as the IdP reports it: redirects are not "
+        "followed (a missing or extra path, or http:// instead of https://, are "
+        "common causes)."
+    ),
+    "policy": gettext_lazy("Use the IdP's public https:// issuer URL."),
+    "bad_json": gettext_lazy(
+        "The URL serves a web page, not the discovery document: check that the "
+        "issuer URL is the issuer itself (for Okta 'https://<your-org>.okta.com' "
+        "or '.../oauth2/default')."
+    ),
+    "too_large": gettext_lazy(
+        "Check that the issuer URL points at an OpenID Connect provider."
+    ),
+}
+
+
 def _outbound_fix(kind: str) -> str:
-    return {
-        "timeout": "The IdP did not answer in time. Check that it is up and "
-        "reachable from this server, then run the check again.",
-        "connection": "Check the host name and port in the issuer URL, and that "
-        "this server can reach the IdP (DNS, firewall).",
-        "redirect": "Enter the issuer exactly as the IdP reports it: redirects are "
-        "not followed (a missing or extra path, or http:// instead of https://, "
-        "are common causes).",
-        "policy": "Use the IdP's public https:// issuer URL.",
-        "bad_json": "The URL serves a web page, not the discovery document: check "
-        "that the issuer URL is the issuer itself (for Okta "
-        "'https://<your-org>.okta.com' or '.../oauth2/default').",
-        "too_large": "Check that the issuer URL points at an OpenID Connect provider.",
-    }.get(kind, "Check the issuer URL and that the IdP is reachable.")
+    fix = _OUTBOUND_FIXES.get(kind)
+    if fix is None:
+        return _("Check the issuer URL and that the IdP is reachable.")
+    return str(fix)
 
 
 class _Run:
@@ -167,21 +185,25 @@ class _Run:
     # -- the steps ------------------------------------------------------
 
     def step_url_policy(self) -> Step:
-        problem = self.urls.problem(self.inputs.issuer, "issuer URL")
+        problem = self.urls.problem(self.inputs.issuer, _("issuer URL"))
         if problem:
             detail, fix = problem
             return Step("url_policy", FAILED, detail, fix)
         host = urlsplit(self.inputs.issuer).hostname or ""
-        addresses = self.urls.addresses_of(self.inputs.issuer)
-        note = (
-            " (private addresses are allowed by SSO_ALLOW_PRIVATE_NETWORKS)"
-            if self.policy.allow_private
-            else ""
-        )
+        names = {
+            "host": host,
+            "addresses": ", ".join(self.urls.addresses_of(self.inputs.issuer)[:4]),
+        }
         return Step(
             "url_policy",
             PASSED,
-            f"{host} resolves to {', '.join(addresses[:4])}{note}.",
+            _(
+                "%(host)s resolves to %(addresses)s (private addresses are allowed "
+                "by SSO_ALLOW_PRIVATE_NETWORKS)."
+            )
+            % names
+            if self.policy.allow_private
+            else _("%(host)s resolves to %(addresses)s.") % names,
         )
 
     def step_discovery(self) -> Step:
@@ -200,11 +222,14 @@ class _Run:
                 return Step(
                     "discovery",
                     FAILED,
-                    f"There is no discovery document at {url} (HTTP 404).",
-                    "Check the issuer URL: the document must be at <issuer>/.well-"
-                    "known/openid-configuration. For Okta use "
-                    "'https://<your-org>.okta.com' or "
-                    "'https://<your-org>.okta.com/oauth2/default'.",
+                    _("There is no discovery document at %(url)s (HTTP 404).")
+                    % {"url": url},
+                    _(
+                        "Check the issuer URL: the document must be at "
+                        "<issuer>/.well-known/openid-configuration. For Okta use "
+                        "'https://<your-org>.okta.com' or "
+                        "'https://<your-org>.okta.com/oauth2/default'."
+                    ),
                 )
             return Step("discovery", FAILED, str(exc), _outbound_fix(kind))
         self.doc = doc if isinstance(doc, Mapping) else None
@@ -217,8 +242,12 @@ class _Run:
         return Step(
             "discovery",
             PASSED,
-            f"Fetched {url}: it has every required field (issuer, authorization, "
-            "token and JWKS endpoints, signing algorithms, the code flow).",
+            _(
+                "Fetched %(url)s: it has every required field (issuer, "
+                "authorization, token and JWKS endpoints, signing algorithms, the "
+                "code flow)."
+            )
+            % {"url": url},
         )
 
     def step_issuer(self) -> Step:
@@ -228,23 +257,25 @@ class _Run:
             return Step(
                 "issuer",
                 PASSED,
-                f"The IdP reports the issuer {quoted(configured)}, exactly as "
-                "configured.",
+                _("The IdP reports the issuer %(issuer)s, exactly as configured.")
+                % {"issuer": quoted(configured)},
             )
-        reported_text = reported if isinstance(reported, str) else "(none)"
+        reported_text = reported if isinstance(reported, str) else _("(none)")
         fix = issuer_mismatch_fix(configured, reported_text)
         if (
             self.inputs.okta
             and not looks_like_okta(configured)
             and not looks_like_okta(reported_text)
         ):
-            fix += _OKTA_ISSUER_HINT
+            fix += " " + str(_OKTA_ISSUER_HINT)
         return Step(
             "issuer",
             FAILED,
-            f"The IdP reports its issuer as {quoted(reported_text)}, but this "
-            f"connection is configured with {quoted(configured)}; they must match "
-            "exactly.",
+            _(
+                "The IdP reports its issuer as %(reported)s, but this connection is "
+                "configured with %(configured)s; they must match exactly."
+            )
+            % {"reported": quoted(reported_text), "configured": quoted(configured)},
             fix,
         )
 
@@ -264,13 +295,20 @@ class _Run:
                     FAILED,
                     detail,
                     fix
-                    or "The IdP's discovery document lists this endpoint; check "
-                    "the IdP's settings.",
+                    or _(
+                        "The IdP's discovery document lists this endpoint; check "
+                        "the IdP's settings."
+                    ),
                 )
         return Step(
             "endpoints",
             PASSED,
-            f"All {checked} endpoints the IdP lists pass the URL policy.",
+            ngettext(
+                "The %(count)d endpoint the IdP lists passes the URL policy.",
+                "All %(count)d endpoints the IdP lists pass the URL policy.",
+                checked,
+            )
+            % {"count": checked},
         )
 
     def step_jwks(self) -> Step:
@@ -282,11 +320,15 @@ class _Run:
             return Step(
                 "jwks",
                 FAILED,
-                "The IdP signs ID tokens only with "
-                f"{', '.join(advertised) or 'no algorithm'}; none is a public-key "
-                f"algorithm this console accepts ({', '.join(sorted(ASYMMETRIC_ALGS))}"
-                ").",
-                "Configure the IdP to sign ID tokens with RS256 (Okta's default).",
+                _(
+                    "The IdP signs ID tokens only with %(advertised)s; none is a "
+                    "public-key algorithm this console accepts (%(accepted)s)."
+                )
+                % {
+                    "advertised": ", ".join(advertised) or _("no algorithm"),
+                    "accepted": ", ".join(sorted(ASYMMETRIC_ALGS)),
+                },
+                _("Configure the IdP to sign ID tokens with RS256 (Okta's default)."),
             )
         try:
             doc = self.fetch(uri, headers={"Accept": "application/json"}).json()
@@ -296,16 +338,19 @@ class _Run:
             return Step(
                 "jwks",
                 FAILED,
-                f"Could not fetch the signing keys: {exc}",
-                "Check the IdP's 'jwks_uri' and that it is reachable from this server.",
+                _("Could not fetch the signing keys: %(problem)s") % {"problem": exc},
+                _(
+                    "Check the IdP's 'jwks_uri' and that it is reachable from this "
+                    "server."
+                ),
             )
         keys = doc.get("keys") if isinstance(doc, dict) else None
         if not isinstance(keys, list) or not keys:
             return Step(
                 "jwks",
                 FAILED,
-                f"The key set at {uri} holds no keys.",
-                "Check that the IdP has an active signing key.",
+                _("The key set at %(url)s holds no keys.") % {"url": uri},
+                _("Check that the IdP has an active signing key."),
             )
         usable = _usable_algs(keys, algs)
         self.summary["signing_algs"] = usable
@@ -313,15 +358,26 @@ class _Run:
             return Step(
                 "jwks",
                 FAILED,
-                f"The key set at {uri} holds {len(keys)} key(s), but none can "
-                f"verify the {', '.join(algs)} signatures the IdP advertises.",
-                "Check the IdP's signing keys and ID token signing algorithm.",
+                ngettext(
+                    "The key set at %(url)s holds %(count)d key, but it cannot "
+                    "verify the %(algs)s signatures the IdP advertises.",
+                    "The key set at %(url)s holds %(count)d keys, but none can "
+                    "verify the %(algs)s signatures the IdP advertises.",
+                    len(keys),
+                )
+                % {"url": uri, "count": len(keys), "algs": ", ".join(algs)},
+                _("Check the IdP's signing keys and ID token signing algorithm."),
             )
         return Step(
             "jwks",
             PASSED,
-            f"The key set holds {len(keys)} key(s); {' and '.join(usable)} "
-            "signatures can be verified.",
+            ngettext(
+                "The key set holds %(count)d key; %(algs)s signatures can be verified.",
+                "The key set holds %(count)d keys; %(algs)s signatures can be "
+                "verified.",
+                len(keys),
+            )
+            % {"count": len(keys), "algs": ", ".join(usable)},
         )
 
     def step_client_credentials(self) -> Step:
@@ -332,20 +388,24 @@ class _Run:
             return Step(
                 "client_credentials",
                 FAILED,
-                "The token endpoint accepts only "
-                f"{', '.join(supported)} client authentication; this console "
-                "authenticates with a client secret (client_secret_basic or "
-                "client_secret_post).",
-                "In the IdP, set the app's client authentication to 'Client "
-                "secret' (Okta: Applications > your app > General > Client "
-                "Credentials).",
+                _(
+                    "The token endpoint accepts only %(methods)s client "
+                    "authentication; this console authenticates with a client "
+                    "secret (client_secret_basic or client_secret_post)."
+                )
+                % {"methods": ", ".join(supported)},
+                _(
+                    "In the IdP, set the app's client authentication to 'Client "
+                    "secret' (Okta: Applications > your app > General > Client "
+                    "Credentials)."
+                ),
             )
         self.summary["token_endpoint_auth_method"] = method
         # The same client authentication as a real sign-in's code exchange.
         credentials = client_auth(
             method, self.inputs.client_id, self.inputs.client_secret
         )
-        fix_credentials = (
+        fix_credentials = _(
             "Copy the client ID and client secret again from the IdP (Okta: "
             "Applications > your app > General > Client Credentials) and save them "
             "here; check that the app is active and belongs to this issuer's "
@@ -367,40 +427,56 @@ class _Run:
                 return Step(
                     "client_credentials",
                     FAILED,
-                    f"The token endpoint could not be reached: {exc}",
+                    _("The token endpoint could not be reached: %(problem)s")
+                    % {"problem": exc},
                     _outbound_fix(str(getattr(exc, "kind", ""))),
                 )
             status = getattr(exc, "status", None)
             error, description = self._oauth_error(getattr(exc, "response", None))
+            # The IdP's own words, untranslated: an OAuth error code and its text.
             said = f" ({error}{': ' + description if description else ''})"
             if error in _ACCEPTED_CREDENTIAL_ERRORS:
                 return Step(
                     "client_credentials",
                     PASSED,
-                    f"The IdP accepted the client ID and secret ({method}); it "
-                    f"refused the client-credentials grant itself{said}, which is "
-                    "expected for a web app that uses the authorization code flow.",
+                    _(
+                        "The IdP accepted the client ID and secret (%(method)s); it "
+                        "refused the client-credentials grant itself%(said)s, which "
+                        "is expected for a web app that uses the authorization code "
+                        "flow."
+                    )
+                    % {"method": method, "said": said},
                 )
+            answer = {"status": status, "said": said if error else ""}
             if error == "invalid_client" or status == 401:
                 return Step(
                     "client_credentials",
                     FAILED,
-                    "The IdP rejected the client ID or the client secret "
-                    f"(HTTP {status}{said if error else ''}).",
+                    _(
+                        "The IdP rejected the client ID or the client secret "
+                        "(HTTP %(status)s%(said)s)."
+                    )
+                    % answer,
                     fix_credentials,
                 )
             return Step(
                 "client_credentials",
                 WARNING,
-                f"The token endpoint answered HTTP {status}{said if error else ''}, "
-                "so the credentials could not be confirmed.",
-                "Run a test sign-in: it exchanges a real authorization code and "
-                "proves the credentials.",
+                _(
+                    "The token endpoint answered HTTP %(status)s%(said)s, so the "
+                    "credentials could not be confirmed."
+                )
+                % answer,
+                _(
+                    "Run a test sign-in: it exchanges a real authorization code and "
+                    "proves the credentials."
+                ),
             )
         return Step(
             "client_credentials",
             PASSED,
-            f"The IdP accepted the client ID and secret ({method}).",
+            _("The IdP accepted the client ID and secret (%(method)s).")
+            % {"method": method},
         )
 
     def _oauth_error(self, response: Any) -> tuple[str, str]:
@@ -433,9 +509,11 @@ class _Run:
             return Step(
                 "scopes_claims",
                 FAILED,
-                "The configured scopes do not include 'openid', so the IdP would "
-                "not return an ID token.",
-                "Add 'openid' to the connection's scopes.",
+                _(
+                    "The configured scopes do not include 'openid', so the IdP "
+                    "would not return an ID token."
+                ),
+                _("Add 'openid' to the connection's scopes."),
             )
         supported_scopes = set(self.metadata.scopes_supported)
         claims = set(self.metadata.claims_supported)
@@ -443,54 +521,86 @@ class _Run:
             unknown = [s for s in inputs.scopes if s not in supported_scopes]
             if unknown:
                 problems.append(
-                    f"The IdP does not list the scope(s) {', '.join(unknown)} as "
-                    "supported; sign-in may fail with invalid_scope."
+                    ngettext(
+                        "The IdP does not list the scope %(scopes)s as supported; "
+                        "sign-in may fail with invalid_scope.",
+                        "The IdP does not list the scopes %(scopes)s as supported; "
+                        "sign-in may fail with invalid_scope.",
+                        len(unknown),
+                    )
+                    % {"scopes": ", ".join(unknown)}
                 )
                 fixes.append(
-                    "Remove those scopes from the connection, or add them at the IdP."
+                    ngettext(
+                        "Remove that scope from the connection, or add it at the IdP.",
+                        "Remove those scopes from the connection, or add them at "
+                        "the IdP.",
+                        len(unknown),
+                    )
                 )
         groups_ok = inputs.groups_claim in claims or (
             "groups" in supported_scopes
             and "groups" in inputs.scopes
             and inputs.groups_claim == "groups"
         )
+        groups = {"claim": inputs.groups_claim}
         if not groups_ok:
             if claims or supported_scopes:
                 problems.append(
-                    f"The IdP does not advertise a '{inputs.groups_claim}' claim or "
-                    "a groups scope, so ID tokens may carry no groups and group "
-                    "mappings would not apply."
+                    _(
+                        "The IdP does not advertise a '%(claim)s' claim or a groups "
+                        "scope, so ID tokens may carry no groups and group mappings "
+                        "would not apply."
+                    )
+                    % groups
                 )
             else:
                 problems.append(
-                    "The IdP does not advertise its scopes or claims, so the "
-                    f"'{inputs.groups_claim}' claim could not be confirmed."
+                    _(
+                        "The IdP does not advertise its scopes or claims, so the "
+                        "'%(claim)s' claim could not be confirmed."
+                    )
+                    % groups
                 )
             if inputs.okta or looks_like_okta(inputs.issuer):
-                fixes.append(_OKTA_GROUPS_FIX.format(claim=inputs.groups_claim))
+                fixes.append(str(_OKTA_GROUPS_FIX) % groups)
             else:
                 fixes.append(
-                    f"Configure the IdP to put a '{inputs.groups_claim}' claim (a "
-                    "list of group names) in the ID token. Run a test sign-in to "
-                    "see the claims it sends."
+                    _(
+                        "Configure the IdP to put a '%(claim)s' claim (a list of "
+                        "group names) in the ID token. Run a test sign-in to see "
+                        "the claims it sends."
+                    )
+                    % groups
                 )
         if claims and inputs.email_claim not in claims:
             problems.append(
-                f"The IdP does not list the '{inputs.email_claim}' claim; sign-in "
-                "needs an email address."
+                _(
+                    "The IdP does not list the '%(claim)s' claim; sign-in needs an "
+                    "email address."
+                )
+                % {"claim": inputs.email_claim}
             )
             fixes.append(
-                "Set the connection's email claim to the claim your IdP uses (for "
-                "example 'email'), and include the 'email' scope."
+                _(
+                    "Set the connection's email claim to the claim your IdP uses "
+                    "(for example 'email'), and include the 'email' scope."
+                )
             )
         if problems:
             return Step("scopes_claims", WARNING, " ".join(problems), " ".join(fixes))
         return Step(
             "scopes_claims",
             PASSED,
-            f"The scopes {' '.join(inputs.scopes)} are supported and the IdP "
-            f"provides the '{inputs.groups_claim}' and '{inputs.email_claim}' "
-            "claims.",
+            _(
+                "The scopes %(scopes)s are supported and the IdP provides the "
+                "'%(groups)s' and '%(email)s' claims."
+            )
+            % {
+                "scopes": " ".join(inputs.scopes),
+                "groups": inputs.groups_claim,
+                "email": inputs.email_claim,
+            },
         )
 
     def step_clock(self) -> Step:
@@ -504,7 +614,7 @@ class _Run:
 
 
 def _skipped(key: str, why: str) -> Step:
-    return Step(key, SKIPPED, f"Skipped: {why}")
+    return Step(key, SKIPPED, _("Skipped: %(why)s") % {"why": why})
 
 
 def run_check(
@@ -540,13 +650,13 @@ def run_check(
         return CheckOutcome(steps, run.summary)
 
     if record(run.step_url_policy()).status == FAILED:
-        return skip_rest("the issuer URL failed the URL policy.")
+        return skip_rest(_("the issuer URL failed the URL policy."))
     if record(run.step_discovery()).status == FAILED:
-        return skip_rest("the discovery document could not be used.")
+        return skip_rest(_("the discovery document could not be used."))
     issuer = record(run.step_issuer())
     endpoints = record(run.step_endpoints())
     if endpoints.status == FAILED:
-        record(_skipped("jwks", "an endpoint failed the URL policy."))
+        record(_skipped("jwks", _("an endpoint failed the URL policy.")))
     else:
         record(run.step_jwks())
     # The secret goes only to a token endpoint vouched for by a matching issuer
@@ -555,8 +665,10 @@ def run_check(
         record(
             _skipped(
                 "client_credentials",
-                "the client secret is sent only to the token endpoint of an IdP "
-                "whose issuer and endpoints passed.",
+                _(
+                    "the client secret is sent only to the token endpoint of an "
+                    "IdP whose issuer and endpoints passed."
+                ),
             )
         )
     else:

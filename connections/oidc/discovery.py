@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
+
 from connections.oidc.errors import (
     OIDCError,
     is_outbound_error,
@@ -79,15 +81,22 @@ def cache_key(kind: str, url: str) -> str:
 
 
 def fetch_json(fetch: Fetch, url: str, *, step: str, what: str) -> Any:
-    """GET ``url`` and decode JSON, turning transport failures into OIDCError."""
+    """GET ``url`` and decode JSON, turning transport failures into OIDCError.
+
+    ``what`` names the document in the sentences, translated by the caller.
+    """
+    fix = _(
+        "Check that the URL is right and that the provider is reachable from this "
+        "server."
+    )
     try:
         response = fetch(url, headers={"Accept": "application/json"})
         if response.status != 200:
             raise OIDCError(
                 step,
-                f"The {what} at {url} answered with HTTP status {response.status}.",
-                "Check that the URL is right and that the provider is reachable "
-                "from this server.",
+                _("The %(what)s at %(url)s answered with HTTP status %(status)s.")
+                % {"what": what, "url": url, "status": response.status},
+                fix,
             )
         return response.json()
     except OIDCError:
@@ -97,9 +106,9 @@ def fetch_json(fetch: Fetch, url: str, *, step: str, what: str) -> Any:
             raise
         raise OIDCError(
             step,
-            f"Could not fetch the {what} from {url}: {exc}",
-            "Check that the URL is right and that the provider is reachable "
-            "from this server.",
+            _("Could not fetch the %(what)s from %(url)s: %(problem)s")
+            % {"what": what, "url": url, "problem": exc},
+            fix,
         ) from exc
 
 
@@ -110,33 +119,42 @@ def _check_url(
 
     An issuer may not have a query either (Discovery 1.0 section 2); an
     endpoint may (RFC 6749 3.1; Azure AD B2C uses one to name the policy).
+    ``what`` names the URL in the sentences, translated by the caller.
     """
-    fix = "Use an absolute https:// URL such as 'https://example.okta.com'."
+    fix = _("Use an absolute https:// URL such as 'https://example.okta.com'.")
     # A URL with '@' may carry credentials: never repeat it back.
-    label = f"The {what}" if "@" in url else f"The {what} {quoted(url)}"
+    label = (
+        _("The %(what)s") % {"what": what}
+        if "@" in url
+        else _("The %(what)s %(url)s") % {"what": what, "url": quoted(url)}
+    )
+    names = {"label": label, "what": what}
     if not url or any(ch.isspace() or not ch.isprintable() for ch in url):
-        raise OIDCError(step, f"The {what} is empty or contains spaces.", fix)
+        raise OIDCError(
+            step, _("The %(what)s is empty or contains spaces.") % names, fix
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- parsing the port validates it
     except ValueError:
-        raise OIDCError(step, f"{label} is not a valid URL.", fix) from None
+        raise OIDCError(step, _("%(label)s is not a valid URL.") % names, fix) from None
     allowed = ("https", "http") if allow_insecure else ("https",)
     if parts.scheme.lower() not in allowed:
-        raise OIDCError(step, f"{label} does not start with https://.", fix)
+        raise OIDCError(step, _("%(label)s does not start with https://.") % names, fix)
     if not parts.hostname:
-        raise OIDCError(step, f"{label} has no host name.", fix)
+        raise OIDCError(step, _("%(label)s has no host name.") % names, fix)
     if parts.username is not None or parts.password is not None:
         raise OIDCError(
             step,
-            f"The {what} contains a user name or password.",
-            "Remove the credentials from the URL.",
+            _("The %(what)s contains a user name or password.") % names,
+            _("Remove the credentials from the URL."),
         )
     if "#" in url or ("?" in url and not allow_query):
         raise OIDCError(
             step,
-            f"{label} has a query string or fragment, which it may not have.",
-            "Remove everything from the '?' or '#' on.",
+            _("%(label)s has a query string or fragment, which it may not have.")
+            % names,
+            _("Remove everything from the '?' or '#' on."),
         )
 
 
@@ -153,7 +171,7 @@ def issuer_from_input(value: str, *, allow_insecure: bool = False) -> str:
             text = text.rstrip("/")[: -len(suffix)]
             break
     _check_url(
-        text, what="issuer URL", step="issuer_url", allow_insecure=allow_insecure
+        text, what=_("issuer URL"), step="issuer_url", allow_insecure=allow_insecure
     )
     scheme, rest = text.split("://", 1)
     netloc, slash, path = rest.partition("/")
@@ -189,20 +207,27 @@ class ProviderMetadata:
 def _missing(field: str) -> OIDCError:
     return OIDCError(
         "discovery",
-        f"The provider's discovery document has no '{field}'.",
-        "Check that the issuer URL points at an OpenID Connect provider (for "
-        "Okta, an authorization server), not at a plain OAuth server or a web "
-        "page.",
+        _("The provider's discovery document has no '%(field)s'.") % {"field": field},
+        _(
+            "Check that the issuer URL points at an OpenID Connect provider (for "
+            "Okta, an authorization server), not at a plain OAuth server or a web "
+            "page."
+        ),
     )
 
 
 def _invalid(field: str, expected: str) -> OIDCError:
     return OIDCError(
         "discovery",
-        f"The provider's discovery document has an invalid '{field}': "
-        f"it should be {expected}.",
-        "The provider is misconfigured or this is not an OpenID Connect "
-        "provider; check the issuer URL.",
+        _(
+            "The provider's discovery document has an invalid '%(field)s': it "
+            "should be %(expected)s."
+        )
+        % {"field": field, "expected": expected},
+        _(
+            "The provider is misconfigured or this is not an OpenID Connect "
+            "provider; check the issuer URL."
+        ),
     )
 
 
@@ -213,7 +238,7 @@ def _optional_url(
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _invalid(field, "a URL")
+        raise _invalid(field, _("a URL"))
     try:
         _check_url(
             value,
@@ -226,9 +251,9 @@ def _optional_url(
     except OIDCError as exc:
         raise OIDCError(
             "discovery",
-            f"The provider's discovery document has an unusable '{field}': "
-            f"{exc.detail}",
-            "Endpoints must be https:// URLs; check the provider's settings.",
+            _("The provider's discovery document has an unusable '%(field)s': %(why)s")
+            % {"field": field, "why": exc.detail},
+            _("Endpoints must be https:// URLs; check the provider's settings."),
         ) from None
     return value
 
@@ -253,9 +278,9 @@ def _strings_field(
             raise _missing(field)
         return default
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _invalid(field, "a list of strings")
+        raise _invalid(field, _("a list of strings"))
     if required and not value:
-        raise _invalid(field, "a non-empty list of strings")
+        raise _invalid(field, _("a non-empty list of strings"))
     return tuple(value)
 
 
@@ -270,8 +295,8 @@ def parse_metadata(
     if not isinstance(doc, Mapping):
         raise OIDCError(
             "discovery",
-            "The provider's discovery document is not a JSON object.",
-            "Check that the issuer URL points at an OpenID Connect provider.",
+            _("The provider's discovery document is not a JSON object."),
+            _("Check that the issuer URL points at an OpenID Connect provider."),
         )
     issuer = _required_url(doc, "issuer", allow_insecure=allow_insecure)
     authorization_endpoint = _required_url(
@@ -289,13 +314,20 @@ def parse_metadata(
     if "code" not in response_types:
         raise OIDCError(
             "discovery",
-            "The provider does not offer the authorization code flow "
-            "('code' is missing from 'response_types_supported').",
-            "Enable the authorization code grant for this application at the provider.",
+            _(
+                "The provider does not offer the authorization code flow ('code' is "
+                "missing from 'response_types_supported')."
+            ),
+            _(
+                "Enable the authorization code grant for this application at the "
+                "provider."
+            ),
         )
     iss_param = doc.get("authorization_response_iss_parameter_supported", False)
     if not isinstance(iss_param, bool):
-        raise _invalid("authorization_response_iss_parameter_supported", "true/false")
+        raise _invalid(
+            "authorization_response_iss_parameter_supported", _("true/false")
+        )
     return ProviderMetadata(
         issuer=issuer,
         authorization_endpoint=authorization_endpoint,
@@ -329,9 +361,12 @@ def _check_issuer(doc: Any, issuer: str) -> None:
     if isinstance(reported, str) and reported != issuer:
         raise OIDCError(
             "issuer_mismatch",
-            f"The provider reports its issuer as {quoted(reported)}, but this "
-            f"connection is configured with {quoted(issuer)}; they must match "
-            "exactly.",
+            _(
+                "The provider reports its issuer as %(reported)s, but this "
+                "connection is configured with %(configured)s; they must match "
+                "exactly."
+            )
+            % {"reported": quoted(reported), "configured": quoted(issuer)},
             issuer_mismatch_fix(issuer, reported),
         )
 
@@ -398,7 +433,7 @@ def fetch_metadata(
             _check_issuer(cached, issuer)
             return parse_metadata(cached, allow_insecure=allow_insecure)
     recorder = HeaderRecorder(fetch)
-    doc = fetch_json(recorder, url, step="discovery", what="discovery document")
+    doc = fetch_json(recorder, url, step="discovery", what=_("discovery document"))
     # The issuer check comes first: a wrong issuer explains any other oddity.
     _check_issuer(doc, issuer)
     metadata = parse_metadata(doc, allow_insecure=allow_insecure)

@@ -1,14 +1,17 @@
 """The one exception the OIDC protocol code raises, and wording shared by modules.
 
 Messages are shown to organization admins on the connection's check page, so
-they say what is wrong and how to fix it. They never contain a token, a claim
-value that identifies a person, or a secret: at most URLs, algorithm names and
-the issuer, which are public configuration.
+they say what is wrong and how to fix it, in their language (gettext, read when
+the error is raised). They never contain a token, a claim value that identifies
+a person, or a secret: at most URLs, algorithm names and the issuer, which are
+public configuration. ``step`` is the stable code tests and callers compare.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
+
+from django.utils.translation import gettext as _
 
 # Host suffixes Okta serves orgs from; used only to decide whether to add
 # Okta-specific advice to a message.
@@ -71,19 +74,26 @@ def issuer_mismatch_fix(expected: str, actual: str) -> str:
     Shared by discovery (the document's ``issuer``) and ID token validation
     (the ``iss`` claim) because the causes are the same.
     """
+    names = {"issuer": quoted(actual)}
     if expected.rstrip("/") == actual.rstrip("/"):
         return (
-            "They differ only by a trailing slash, and issuers are compared "
-            f"exactly: set the connection's issuer URL to {quoted(actual)}."
+            _(
+                "They differ only by a trailing slash, and issuers are compared "
+                "exactly: set the connection's issuer URL to %(issuer)s."
+            )
+            % names
         )
     fix = (
-        f"Set the connection's issuer URL to {quoted(actual)} if that is the "
-        "provider you mean, or check that the URL you entered is the issuer, "
-        "not another page of the provider."
+        _(
+            "Set the connection's issuer URL to %(issuer)s if that is the provider "
+            "you mean, or check that the URL you entered is the issuer, not another "
+            "page of the provider."
+        )
+        % names
     )
     if looks_like_okta(expected) or looks_like_okta(actual):
-        fix += (
-            " In Okta, the org authorization server's issuer is "
+        fix += " " + _(
+            "In Okta, the org authorization server's issuer is "
             "'https://<your-org>.okta.com' and a custom authorization server's "
             "is 'https://<your-org>.okta.com/oauth2/<id>' (for example "
             "'/oauth2/default'): enter the one your Okta app uses. If you use a "

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from django.utils.translation import gettext as _
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
@@ -81,23 +82,29 @@ def key_problem(key: object, alg: str) -> str | None:
     The header's ``alg`` is chosen by whoever made the token, so the key's
     type, curve and size are checked against it rather than trusted.
     """
+    names = {"alg": alg}
     if alg not in ASYMMETRIC_ALGS:
-        return f"{alg} is not an accepted public-key signature algorithm"
+        return _("%(alg)s is not an accepted public-key signature algorithm") % names
     if alg.startswith(("RS", "PS")):
         if not isinstance(key, rsa.RSAPublicKey):
-            return f"{alg} signatures need an RSA public key"
+            return _("%(alg)s signatures need an RSA public key") % names
         if key.key_size < MIN_RSA_KEY_BITS:
-            return f"the RSA key is shorter than {MIN_RSA_KEY_BITS} bits"
+            return _("the RSA key is shorter than %(bits)d bits") % {
+                "bits": MIN_RSA_KEY_BITS
+            }
         return None
     if alg in _EC_CURVES:
         curve_name, curve_type = _EC_CURVES[alg]
         if not isinstance(key, ec.EllipticCurvePublicKey):
-            return f"{alg} signatures need an elliptic-curve public key"
+            return _("%(alg)s signatures need an elliptic-curve public key") % names
         if not isinstance(key.curve, curve_type):
-            return f"{alg} signatures need a key on curve {curve_name}"
+            return _("%(alg)s signatures need a key on curve %(curve)s") % {
+                **names,
+                "curve": curve_name,
+            }
         return None
     if not isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-        return "EdDSA signatures need an Ed25519 or Ed448 public key"
+        return _("EdDSA signatures need an Ed25519 or Ed448 public key")
     return None
 
 
@@ -139,34 +146,42 @@ def _usable_key(jwk: Mapping[str, Any], alg: str) -> PyJWK | None:
 
 def _validate_document(doc: Any, jwks_uri: str) -> list[dict[str, Any]]:
     """The ``keys`` of a JWKS document, or OIDCError(step="jwks")."""
-    fix = "Check the provider's 'jwks_uri'; it should serve a JSON Web Key Set."
+    fix = _("Check the provider's 'jwks_uri'; it should serve a JSON Web Key Set.")
+    names = {"url": jwks_uri}
     if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
         raise OIDCError(
             "jwks",
-            f"The key set at {jwks_uri} is not a JSON object with a 'keys' list.",
+            _("The key set at %(url)s is not a JSON object with a 'keys' list.")
+            % names,
             fix,
         )
     keys: list[Any] = doc["keys"]
     if not keys:
         raise OIDCError(
             "jwks",
-            f"The key set at {jwks_uri} contains no keys.",
-            "Check that the provider has an active signing key.",
+            _("The key set at %(url)s contains no keys.") % names,
+            _("Check that the provider has an active signing key."),
         )
     for position, jwk in enumerate(keys, start=1):
         if not isinstance(jwk, dict) or not isinstance(jwk.get("kty"), str):
             raise OIDCError(
                 "jwks",
-                f"Entry {position} of the key set at {jwks_uri} is not a JSON "
-                "Web Key (it needs a 'kty').",
+                _(
+                    "Entry %(position)d of the key set at %(url)s is not a JSON Web "
+                    "Key (it needs a 'kty')."
+                )
+                % {**names, "position": position},
                 fix,
             )
         for member in ("kid", "use", "alg", "crv"):
             if member in jwk and not isinstance(jwk[member], str):
                 raise OIDCError(
                     "jwks",
-                    f"Entry {position} of the key set at {jwks_uri} has a "
-                    f"'{member}' that is not a string.",
+                    _(
+                        "Entry %(position)d of the key set at %(url)s has a "
+                        "'%(member)s' that is not a string."
+                    )
+                    % {**names, "position": position, "member": member},
                     fix,
                 )
     return keys
@@ -201,11 +216,11 @@ class JWKSCache:
         if alg not in ASYMMETRIC_ALGS:
             raise OIDCError(
                 "alg",
-                "Tokens must be signed with a public-key algorithm.",
-                "Configure the provider to sign ID tokens with RS256.",
+                _("Tokens must be signed with a public-key algorithm."),
+                _("Configure the provider to sign ID tokens with RS256."),
             )
         keys = self._cached_keys(jwks_uri)
-        reload = "even after reloading it just now"
+        reload = _("even after reloading it just now")
         fetched_here = keys is None
         if keys is None:
             keys = self._fetch(fetch, jwks_uri)
@@ -251,22 +266,21 @@ class JWKSCache:
         """
         per_kid = cache_key("jwks-refetch", f"{jwks_uri}#{kid or ''}")
         if not self.cache.add(per_kid, self.clock(), self.refetch_interval):
-            return (
-                "which was reloaded for this key id less than "
-                f"{self.refetch_interval} seconds ago"
-            )
+            return _(
+                "which was reloaded for this key id less than %(seconds)d seconds ago"
+            ) % {"seconds": self.refetch_interval}
         for slot in range(MAX_REFETCHES):
             slot_key = cache_key("jwks-refetch-slot", f"{jwks_uri}#{slot}")
             if self.cache.add(slot_key, self.clock(), self.refetch_interval):
                 return None
-        return (
-            f"which was reloaded {MAX_REFETCHES} times in the last "
-            f"{self.refetch_interval} seconds for other unknown key ids"
-        )
+        return _(
+            "which was reloaded %(times)d times in the last %(seconds)d seconds for "
+            "other unknown key ids"
+        ) % {"times": MAX_REFETCHES, "seconds": self.refetch_interval}
 
     def _fetch(self, fetch: Fetch, jwks_uri: str) -> list[dict[str, Any]]:
         recorder = HeaderRecorder(fetch)
-        doc = fetch_json(recorder, jwks_uri, step="jwks", what="key set")
+        doc = fetch_json(recorder, jwks_uri, step="jwks", what=_("key set"))
         keys = _validate_document(doc, jwks_uri)
         ttl = cache_ttl(recorder.headers.get("Cache-Control"), self.ttl)
         self.cache.set(cache_key("jwks", jwks_uri), {"keys": keys}, ttl)
@@ -280,13 +294,21 @@ class JWKSCache:
         if len(usable) > 1:
             raise OIDCError(
                 "kid",
-                "The ID token does not say which key signed it, and the provider "
-                f"publishes several {alg} signing keys."
+                _(
+                    "The ID token does not say which key signed it, and the "
+                    "provider publishes several %(alg)s signing keys."
+                )
+                % {"alg": alg}
                 if kid is None
-                else f"The provider publishes several {alg} signing keys with "
-                "the key id the ID token names.",
-                "Configure the provider to include a key id ('kid') in tokens "
-                "and unique key ids in its key set.",
+                else _(
+                    "The provider publishes several %(alg)s signing keys with the "
+                    "key id the ID token names."
+                )
+                % {"alg": alg},
+                _(
+                    "Configure the provider to include a key id ('kid') in tokens "
+                    "and unique key ids in its key set."
+                ),
             )
         return usable[0] if usable else None
 
@@ -294,27 +316,40 @@ class JWKSCache:
     def _not_found(
         keys: list[dict[str, Any]], kid: str | None, alg: str, *, reload: str
     ) -> OIDCError:
+        names = {"alg": alg}
         if kid is None:
             return OIDCError(
                 "kid",
-                "The ID token does not say which key signed it, and the provider "
-                f"publishes no key usable for {alg} signatures.",
-                "Check the provider's signing algorithm and keys.",
+                _(
+                    "The ID token does not say which key signed it, and the "
+                    "provider publishes no key usable for %(alg)s signatures."
+                )
+                % names,
+                _("Check the provider's signing algorithm and keys."),
             )
         if any(k.get("kid") == kid for k in keys):
             return OIDCError(
                 "kid",
-                f"The provider's key that the ID token names cannot verify {alg} "
-                "signatures (it is for another algorithm or for encryption, or "
-                "is malformed).",
-                "Check the provider's ID token signing algorithm and keys.",
+                _(
+                    "The provider's key that the ID token names cannot verify "
+                    "%(alg)s signatures (it is for another algorithm or for "
+                    "encryption, or is malformed)."
+                )
+                % names,
+                _("Check the provider's ID token signing algorithm and keys."),
             )
         return OIDCError(
             "kid",
-            "The ID token is signed with a key that is not in the provider's "
-            f"key set, {reload}.",
-            "If the provider has just rotated its keys, try again in a minute. "
-            "Otherwise the token comes from a different issuer: check the "
-            "issuer URL (for Okta, the org authorization server and "
-            "'/oauth2/default' have different keys).",
+            # Translators: %(reload)s says how recently the key set was reloaded.
+            _(
+                "The ID token is signed with a key that is not in the provider's "
+                "key set, %(reload)s."
+            )
+            % {"reload": reload},
+            _(
+                "If the provider has just rotated its keys, try again in a minute. "
+                "Otherwise the token comes from a different issuer: check the "
+                "issuer URL (for Okta, the org authorization server and "
+                "'/oauth2/default' have different keys)."
+            ),
         )

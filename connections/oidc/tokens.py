@@ -29,6 +29,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import jwt
+from django.utils.translation import gettext as _
 from jwt import PyJWK
 from jwt.exceptions import (
     DecodeError,
@@ -65,9 +66,22 @@ _SHARED_SECRET_ALGS = frozenset({"HS256", "HS384", "HS512"})
 # of token that must never be accepted as an ID token.
 _ACCEPTED_TYPES = frozenset({"jwt", "application/jwt"})
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
-_CLOCK_FIX = "Check that this server's clock is correct (NTP); if it is, sign in again."
-_RETRY_FIX = "Start the sign-in again from this site."
-_NOT_COMPLIANT = "The provider is not OpenID Connect compliant; check the issuer URL."
+
+
+def _clock_fix() -> str:
+    return _(
+        "Check that this server's clock is correct (NTP); if it is, sign in again."
+    )
+
+
+def _retry_fix(then: str = "") -> str:
+    """Start the sign-in again, and ``then`` (a sentence) if it keeps happening."""
+    retry = _("Start the sign-in again from this site.")
+    return f"{retry} {then}" if then else retry
+
+
+def _not_compliant() -> str:
+    return _("The provider is not OpenID Connect compliant; check the issuer URL.")
 
 
 def accepted_algs(supported: Iterable[str]) -> tuple[str, ...]:
@@ -83,25 +97,29 @@ def accepted_algs(supported: Iterable[str]) -> tuple[str, ...]:
 
 
 def _malformed(what: str) -> OIDCError:
+    """``what`` is the translated reason, a phrase such as "it is too long"."""
     return OIDCError(
         "malformed",
-        f"The ID token is malformed: {what}.",
-        "The provider returned something that is not a signed JWT; check "
-        "that the issuer URL points at an OpenID Connect provider.",
+        _("The ID token is malformed: %(what)s.") % {"what": what},
+        _(
+            "The provider returned something that is not a signed JWT; check that "
+            "the issuer URL points at an OpenID Connect provider."
+        ),
     )
 
 
 def _decode_segment(segment: str, name: str) -> bytes:
     # Unpadded (RFC 7515 2): PyJWT also takes "=" padding.
+    part = {"part": name}  # the JWS part: header, payload or signature
     if not _BASE64URL.fullmatch(segment):
-        raise _malformed(f"its {name} is not base64url")
+        raise _malformed(_("its %(part)s is not base64url") % part)
     try:
         decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError):
-        raise _malformed(f"its {name} is not base64url") from None
+        raise _malformed(_("its %(part)s is not base64url") % part) from None
     # Only the canonical encoding, so one token has one spelling.
     if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode("ascii") != segment:
-        raise _malformed(f"its {name} is not canonical base64url")
+        raise _malformed(_("its %(part)s is not canonical base64url") % part)
     return decoded
 
 
@@ -121,6 +139,7 @@ def _reject_constant(name: str) -> Any:
 
 
 def _json_object(data: bytes, name: str) -> dict[str, Any]:
+    part = {"part": name}
     try:
         value = json.loads(
             data.decode("utf-8"),
@@ -128,14 +147,14 @@ def _json_object(data: bytes, name: str) -> dict[str, Any]:
             parse_constant=_reject_constant,
         )
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise _malformed(f"its {name} is not valid JSON") from None
+        raise _malformed(_("its %(part)s is not valid JSON") % part) from None
     if not isinstance(value, dict):
-        raise _malformed(f"its {name} is not a JSON object")
+        raise _malformed(_("its %(part)s is not a JSON object") % part)
     if not _text_is_storable(value):
         # JSON escapes can smuggle in lone surrogates (not encodable as UTF-8)
         # and NUL (refused by PostgreSQL): refuse them here, once, so no claim
         # check or database write downstream ever meets one.
-        raise _malformed(f"its {name} holds text that is not valid Unicode")
+        raise _malformed(_("its %(part)s holds text that is not valid Unicode") % part)
     return value
 
 
@@ -169,13 +188,13 @@ def _unverified_parts(raw: object) -> tuple[dict[str, Any], dict[str, Any]]:
     ``jwt.decode`` has verified the signature.
     """
     if not isinstance(raw, str) or not raw:
-        raise _malformed("it is empty or not text")
+        raise _malformed(_("it is empty or not text"))
     if len(raw) > MAX_TOKEN_CHARS:
-        raise _malformed("it is too long")
+        raise _malformed(_("it is too long"))
     parts = raw.split(".")
     if len(parts) != 3:
         # Five parts would be an encrypted token (JWE), which is not supported.
-        raise _malformed("it does not have three dot-separated parts")
+        raise _malformed(_("it does not have three dot-separated parts"))
     header_segment, payload_segment, signature_segment = parts
     header = _json_object(_decode_segment(header_segment, "header"), "header")
     claims = _json_object(_decode_segment(payload_segment, "payload"), "payload")
@@ -187,31 +206,35 @@ def _check_header(header: Mapping[str, Any]) -> tuple[str, str | None]:
     """The header's ``alg`` and ``kid`` after structural checks."""
     alg = header.get("alg")
     if not isinstance(alg, str) or not alg:
-        raise _malformed("its header has no algorithm ('alg')")
+        raise _malformed(_("its header has no algorithm ('alg')"))
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
-        raise _malformed("its key id ('kid') is not a string")
+        raise _malformed(_("its key id ('kid') is not a string"))
     if "crit" in header:
         # RFC 7515 4.1.11: extensions we do not understand must be rejected.
         # PyJWT understands one (RFC 7797's "b64"), which no ID token uses.
         raise OIDCError(
             "crit",
-            "The ID token requires header extensions ('crit') this site does "
-            "not support.",
-            "Configure the provider to issue standard signed ID tokens.",
+            _(
+                "The ID token requires header extensions ('crit') this site does "
+                "not support."
+            ),
+            _("Configure the provider to issue standard signed ID tokens."),
         )
     if "b64" in header:
         # RFC 7797 allows "b64" only when listed in "crit", refused above.
-        raise _malformed("its header asks for an unencoded payload ('b64')")
+        raise _malformed(_("its header asks for an unencoded payload ('b64')"))
     typ = header.get("typ")
     if typ is not None and (
         not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYPES
     ):
         raise OIDCError(
             "typ",
-            "The token is not an ID token (its header 'typ' names another kind "
-            "of token).",
-            "Check that the provider returns an ID token from the token endpoint.",
+            _(
+                "The token is not an ID token (its header 'typ' names another kind "
+                "of token)."
+            ),
+            _("Check that the provider returns an ID token from the token endpoint."),
         )
     return alg, kid
 
@@ -222,32 +245,36 @@ def _check_alg(alg: str, accepted: Collection[str]) -> None:
     if alg in accepted:
         return
     if alg == "none":
-        detail = "The ID token is not signed (algorithm 'none')."
+        detail = _("The ID token is not signed (algorithm 'none').")
     elif alg in _SHARED_SECRET_ALGS:
-        detail = (
-            f"The ID token is signed with {alg}, a shared-secret algorithm "
-            "this connection does not accept."
-        )
+        detail = _(
+            "The ID token is signed with %(alg)s, a shared-secret algorithm this "
+            "connection does not accept."
+        ) % {"alg": alg}
     else:
         # Only names we know are echoed; the header is not trusted yet.
-        named = alg if alg in ASYMMETRIC_ALGS else "an unsupported algorithm"
-        detail = (
-            f"The ID token is signed with {named}, which this connection does "
-            "not accept."
-        )
+        named = alg if alg in ASYMMETRIC_ALGS else _("an unsupported algorithm")
+        detail = _(
+            "The ID token is signed with %(alg)s, which this connection does not "
+            "accept."
+        ) % {"alg": named}
     raise OIDCError(
         "alg",
         detail,
-        "Configure the provider to sign ID tokens with "
-        f"{' or '.join(sorted(accepted)) or 'RS256'} (RS256 is Okta's default).",
+        _(
+            "Configure the provider to sign ID tokens with %(algs)s (RS256 is "
+            "Okta's default)."
+        )
+        % {"algs": ", ".join(sorted(accepted)) or "RS256"},
     )
 
 
 def _key_error(problem: str) -> OIDCError:
     return OIDCError(
         "key",
-        f"The provider's key cannot verify this ID token: {problem}.",
-        "Check the provider's ID token signing algorithm and keys.",
+        _("The provider's key cannot verify this ID token: %(problem)s.")
+        % {"problem": problem},
+        _("Check the provider's ID token signing algorithm and keys."),
     )
 
 
@@ -287,23 +314,33 @@ def _time_claim_error(claims: Mapping[str, Any]) -> OIDCError | None:
     """
     for name in ("exp", "iat", "nbf"):
         if name in claims and not _is_seconds(claims[name]):
-            return OIDCError(
-                name,
-                f"The ID token's '{name}' claim is not a number of seconds.",
-                _NOT_COMPLIANT,
-            )
+            return _not_seconds(name)
     return None
+
+
+def _not_seconds(name: str) -> OIDCError:
+    return OIDCError(
+        name,
+        _("The ID token's '%(claim)s' claim is not a number of seconds.")
+        % {"claim": name},
+        _not_compliant(),
+    )
 
 
 def _issuer_error(iss: Any, issuer: str) -> OIDCError:
     if not isinstance(iss, str):
-        return OIDCError("iss", "The ID token has no issuer ('iss').", _NOT_COMPLIANT)
+        return OIDCError(
+            "iss", _("The ID token has no issuer ('iss')."), _not_compliant()
+        )
     # Only raised after the signature was verified, so this is the provider's
     # own statement of its issuer, not attacker-chosen text.
     return OIDCError(
         "iss",
-        f"The ID token was issued by {quoted(iss)}, but this connection's "
-        f"issuer is {quoted(issuer)}; they must match exactly.",
+        _(
+            "The ID token was issued by %(iss)s, but this connection's issuer is "
+            "%(issuer)s; they must match exactly."
+        )
+        % {"iss": quoted(iss), "issuer": quoted(issuer)},
         issuer_mismatch_fix(issuer, iss),
     )
 
@@ -323,23 +360,38 @@ def _audiences(aud: Any) -> list[str] | None:
 def _audience_error(aud: Any) -> OIDCError:
     if _audiences(aud) is None:
         return OIDCError(
-            "aud", "The ID token has no valid audience ('aud').", _NOT_COMPLIANT
+            "aud", _("The ID token has no valid audience ('aud')."), _not_compliant()
         )
     return OIDCError(
         "aud",
-        "The ID token was issued to another application: its audience does "
-        "not include this connection's client ID.",
-        "Copy the client ID of the application you created at the provider "
-        "into this connection.",
+        _(
+            "The ID token was issued to another application: its audience does not "
+            "include this connection's client ID."
+        ),
+        _copy_client_id(),
     )
+
+
+def _copy_client_id() -> str:
+    return _(
+        "Copy the client ID of the application you created at the provider into "
+        "this connection."
+    )
+
+
+def _one_audience() -> str:
+    return _("Configure the provider to issue ID tokens for this application only.")
 
 
 def _subject_error() -> OIDCError:
     return OIDCError(
         "sub",
-        "The ID token has no valid subject ('sub'): it must be a non-empty "
-        f"string of at most {MAX_SUB_CHARS} characters.",
-        _NOT_COMPLIANT,
+        _(
+            "The ID token has no valid subject ('sub'): it must be a non-empty "
+            "string of at most %(max)d characters."
+        )
+        % {"max": MAX_SUB_CHARS},
+        _not_compliant(),
     )
 
 
@@ -351,7 +403,10 @@ def _missing_claim_error(name: str, issuer: str) -> OIDCError:
     if name == "sub":
         return _subject_error()
     return OIDCError(
-        name, f"The ID token has no '{name}' claim, which is required.", _NOT_COMPLIANT
+        name,
+        _("The ID token has no '%(claim)s' claim, which is required.")
+        % {"claim": name},
+        _not_compliant(),
     )
 
 
@@ -362,8 +417,9 @@ def _time_error(
     if isinstance(exc, ExpiredSignatureError):
         return OIDCError(
             "exp",
-            f"The ID token expired {int(now - claims['exp'])} seconds ago.",
-            _CLOCK_FIX,
+            _("The ID token expired %(seconds)d seconds ago.")
+            % {"seconds": int(now - claims["exp"])},
+            _clock_fix(),
         )
     if not isinstance(exc, ImmatureSignatureError):
         return None
@@ -372,13 +428,15 @@ def _time_error(
     if nbf is None or iat > now + leeway or iat >= nbf:
         return OIDCError(
             "iat",
-            f"The ID token says it was issued {int(iat - now)} seconds in the future.",
-            _CLOCK_FIX,
+            _("The ID token says it was issued %(seconds)d seconds in the future.")
+            % {"seconds": int(iat - now)},
+            _clock_fix(),
         )
     return OIDCError(
         "nbf",
-        f"The ID token is not valid for another {int(nbf - now)} seconds.",
-        _CLOCK_FIX,
+        _("The ID token is not valid for another %(seconds)d seconds.")
+        % {"seconds": int(nbf - now)},
+        _clock_fix(),
     )
 
 
@@ -394,14 +452,16 @@ def _refusal(
     if isinstance(exc, InvalidSignatureError):
         return OIDCError(
             "signature",
-            "The ID token's signature is not valid.",
-            "If this keeps happening, the token did not come from the "
-            "configured provider or was altered; check the issuer URL.",
+            _("The ID token's signature is not valid."),
+            _(
+                "If this keeps happening, the token did not come from the "
+                "configured provider or was altered; check the issuer URL."
+            ),
         )
     if isinstance(exc, InvalidAlgorithmError | InvalidKeyError):
         # _check_alg and key_problem ran first; what is left is a PyJWK the
         # resolver bound to an algorithm other than the token's.
-        return _key_error("the key is not for this algorithm")
+        return _key_error(_("the key is not for this algorithm"))
     if isinstance(exc, MissingRequiredClaimError):
         return _missing_claim_error(exc.claim, issuer)
     if isinstance(exc, InvalidIssuerError):
@@ -422,7 +482,7 @@ def _refusal(
         error = _time_claim_error(claims) or _time_error(exc, claims, leeway)
         if error is not None:
             return error
-    return _malformed("it could not be decoded")
+    return _malformed(_("it could not be decoded"))
 
 
 # ------------------------------------------------------------- after decode
@@ -437,24 +497,27 @@ def _check_audience(
     if any(a != client_id and a not in trusted for a in audiences):
         raise OIDCError(
             "aud",
-            "The ID token is also addressed to other audiences this connection "
-            "does not trust.",
-            "Configure the provider to issue ID tokens for this application only.",
+            _(
+                "The ID token is also addressed to other audiences this connection "
+                "does not trust."
+            ),
+            _one_audience(),
         )
     azp = claims.get("azp")
     if azp is None and len(audiences) > 1:
         raise OIDCError(
             "azp",
-            "The ID token has several audiences but no authorized party ('azp').",
-            "Configure the provider to issue ID tokens for this application only.",
+            _("The ID token has several audiences but no authorized party ('azp')."),
+            _one_audience(),
         )
     if azp is not None and azp != client_id:
         raise OIDCError(
             "azp",
-            "The ID token was issued to another application: its authorized "
-            "party ('azp') is not this connection's client ID.",
-            "Copy the client ID of the application you created at the provider "
-            "into this connection.",
+            _(
+                "The ID token was issued to another application: its authorized "
+                "party ('azp') is not this connection's client ID."
+            ),
+            _copy_client_id(),
         )
 
 
@@ -472,17 +535,15 @@ def _check_auth_time(claims: Mapping[str, Any], max_age: int, leeway: int) -> No
     if auth_time is None:
         raise _missing_claim_error("auth_time", "")
     if not _is_seconds(auth_time):
-        raise OIDCError(
-            "auth_time",
-            "The ID token's 'auth_time' claim is not a number of seconds.",
-            _NOT_COMPLIANT,
-        )
+        raise _not_seconds("auth_time")
     if time.time() - leeway > auth_time + max_age:
         raise OIDCError(
             "auth_time",
-            "The person last authenticated at the provider longer ago than "
-            "this sign-in allows.",
-            "Sign in again; the provider should ask for your credentials.",
+            _(
+                "The person last authenticated at the provider longer ago than "
+                "this sign-in allows."
+            ),
+            _("Sign in again; the provider should ask for your credentials."),
         )
 
 
@@ -491,14 +552,17 @@ def _check_nonce(claims: Mapping[str, Any], nonce: str) -> None:
     if not isinstance(token_nonce, str):
         raise OIDCError(
             "nonce",
-            "The ID token carries no nonce, so it cannot be tied to this sign-in.",
-            "Check that the provider returns the nonce it was sent; " + _RETRY_FIX,
+            _("The ID token carries no nonce, so it cannot be tied to this sign-in."),
+            _(
+                "Check that the provider returns the nonce it was sent; start the "
+                "sign-in again from this site."
+            ),
         )
     if not hmac.compare_digest(token_nonce.encode("utf-8"), nonce.encode("utf-8")):
         raise OIDCError(
             "nonce",
-            "The ID token belongs to a different sign-in attempt (nonce mismatch).",
-            _RETRY_FIX + " If it keeps happening, the response may be replayed.",
+            _("The ID token belongs to a different sign-in attempt (nonce mismatch)."),
+            _retry_fix(_("If it keeps happening, the response may be replayed.")),
         )
 
 
@@ -567,14 +631,14 @@ def check_userinfo_sub(
     if not isinstance(userinfo, Mapping) or not isinstance(userinfo.get("sub"), str):
         raise OIDCError(
             "userinfo_sub",
-            "The UserInfo response has no subject ('sub').",
-            "The provider is not OpenID Connect compliant; check the issuer URL.",
+            _("The UserInfo response has no subject ('sub')."),
+            _not_compliant(),
         )
     if userinfo["sub"] != id_claims.get("sub"):
         raise OIDCError(
             "userinfo_sub",
-            "The UserInfo response describes a different user than the ID token.",
-            _RETRY_FIX + " If it keeps happening, check the provider's settings.",
+            _("The UserInfo response describes a different user than the ID token."),
+            _retry_fix(_("If it keeps happening, check the provider's settings.")),
         )
 
 
@@ -592,16 +656,25 @@ def validate_authorization_response_iss(
         if required:
             raise OIDCError(
                 "iss_param",
-                "The provider's response has no 'iss' parameter, although the "
-                "provider says it always sends one.",
-                _RETRY_FIX + " If it keeps happening, the response did not come "
-                "from the configured provider.",
+                _(
+                    "The provider's response has no 'iss' parameter, although the "
+                    "provider says it always sends one."
+                ),
+                _retry_fix(
+                    _(
+                        "If it keeps happening, the response did not come from the "
+                        "configured provider."
+                    )
+                ),
             )
         return
     if param_iss != issuer:
         raise OIDCError(
             "iss_param",
-            "The sign-in response came from a different issuer than this "
-            f"connection's ({quoted(issuer)}).",
-            _RETRY_FIX + " If it keeps happening, check the issuer URL.",
+            _(
+                "The sign-in response came from a different issuer than this "
+                "connection's (%(issuer)s)."
+            )
+            % {"issuer": quoted(issuer)},
+            _retry_fix(_("If it keeps happening, check the issuer URL.")),
         )

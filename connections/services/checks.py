@@ -25,6 +25,8 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from connections import outbound
@@ -72,7 +74,7 @@ def check_steps_for_display(check: ConnectionCheck) -> list[dict[str, str]]:
         return steps
     done = {step.get("key") for step in steps}
     return steps + [
-        {"key": key, "name": name, "status": "pending", "detail": "", "fix": ""}
+        {"key": key, "name": str(name), "status": "pending", "detail": "", "fix": ""}
         for key, name in STEPS
         if key not in done
     ]
@@ -98,9 +100,11 @@ def _enqueue_check(check_id: int) -> None:
         logger.exception("Could not queue connection check %s", check_id)
         _check_fail(
             check_id,
-            "The check could not be started: the task queue is unavailable.",
-            "Try again in a minute. If it keeps failing, check that the broker "
-            "(CELERY_BROKER_URL) and a Celery worker are running.",
+            _("The check could not be started: the task queue is unavailable."),
+            _(
+                "Try again in a minute. If it keeps failing, check that the broker "
+                "(CELERY_BROKER_URL) and a Celery worker are running."
+            ),
         )
 
 
@@ -152,7 +156,10 @@ def _check_start(
     )
     draft = connection.draft
     if draft is None:
-        raise ServiceError("This connection has no configuration to check yet.")
+        raise ServiceError(
+            _("This connection has no configuration to check yet."),
+            code="draft_missing",
+        )
     running = (
         ConnectionCheck.objects.filter(
             connection=connection,
@@ -223,7 +230,7 @@ def _failed_steps(
             steps.append(Step(key, FAILED, detail, fix).as_dict())
         else:
             steps.append(
-                Step(key, SKIPPED, "Skipped: the check did not finish.").as_dict()
+                Step(key, SKIPPED, _("Skipped: the check did not finish.")).as_dict()
             )
     return steps
 
@@ -286,8 +293,9 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
     except ImproperlyConfigured as exc:
         return _check_fail(
             check_id,
-            "The stored client secret cannot be decrypted.",
-            f"{exc} Or save the connection again with the client secret.",
+            _("The stored client secret cannot be decrypted."),
+            _("%(problem)s Or save the connection again with the client secret.")
+            % {"problem": exc},
         )
     try:
         outcome = run_check(
@@ -298,10 +306,15 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
         logger.exception("Connection check %s stopped", check_id)
         return _check_fail(
             check_id,
-            "The check stopped before it finished (it ran out of time or hit an "
-            "internal error).",
-            "Run the check again. If it keeps failing, look at the worker's log "
-            f"for check {check_id}.",
+            _(
+                "The check stopped before it finished (it ran out of time or hit "
+                "an internal error)."
+            ),
+            _(
+                "Run the check again. If it keeps failing, look at the worker's log "
+                "for check %(check)s."
+            )
+            % {"check": check_id},
         )
     return _check_record(check_id, outcome)
 
@@ -411,7 +424,8 @@ def _email_owner_health_failing(check_id: int) -> None:
     try:
         send_mail(
             subject=email_subject(
-                f"SSO connection '{connection.name}' of {org.name} is failing"
+                _("SSO connection '%(connection)s' of %(organization)s is failing")
+                % {"connection": connection.name, "organization": org.name}
             ),
             message=render_to_string(
                 "connections/email/connection_health_failing.txt", context
@@ -480,16 +494,20 @@ def checks_fail_stuck(*, now: datetime | None = None) -> int:
     count = 0
     for check_id, status in list(stuck):
         if status == Status.QUEUED:
-            detail = (
-                f"No worker picked the check up within {minutes} minute"
-                f"{'s' if minutes != 1 else ''}."
-            )
+            detail = ngettext(
+                "No worker picked the check up within %(count)d minute.",
+                "No worker picked the check up within %(count)d minutes.",
+                minutes,
+            ) % {"count": minutes}
         else:
-            detail = (
-                f"The check did not finish within {minutes} minute"
-                f"{'s' if minutes != 1 else ''}: the worker running it stopped."
-            )
-        fix = (
+            detail = ngettext(
+                "The check did not finish within %(count)d minute: the worker "
+                "running it stopped.",
+                "The check did not finish within %(count)d minutes: the worker "
+                "running it stopped.",
+                minutes,
+            ) % {"count": minutes}
+        fix = _(
             "Run the check again. If this keeps happening, make sure a Celery "
             "worker is running (celery -A config worker)."
         )

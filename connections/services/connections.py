@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from connections.models import Connection, ConnectionCheck, ConnectionConfig
@@ -39,6 +40,7 @@ from organizations.services import (
     require_perm,
     require_support,
     support_has_perm,
+    support_refusal,
 )
 from organizations.text import name_clean
 from rolemapping.models import GroupRoleMapping, Membership
@@ -47,6 +49,7 @@ __all__ = [
     "DEFAULT_SCOPES",
     "MAX_LEEWAY_SECONDS",
     "SUPPORT_PERMISSION",
+    "PublishBlocked",
     "connection_create",
     "connection_draft_tested",
     "connection_publish",
@@ -77,6 +80,20 @@ _SCOPE_RE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,100}")
 # Claim names may be URLs (namespaced claims), never whitespace or controls.
 _CLAIM_RE = re.compile(r"[\x21-\x7e]{1,100}")
 _FINISHED = (Status.PASSED, Status.FAILED)
+# Why a draft cannot be published: (code, sentence).
+Blocker = tuple[str, str]
+
+
+class PublishBlocked(ServiceError):
+    """A publish refused; ``reasons`` holds the code of every blocker in order
+    (``draft_not_tested``, ``domain_not_verified``, ...), ``str()`` their
+    sentences."""
+
+    def __init__(self, blockers: list[Blocker]) -> None:
+        super().__init__(
+            " ".join(text for _code, text in blockers), code="publish_blocked"
+        )
+        self.reasons = tuple(code for code, _text in blockers)
 
 
 # ---------------------------------------------------------------------------
@@ -208,76 +225,118 @@ def _cleaned_config(
     raw_issuer = (issuer_url or "").strip()
     if not raw_issuer:
         raise ServiceError(
-            "Enter the issuer URL, for example 'https://acme.okta.com' or "
-            "'https://acme.okta.com/oauth2/default'."
+            _(
+                "Enter the issuer URL, for example 'https://acme.okta.com' or "
+                "'https://acme.okta.com/oauth2/default'."
+            ),
+            code="issuer_missing",
         )
     try:
         issuer = issuer_from_input(raw_issuer, allow_insecure=allow_insecure)
     except OIDCError as exc:
-        raise ServiceError(exc.message) from None
+        raise ServiceError(exc.message, code="issuer_invalid") from None
     if len(issuer) > 500:
-        raise ServiceError("The issuer URL must be at most 500 characters.")
+        raise ServiceError(
+            _("The issuer URL must be at most 500 characters."),
+            code="issuer_too_long",
+        )
     client_id = (client_id or "").strip()
     if not client_id or len(client_id) > 255 or not client_id.isprintable():
         raise ServiceError(
-            "Enter the client ID from your IdP app (Okta: Applications > your app "
-            "> General > Client Credentials), at most 255 characters."
+            _(
+                "Enter the client ID from your IdP app (Okta: Applications > your "
+                "app > General > Client Credentials), at most 255 characters."
+            ),
+            code="client_id_invalid",
         )
     scope_list = (scopes or DEFAULT_SCOPES).split()
     if any(not _SCOPE_RE.fullmatch(scope) for scope in scope_list):
         raise ServiceError(
-            "Scopes are separated by spaces and may not contain quotes or "
-            "backslashes, for example 'openid email profile groups'."
+            _(
+                "Scopes are separated by spaces and may not contain quotes or "
+                "backslashes, for example 'openid email profile groups'."
+            ),
+            code="scopes_invalid",
         )
     if "openid" not in scope_list:
-        raise ServiceError(
-            "The scopes must include 'openid'; without it the IdP returns no ID token."
-        )
+        raise ServiceError(openid_scope_missing(), code="scope_openid_missing")
     scope_list = list(dict.fromkeys(scope_list))
-    claims = {}
-    for field, value, default in (
-        ("groups_claim", groups_claim, "groups"),
-        ("email_claim", email_claim, "email"),
-    ):
-        value = (value or "").strip() or default
-        if not _CLAIM_RE.fullmatch(value):
-            raise ServiceError(
-                f"The {field.replace('_', ' ')} name must be 1 to 100 characters "
-                "without spaces, for example 'groups'."
-            )
-        claims[field] = value
+    groups_claim = (groups_claim or "").strip() or "groups"
+    if not _CLAIM_RE.fullmatch(groups_claim):
+        raise ServiceError(
+            _(
+                "The groups claim name must be 1 to 100 characters without spaces, "
+                "for example 'groups'."
+            ),
+            code="groups_claim_name_invalid",
+        )
+    email_claim = (email_claim or "").strip() or "email"
+    if not _CLAIM_RE.fullmatch(email_claim):
+        raise ServiceError(
+            _(
+                "The email claim name must be 1 to 100 characters without spaces, "
+                "for example 'email'."
+            ),
+            code="email_claim_name_invalid",
+        )
     try:
         leeway = int(leeway_seconds)
     except (TypeError, ValueError):
         leeway = -1
     if not 0 <= leeway <= MAX_LEEWAY_SECONDS:
         raise ServiceError(
-            f"The clock-skew leeway must be 0 to {MAX_LEEWAY_SECONDS} seconds; 60 "
-            "suits most IdPs."
+            _("The clock-skew leeway must be 0 to %(max)d seconds; 60 suits most IdPs.")
+            % {"max": MAX_LEEWAY_SECONDS},
+            code="leeway_invalid",
         )
     return {
         "issuer_url": issuer,
         "client_id": client_id,
         "scopes": " ".join(scope_list),
         "leeway_seconds": leeway,
-        **claims,
+        "groups_claim": groups_claim,
+        "email_claim": email_claim,
     }
+
+
+def openid_scope_missing() -> str:
+    """Why the scopes need ``openid`` (the form says it too)."""
+    return _(
+        "The scopes must include 'openid'; without it the IdP returns no ID token."
+    )
+
+
+def _secret_missing() -> ServiceError:
+    return ServiceError(
+        _(
+            "Enter the client secret from your IdP app (Okta: Applications > your "
+            "app > General > Client Credentials)."
+        ),
+        code="client_secret_missing",
+    )
 
 
 def _cleaned_secret(client_secret: str) -> str:
     if len(client_secret) > MAX_SECRET_LENGTH or not client_secret.isprintable():
         raise ServiceError(
-            "The client secret is not valid: copy it again from your IdP app "
-            f"(at most {MAX_SECRET_LENGTH} characters)."
+            _(
+                "The client secret is not valid: copy it again from your IdP app "
+                "(at most %(max)d characters)."
+            )
+            % {"max": MAX_SECRET_LENGTH},
+            code="client_secret_invalid",
         )
     return client_secret
 
 
 def _cleaned_name(name: str, provider: str | None) -> tuple[str, str]:
-    name = name_clean(name, what="connection")
+    name = name_clean(name, what=_("connection"))
     provider = provider or Connection.Provider.OKTA
     if provider not in Connection.Provider.values:
-        raise ServiceError("Choose Okta or Generic OpenID Connect as the provider.")
+        raise ServiceError(
+            _("Choose Okta or Generic OpenID Connect as the provider."),
+            code="provider_invalid",
+        )
     return name, provider
 
 
@@ -309,10 +368,7 @@ def connection_create(
         leeway_seconds=leeway_seconds,
     )
     if not client_secret:
-        raise ServiceError(
-            "Enter the client secret from your IdP app (Okta: Applications > your "
-            "app > General > Client Credentials)."
-        )
+        raise _secret_missing()
     org = actor_membership.organization
     connection = Connection.objects.create(
         organization=org, name=name, provider=provider
@@ -401,7 +457,7 @@ def connection_update(
     elif draft is not None:
         ciphertext = draft.client_secret_encrypted
     else:
-        raise ServiceError("Enter the client secret from your IdP app.")
+        raise _secret_missing()
     candidate = ConnectionConfig(
         connection=connection,
         client_secret_encrypted=ciphertext,
@@ -450,27 +506,11 @@ def connection_publish_blockers(
 ) -> list[str]:
     """Every reason ``actor`` cannot publish the draft now (empty when allowed)."""
     org = organization or connection.organization
-    reasons: list[str] = []
-    membership = (
-        Membership.objects.select_related("role")
-        .filter(user=actor, organization=org, is_active=True)
-        .first()
-    )
-    if membership is None or not role_has_perm(membership.role.slug, "sso.enforce"):
-        reasons.append(
-            "Only the organization's owner can publish a connection and switch "
-            "the organization to SSO."
-        )
-    return reasons + _draft_blockers(
-        connection,
-        org,
-        signed_in_by_id=actor.pk,
-        no_test_signin=(
-            "Sign in once through your IdP with 'Test sign-in' on this page, "
-            "as yourself, with the current draft: it proves the whole sign-in "
-            "works before everyone depends on it."
-        ),
-    )
+    return [
+        text
+        for _code, text in _owner_blockers(actor, org)
+        + _draft_blockers(connection, org, signed_in_by_id=actor.pk)
+    ]
 
 
 def connection_publish_blockers_as_support(
@@ -483,22 +523,36 @@ def connection_publish_blockers_as_support(
     sign-in of the current draft instead of their own.
     """
     org = organization or connection.organization
-    reasons: list[str] = []
+    return [text for _code, text in _support_blockers(connection, actor, org)]
+
+
+def _owner_blockers(actor: User, org: Organization) -> list[Blocker]:
+    membership = (
+        Membership.objects.select_related("role")
+        .filter(user=actor, organization=org, is_active=True)
+        .first()
+    )
+    if membership is None or not role_has_perm(membership.role.slug, "sso.enforce"):
+        return [
+            (
+                "publish_owner_only",
+                _(
+                    "Only the organization's owner can publish a connection and "
+                    "switch the organization to SSO."
+                ),
+            )
+        ]
+    return []
+
+
+def _support_blockers(
+    connection: Connection, actor: User, org: Organization
+) -> list[Blocker]:
+    reasons: list[Blocker] = []
     if not support_has_perm(actor, SUPPORT_PERMISSION):
-        reasons.append(
-            "Only active support staff with the Django permission "
-            f"'{SUPPORT_PERMISSION}' can publish from the admin."
-        )
+        reasons.append(("not_support_staff", support_refusal(SUPPORT_PERMISSION)))
     return reasons + _draft_blockers(
-        connection,
-        org,
-        signed_in_by_id=org.owner_id,
-        no_test_signin=(
-            "The organization's owner has not signed in with 'Test sign-in' "
-            "using the current draft: ask them to, on the connection's page in "
-            "the console. It proves the whole sign-in works before everyone "
-            "depends on it."
-        ),
+        connection, org, signed_in_by_id=org.owner_id, by_support=True
     )
 
 
@@ -507,33 +561,55 @@ def _draft_blockers(
     org: Organization,
     *,
     signed_in_by_id: int,
-    no_test_signin: str,
-) -> list[str]:
+    by_support: bool = False,
+) -> list[Blocker]:
     """Why the draft itself cannot go live now: test before save, and on the
     first publish (the switch to SSO) what the organization needs first."""
-    reasons: list[str] = []
+    reasons: list[Blocker] = []
     draft = connection.draft
     if draft is None:
-        return ["This connection has no configuration yet."]
+        return [("draft_missing", _("This connection has no configuration yet."))]
     if connection.live_id == draft.pk:
         return [
-            "The draft is already live. Edit the connection to change it, test "
-            "it, then publish again."
+            (
+                "draft_already_live",
+                _(
+                    "The draft is already live. Edit the connection to change it, "
+                    "test it, then publish again."
+                ),
+            )
         ]
     latest = latest_finished_check(connection)
     if latest is None:
         reasons.append(
-            "The draft has not been tested: run 'Test configuration' and wait for "
-            "it to pass."
+            (
+                "draft_not_tested",
+                _(
+                    "The draft has not been tested: run 'Test configuration' and "
+                    "wait for it to pass."
+                ),
+            )
         )
     elif latest.config_id != draft.pk or latest.fingerprint != draft.fingerprint:
         reasons.append(
-            "The draft changed after its last check: every change needs a passing "
-            "test before it can be published. Run 'Test configuration' again."
+            (
+                "draft_changed_since_check",
+                _(
+                    "The draft changed after its last check: every change needs a "
+                    "passing test before it can be published. Run 'Test "
+                    "configuration' again."
+                ),
+            )
         )
     elif latest.status != Status.PASSED:
         reasons.append(
-            "The last check of the draft failed: fix what it reports, then test again."
+            (
+                "draft_check_failed",
+                _(
+                    "The last check of the draft failed: fix what it reports, then "
+                    "test again."
+                ),
+            )
         )
     if not org.sso_enforced:
         tested_signin = ConnectionCheck.objects.filter(
@@ -545,23 +621,48 @@ def _draft_blockers(
             created_by_id=signed_in_by_id,
         ).exists()
         if not tested_signin:
-            reasons.append(no_test_signin)
+            reasons.append(("test_signin_missing", _no_test_signin(by_support)))
         if not Domain.objects.filter(
             organization=org, status=Domain.Status.VERIFIED
         ).exists():
             reasons.append(
-                "Verify at least one email domain first (Domains page), so people "
-                "can be routed to your IdP by their email address."
+                (
+                    "domain_not_verified",
+                    _(
+                        "Verify at least one email domain first (Domains page), so "
+                        "people can be routed to your IdP by their email address."
+                    ),
+                )
             )
         if (
             not org.default_role
             and not GroupRoleMapping.objects.filter(organization=org).exists()
         ):
             reasons.append(
-                "Choose a default role or map at least one IdP group to a role "
-                "(Role mapping page), so people who sign in get a role."
+                (
+                    "no_role_for_signins",
+                    _(
+                        "Choose a default role or map at least one IdP group to a "
+                        "role (Role mapping page), so people who sign in get a role."
+                    ),
+                )
             )
     return reasons
+
+
+def _no_test_signin(by_support: bool) -> str:
+    if by_support:
+        return _(
+            "The organization's owner has not signed in with 'Test sign-in' using "
+            "the current draft: ask them to, on the connection's page in the "
+            "console. It proves the whole sign-in works before everyone depends "
+            "on it."
+        )
+    return _(
+        "Sign in once through your IdP with 'Test sign-in' on this page, as "
+        "yourself, with the current draft: it proves the whole sign-in works "
+        "before everyone depends on it."
+    )
 
 
 @transaction.atomic
@@ -581,13 +682,13 @@ def connection_publish(
     """
     require_perm(actor_membership, "sso.enforce")
     org, connection = _locked_for_publish(actor_membership.organization_id, connection)
-    reasons = connection_publish_blockers(
-        connection=connection, actor=actor_membership.user, organization=org
-    )
+    not_owner = _owner_blockers(actor_membership.user, org)
+    if not_owner:
+        code, text = not_owner[0]
+        raise PermissionDenied(text, code=code)
+    reasons = _draft_blockers(connection, org, signed_in_by_id=actor_membership.user.pk)
     if reasons:
-        if any(r.startswith("Only the organization's owner") for r in reasons):
-            raise PermissionDenied(reasons[0])
-        raise ServiceError(" ".join(reasons))
+        raise PublishBlocked(reasons)
     return _publish_draft(
         org, connection, actor=actor_membership.user, confirm=confirm, ip=ip
     )
@@ -609,11 +710,9 @@ def connection_publish_as_support(
     """
     require_support(actor, SUPPORT_PERMISSION)
     org, connection = _locked_for_publish(connection.organization_id, connection)
-    reasons = connection_publish_blockers_as_support(
-        connection=connection, actor=actor, organization=org
-    )
+    reasons = _support_blockers(connection, actor, org)
     if reasons:
-        raise ServiceError(" ".join(reasons))
+        raise PublishBlocked(reasons)
     return _publish_draft(
         org, connection, actor=actor, confirm=confirm, ip=ip, by="support"
     )
@@ -643,8 +742,9 @@ def _publish_draft(
     """Point live at the draft, both rows locked and every blocker cleared."""
     if (confirm or "").strip().lower() != org.login_path:
         raise ServiceError(
-            f"Type the login path '{org.login_path}' to confirm that you want to "
-            "publish."
+            _("Type the login path '%(path)s' to confirm that you want to publish.")
+            % {"path": org.login_path},
+            code="confirmation_mismatch",
         )
     extra = {"by": by} if by else {}
     now = timezone.now()

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied as Forbidden
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -148,8 +149,11 @@ def connection_new(request: HttpRequest, org: OrgContext) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"'{connection.name}' was saved as a draft. Next: add the URIs "
-                "below to your IdP app, then test the configuration.",
+                _(
+                    "'%(connection)s' was saved as a draft. Next: add the URIs below "
+                    "to your IdP app, then test the configuration."
+                )
+                % {"connection": connection.name},
             )
             return redirect(
                 "connection_detail", org.organization.login_path, connection.pk
@@ -241,8 +245,10 @@ def connection_edit(
         else:
             messages.success(
                 request,
-                "The draft was saved. The live configuration is unchanged until "
-                "you test the draft and publish it.",
+                _(
+                    "The draft was saved. The live configuration is unchanged until "
+                    "you test the draft and publish it."
+                ),
             )
             return redirect(
                 "connection_detail", org.organization.login_path, connection.pk
@@ -269,7 +275,7 @@ def connection_test(
         )
     except ServiceError as exc:
         if wants_json(request):
-            return JsonResponse({"error": str(exc)}, status=400)
+            return JsonResponse({"error": str(exc), "code": exc.code}, status=400)
         messages.error(request, str(exc))
         return redirect("connection_detail", org.organization.login_path, connection.pk)
     if wants_json(request):
@@ -297,8 +303,10 @@ def check_detail(
     ):
         # A test sign-in lists every verified claim of whoever signed in.
         raise Forbidden(
-            "A test sign-in's result lists the claims of the person who signed "
-            "in, so only those who manage connections (the owner) can open it."
+            _(
+                "A test sign-in's result lists the claims of the person who signed "
+                "in, so only those who manage connections (the owner) can open it."
+            )
         )
     steps = check_steps_for_display(check)
     if wants_json(request):
@@ -363,10 +371,12 @@ def connection_publish_view(
             else:
                 messages.success(
                     request,
-                    "The draft is live and SSO is enforced: everyone but the owner "
-                    "now signs in through your IdP."
+                    _(
+                        "The draft is live and SSO is enforced: everyone but the "
+                        "owner now signs in through your IdP."
+                    )
                     if first_publish
-                    else "The draft is live; sign-ins use it from now on.",
+                    else _("The draft is live; sign-ins use it from now on."),
                 )
                 return redirect(
                     "connection_detail", org.organization.login_path, connection.pk

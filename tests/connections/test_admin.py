@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils.html import escape
 
 from connections.models import (
     Connection,
@@ -21,11 +22,12 @@ from connections.models import (
 )
 from connections.services.checks import connection_check_start_as_support
 from connections.services.connections import (
+    PublishBlocked,
     connection_publish_as_support,
     connection_update,
 )
 from connections.services.sso import signin_event_record
-from organizations.errors import PermissionDenied
+from organizations.errors import PermissionDenied, ServiceError
 from organizations.models import AuditEvent, Organization
 from tests.admin_pages import (
     assert_constant_changelist_queries,
@@ -76,6 +78,15 @@ def confirm_publish(client, connection, typed):
 
 def shown_messages(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def publish_refusal(actor, connection) -> PublishBlocked:
+    """What the publish service says to ``actor`` (it publishes nothing)."""
+    with pytest.raises(PublishBlocked) as refused:
+        connection_publish_as_support(
+            actor=actor, connection=connection, confirm="acme"
+        )
+    return refused.value
 
 
 # -- every page renders, with search, and never shows a secret --------------------
@@ -242,11 +253,16 @@ def test_the_check_action_starts_a_check_of_the_draft_audited_as_support(
     assert "queued" in html
 
 
-def test_the_check_action_reports_a_refusal_as_a_sentence(admin_client, connection):
+def test_the_check_action_reports_a_refusal_as_a_sentence(
+    admin_client, admin_user, connection
+):
     Connection.objects.filter(pk=connection.pk).update(draft=None)
+    with pytest.raises(ServiceError) as refused:
+        connection_check_start_as_support(actor=admin_user, connection=connection)
+    assert refused.value.code == "draft_missing"
     response = act(admin_client, "run_check", connection)
     assert response.status_code == 302
-    assert any("no configuration to check" in m for m in shown_messages(response))
+    assert any(m.endswith(str(refused.value)) for m in shown_messages(response))
     assert not ConnectionCheck.objects.exists()
 
 
@@ -288,7 +304,7 @@ def test_publish_is_refused_without_a_passing_check_of_the_draft(
 
 
 def test_publish_is_refused_when_the_check_covered_an_older_draft(
-    admin_client, org, owner_membership, ready
+    admin_client, admin_user, org, owner_membership, ready
 ):
     draft = ready.draft
     connection_update(
@@ -299,17 +315,23 @@ def test_publish_is_refused_when_the_check_covered_an_older_draft(
         client_id="another-client",
         scopes=draft.scopes,
     )
+    refusal = publish_refusal(admin_user, ready)
+    assert "draft_changed_since_check" in refusal.reasons
     response = confirm_publish(admin_client, ready, "acme")
     assert response.status_code == 400
-    assert "changed after its last check" in response.content.decode()
+    assert escape(str(refusal)) in response.content.decode()
     ready.refresh_from_db()
     assert ready.live_id is None
 
 
-def test_publish_is_refused_when_the_latest_check_failed(admin_client, org, ready):
+def test_publish_is_refused_when_the_latest_check_failed(
+    admin_client, admin_user, org, ready
+):
     passed_check(ready, status=ConnectionCheck.Status.FAILED)
+    refusal = publish_refusal(admin_user, ready)
+    assert refusal.reasons == ("draft_check_failed",)
     response = confirm_publish(admin_client, ready, "acme")
-    assert "last check of the draft failed" in response.content.decode()
+    assert escape(str(refusal)) in response.content.decode()
     assert Connection.objects.get(pk=ready.pk).live_id is None
 
 
@@ -349,7 +371,7 @@ def test_publish_with_the_login_path_switches_and_audits_the_staff_user(
 
 
 def test_a_later_publish_replaces_the_live_configuration(
-    admin_client, org, owner_membership, ready
+    admin_client, admin_user, org, owner_membership, ready
 ):
     confirm_publish(admin_client, ready, "acme")
     draft = Connection.objects.get(pk=ready.pk).draft
@@ -361,9 +383,11 @@ def test_a_later_publish_replaces_the_live_configuration(
         client_id="rotated-client",
         scopes=draft.scopes,
     )
+    refusal = publish_refusal(admin_user, ready)
+    assert refusal.reasons == ("draft_changed_since_check",)
     body = act(admin_client, "publish", ready).content.decode()
     assert "Publish the draft of Okta" in body
-    assert "changed after its last check" in body
+    assert escape(str(refusal)) in body
     passed_check(ready)
     response = confirm_publish(admin_client, ready, "acme")
     assert response.status_code == 302
@@ -376,9 +400,11 @@ def test_the_first_publish_by_support_needs_the_owners_test_sign_in(
 ):
     make_ready(org, connection, admin_user)  # a test sign-in, but not the owner's
     passed_check(connection)
+    refusal = publish_refusal(admin_user, connection)
+    assert refusal.reasons == ("test_signin_missing",)
     response = confirm_publish(admin_client, connection, "acme")
     assert response.status_code == 400
-    assert "owner has not signed in with" in response.content.decode()
+    assert escape(str(refusal)) in response.content.decode()
     assert not Organization.objects.get(pk=org.pk).sso_enforced
 
 
@@ -434,8 +460,10 @@ def test_the_support_services_refuse_anyone_but_permitted_staff(viewer_staff, re
     _client, user = viewer_staff
     member = ready.organization.owner
     for actor in (user, member):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied) as refused:
             connection_check_start_as_support(actor=actor, connection=ready)
-        with pytest.raises(PermissionDenied):
+        assert refused.value.code == "not_support_staff"
+        with pytest.raises(PermissionDenied) as refused:
             connection_publish_as_support(actor=actor, connection=ready, confirm="acme")
+        assert refused.value.code == "not_support_staff"
     assert Connection.objects.get(pk=ready.pk).live_id is None

@@ -8,13 +8,14 @@ from django.urls import reverse
 
 from connections.models import ConnectionCheck
 from connections.services.connections import (
+    PublishBlocked,
     connection_publish,
     connection_update,
     live_connection_for_org,
 )
 from organizations.errors import PermissionDenied, ServiceError
 from organizations.models import AuditEvent, Organization
-from rolemapping.models import GroupRoleMapping, Role
+from rolemapping.models import GroupRoleMapping, Membership, Role
 from tests.conftest import client_for
 from tests.connections.conftest import (
     make_connection,
@@ -77,8 +78,9 @@ def test_publish_succeeds_once_everything_is_ready(org, owner_membership, ready)
 
 def test_publish_is_refused_without_a_check(org, owner, owner_membership, connection):
     make_ready(org, connection, owner)
-    with pytest.raises(ServiceError, match="has not been tested"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, connection)
+    assert refused.value.reasons == ("draft_not_tested",)
     connection.refresh_from_db()
     org.refresh_from_db()
     assert connection.live_id is None and not org.sso_enforced
@@ -89,21 +91,24 @@ def test_publish_is_refused_with_a_failed_check(
 ):
     make_ready(org, connection, owner)
     passed_check(connection, status=ConnectionCheck.Status.FAILED)
-    with pytest.raises(ServiceError, match="last check of the draft failed"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, connection)
+    assert refused.value.reasons == ("draft_check_failed",)
 
 
 def test_a_failed_recheck_after_a_pass_also_blocks(org, owner, owner_membership, ready):
     passed_check(ready, status=ConnectionCheck.Status.FAILED)
-    with pytest.raises(ServiceError, match="failed"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, ready)
+    assert refused.value.reasons == ("draft_check_failed",)
 
 
 def test_a_running_check_does_not_count(org, owner, owner_membership, connection):
     make_ready(org, connection, owner)
     passed_check(connection, status=ConnectionCheck.Status.RUNNING)
-    with pytest.raises(ServiceError, match="has not been tested"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, connection)
+    assert refused.value.reasons == ("draft_not_tested",)
 
 
 def test_publish_is_refused_after_an_edit_that_followed_a_passing_check(
@@ -111,8 +116,9 @@ def test_publish_is_refused_after_an_edit_that_followed_a_passing_check(
 ):
     edit(owner_membership, ready, client_id="another-client")
     ready.refresh_from_db()
-    with pytest.raises(ServiceError, match="changed after its last check"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, ready)
+    assert "draft_changed_since_check" in refused.value.reasons
     assert ready.live_id is None
 
 
@@ -121,8 +127,9 @@ def test_a_new_secret_alone_needs_a_new_test(org, owner_membership, ready):
     edit(owner_membership, ready, client_secret="a-brand-new-secret")
     ready.refresh_from_db()
     assert ready.draft_id != old_draft
-    with pytest.raises(ServiceError, match="changed after its last check"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, ready)
+    assert "draft_changed_since_check" in refused.value.reasons
 
 
 def test_a_check_whose_fingerprint_differs_from_the_draft_does_not_count(
@@ -131,8 +138,9 @@ def test_a_check_whose_fingerprint_differs_from_the_draft_does_not_count(
     ConnectionCheck.objects.filter(connection=ready, kind="check").update(
         fingerprint="0" * 64
     )
-    with pytest.raises(ServiceError, match="changed after its last check"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, ready)
+    assert refused.value.reasons == ("draft_changed_since_check",)
 
 
 def test_saving_an_unchanged_draft_keeps_its_check(org, owner_membership, ready):
@@ -147,8 +155,9 @@ def test_publish_is_refused_without_the_typed_confirmation(
     org, owner_membership, ready
 ):
     for confirm in ("", "yes", "globex", " acme-x "):
-        with pytest.raises(ServiceError, match="Type the login path 'acme'"):
+        with pytest.raises(ServiceError) as refused:
             publish(owner_membership, ready, confirm=confirm)
+        assert refused.value.code == "confirmation_mismatch"
     org.refresh_from_db()
     assert not org.sso_enforced
     # Case and surrounding spaces do not matter.
@@ -157,10 +166,21 @@ def test_publish_is_refused_without_the_typed_confirmation(
 
 def test_publish_is_refused_for_an_admin(org, ready):
     admin = make_member(org, "admin")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied) as refused:
         publish(admin, ready)
+    assert refused.value.code == "role_not_allowed"
     org.refresh_from_db()
     assert not org.sso_enforced
+
+
+def test_publish_by_a_membership_deactivated_meanwhile_is_refused(
+    org, owner_membership, ready
+):
+    Membership.objects.filter(pk=owner_membership.pk).update(is_active=False)
+    with pytest.raises(PermissionDenied) as refused:
+        publish(owner_membership, ready)
+    assert refused.value.code == "publish_owner_only"
+    assert not Organization.objects.get(pk=org.pk).sso_enforced
 
 
 def test_publish_is_refused_without_a_test_signin_by_the_owner(
@@ -168,8 +188,9 @@ def test_publish_is_refused_without_a_test_signin_by_the_owner(
 ):
     passed_check(connection)
     make_ready(org, connection, make_user())  # someone else's test sign-in
-    with pytest.raises(ServiceError, match="Test sign-in"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, connection)
+    assert refused.value.reasons == ("test_signin_missing",)
 
 
 def test_a_test_signin_of_an_older_draft_does_not_count(
@@ -178,24 +199,27 @@ def test_a_test_signin_of_an_older_draft_does_not_count(
     edit(owner_membership, ready, scopes="openid email groups")
     ready.refresh_from_db()
     passed_check(ready)
-    with pytest.raises(ServiceError, match="Test sign-in"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, ready)
+    assert refused.value.reasons == ("test_signin_missing",)
     passed_check(ready, kind="test_signin", created_by=owner)
     assert publish(owner_membership, ready).live_id == ready.draft_id
 
 
 def test_publish_is_refused_without_a_verified_domain(org, owner_membership, ready):
     org.domains.update(status="pending")
-    with pytest.raises(ServiceError, match="Verify at least one email domain"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, ready)
+    assert refused.value.reasons == ("domain_not_verified",)
 
 
 def test_publish_is_refused_without_default_role_or_mapping(
     org, owner_membership, ready
 ):
     Organization.objects.filter(pk=org.pk).update(default_role="")
-    with pytest.raises(ServiceError, match="default role or map"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, ready)
+    assert refused.value.reasons == ("no_role_for_signins",)
     GroupRoleMapping.objects.create(
         organization=org,
         idp_group="Engineering",
@@ -205,11 +229,15 @@ def test_publish_is_refused_without_default_role_or_mapping(
 
 
 def test_refusal_lists_every_missing_prerequisite(org, owner_membership, connection):
-    with pytest.raises(ServiceError) as refused:
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, connection)
-    message = str(refused.value)
-    for part in ("has not been tested", "Test sign-in", "domain", "default role"):
-        assert part in message
+    assert refused.value.code == "publish_blocked"
+    assert refused.value.reasons == (
+        "draft_not_tested",
+        "test_signin_missing",
+        "domain_not_verified",
+        "no_role_for_signins",
+    )
 
 
 def test_later_publishes_need_only_a_passing_check_of_the_new_draft(
@@ -219,8 +247,9 @@ def test_later_publishes_need_only_a_passing_check_of_the_new_draft(
     enforced_at = Organization.objects.get(pk=org.pk).sso_enforced_at
     edit(owner_membership, ready, groups_claim="roles")
     ready.refresh_from_db()
-    with pytest.raises(ServiceError, match="changed after its last check"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, ready)
+    assert refused.value.reasons == ("draft_changed_since_check",)
     # No new test sign-in, domain or mapping checks once SSO is enforced.
     Organization.objects.filter(pk=org.pk).update(default_role="")
     org.domains.all().delete()
@@ -233,8 +262,9 @@ def test_later_publishes_need_only_a_passing_check_of_the_new_draft(
 
 def test_publishing_the_live_draft_again_is_refused(org, owner_membership, ready):
     publish(owner_membership, ready)
-    with pytest.raises(ServiceError, match="already live"):
+    with pytest.raises(PublishBlocked) as refused:
         publish(owner_membership, ready)
+    assert refused.value.reasons == ("draft_already_live",)
 
 
 def test_editing_never_touches_the_live_configuration(org, owner_membership, ready):

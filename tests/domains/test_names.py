@@ -1,4 +1,7 @@
-"""Pure tests for domains.names: no database, no network."""
+"""Pure tests for domains.names: no database, no network.
+
+Refusals are asserted by their code; one test reads a sentence in full.
+"""
 
 from __future__ import annotations
 
@@ -51,78 +54,38 @@ def test_domain_of_exactly_253_characters_is_accepted() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "sentence"),
+    ("raw", "code"),
     [
-        ("", "Enter a domain name, like example.com."),
-        ("   ", "Enter a domain name, like example.com."),
-        (
-            "https://acme.com/x",
-            "That looks like a web address; enter just the domain, like example.com.",
-        ),
-        (
-            "acme.com/login",
-            "That looks like a web address; enter just the domain, like example.com.",
-        ),
-        (
-            "acme.com:443",
-            "A domain has no port number; enter just the domain, like example.com.",
-        ),
-        (
-            "admin@acme.com",
-            "That looks like an email address; enter just the domain, like "
-            "example.com (the part after the @).",
-        ),
-        (
-            "acme .com",
-            "A domain name has no spaces; enter just the domain, like example.com.",
-        ),
-        (
-            "localhost",
-            '"localhost" is not a full domain name; enter the whole domain, '
-            "like example.com.",
-        ),
-        (
-            "acme..com",
-            '"acme..com" has an empty part between dots; enter the whole domain, '
-            "like example.com.",
-        ),
-        (
-            "acme.com..",
-            '"acme.com.." has an empty part between dots; enter the whole domain, '
-            "like example.com.",
-        ),
-        (
-            "acme_corp.com",
-            '"acme_corp.com" is not a valid domain name: use only letters, digits, '
-            "hyphens and dots, like example.com.",
-        ),
-        (
-            "-acme.com",
-            '"-acme.com" is not a valid domain name: each part between dots uses '
-            "only letters, digits and hyphens, and cannot start or end with a "
-            "hyphen.",
-        ),
-        (
-            "acme-.com",
-            '"acme-.com" is not a valid domain name: each part between dots uses '
-            "only letters, digits and hyphens, and cannot start or end with a "
-            "hyphen.",
-        ),
-        (
-            "\N{PILE OF POO}.la",
-            '"\N{PILE OF POO}.la" contains characters that are not allowed in a '
-            "domain name.",
-        ),
-        (
-            "xn--zz-.com",
-            '"xn--zz-.com" contains characters that are not allowed in a domain name.',
-        ),
+        ("", "domain_missing"),
+        ("   ", "domain_missing"),
+        ("https://acme.com/x", "domain_is_url"),
+        ("acme.com/login", "domain_is_url"),
+        ("acme.com:443", "domain_has_port"),
+        ("admin@acme.com", "domain_is_email"),
+        ("acme .com", "domain_has_spaces"),
+        ("localhost", "domain_incomplete"),
+        ("acme..com", "domain_empty_label"),
+        ("acme.com..", "domain_empty_label"),
+        ("acme_corp.com", "domain_invalid_characters"),
+        ("-acme.com", "domain_invalid_label"),
+        ("acme-.com", "domain_invalid_label"),
+        ("\N{PILE OF POO}.la", "domain_invalid_characters"),
+        ("xn--zz-.com", "domain_invalid_characters"),
     ],
 )
-def test_normalize_domain_refuses_with_a_sentence(raw: str, sentence: str) -> None:
+def test_normalize_domain_refuses_with_a_code(raw: str, code: str) -> None:
     with pytest.raises(DomainNameError) as excinfo:
         normalize_domain(raw)
-    assert str(excinfo.value) == sentence
+    assert excinfo.value.code == code
+
+
+def test_a_refusal_says_what_to_type_instead() -> None:
+    with pytest.raises(DomainNameError) as excinfo:
+        normalize_domain("admin@acme.com")
+    assert str(excinfo.value) == (
+        "That looks like an email address; enter just the domain, like "
+        "example.com (the part after the @)."
+    )
 
 
 @pytest.mark.parametrize(
@@ -130,25 +93,30 @@ def test_normalize_domain_refuses_with_a_sentence(raw: str, sentence: str) -> No
     ["1.2.3.4", "127.0.0.1", "::1", "[::1]", "2001:db8::1", "127.1", "0x7f.1"],
 )
 def test_ip_addresses_are_refused(raw: str) -> None:
-    with pytest.raises(DomainNameError, match="is an IP address; domain verification"):
+    with pytest.raises(DomainNameError) as excinfo:
         normalize_domain(raw)
+    assert excinfo.value.code == "domain_is_ip_address"
 
 
 @pytest.mark.parametrize("label", ["a" * 64, "ü" * 60])
 def test_label_longer_than_63_characters_is_refused(label: str) -> None:
-    with pytest.raises(DomainNameError, match="longer than 63 characters"):
+    with pytest.raises(DomainNameError) as excinfo:
         normalize_domain(f"{label}.com")
+    assert excinfo.value.code == "domain_label_too_long"
 
 
 def test_domain_longer_than_253_characters_is_refused() -> None:
     domain = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 62])
-    with pytest.raises(DomainNameError, match="254 characters long"):
+    with pytest.raises(DomainNameError) as excinfo:
         normalize_domain(domain)
+    assert excinfo.value.code == "domain_too_long"
+    assert "254" in str(excinfo.value)
 
 
 def test_huge_input_is_refused_before_any_work() -> None:
-    with pytest.raises(DomainNameError, match="too long to be a domain name"):
+    with pytest.raises(DomainNameError) as excinfo:
         normalize_domain("a." * 100_000 + "com")
+    assert excinfo.value.code == "domain_input_too_long"
 
 
 def test_domain_name_error_is_a_value_error() -> None:
@@ -172,14 +140,14 @@ def test_ordinary_domains_are_allowed(domain: str) -> None:
 def test_public_suffixes_are_refused(domain: str, example: str) -> None:
     with pytest.raises(DomainNameError) as excinfo:
         check_domain_allowed(domain)
-    message = str(excinfo.value)
-    assert "is a public suffix shared by many owners" in message
-    assert f"add your own domain under it, like {example}." in message
+    assert excinfo.value.code == "domain_public_suffix"
+    assert example in str(excinfo.value)  # the name to add instead
 
 
 def test_single_unknown_label_is_called_incomplete_not_public() -> None:
-    with pytest.raises(DomainNameError, match="not a full domain name"):
+    with pytest.raises(DomainNameError) as excinfo:
         check_domain_allowed("localhost")
+    assert excinfo.value.code == "domain_incomplete"
 
 
 @pytest.mark.parametrize(
@@ -189,11 +157,8 @@ def test_single_unknown_label_is_called_incomplete_not_public() -> None:
 def test_free_email_domains_are_refused(domain: str) -> None:
     with pytest.raises(DomainNameError) as excinfo:
         check_domain_allowed(domain)
-    assert str(excinfo.value) == (
-        f'"{normalize_domain(domain)}" is a free email provider: anyone can get an '
-        "address there, so it can't prove who belongs to your organization. Add "
-        "your organization's own domain instead."
-    )
+    assert excinfo.value.code == "domain_free_email"
+    assert f'"{normalize_domain(domain)}"' in str(excinfo.value)
 
 
 def test_free_email_list_is_canonical() -> None:
@@ -209,15 +174,18 @@ def test_subdomain_of_free_email_domain_is_allowed() -> None:
 def test_domain_too_long_for_its_verification_record_is_refused() -> None:
     domain = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 40])
     normalize_domain(domain)
-    with pytest.raises(DomainNameError, match="too long to verify"):
+    with pytest.raises(DomainNameError) as allowed:
         check_domain_allowed(domain)
-    with pytest.raises(DomainNameError, match="too long to verify"):
+    with pytest.raises(DomainNameError) as record:
         verification_record(domain, "tok")
+    assert allowed.value.code == record.value.code == "domain_too_long_to_verify"
+    assert str(allowed.value) == str(record.value)
 
 
 def test_check_domain_allowed_passes_on_normalisation_errors() -> None:
-    with pytest.raises(DomainNameError, match="enter just the domain"):
+    with pytest.raises(DomainNameError) as excinfo:
         check_domain_allowed("https://gmail.com/")
+    assert excinfo.value.code == "domain_is_url"
 
 
 def test_verification_record_name_and_value() -> None:

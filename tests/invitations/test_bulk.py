@@ -68,7 +68,7 @@ def test_one_batch_reports_every_kind_of_outcome(org, invite, issue):
         ("pending@acme.test", "resent"),
         ("late@acme.test", "resent"),
     ]
-    assert "not a valid email address" in report.outcomes[2].detail
+    assert report.outcomes[2].code == "address_invalid"
     assert "had expired" in report.outcomes[5].detail
     assert report.refused_entries == ["not-an-email"]
 
@@ -105,8 +105,9 @@ def test_a_deactivated_member_can_be_invited_again(org, invite):
 
 def test_more_than_200_addresses_are_refused_and_nothing_is_sent(org, invite):
     emails = "\n".join(f"p{i}@acme.test" for i in range(MAX_ADDRESSES + 1))
-    with pytest.raises(ServiceError, match="at most 200"):
+    with pytest.raises(ServiceError) as refused:
         invite(emails)
+    assert refused.value.code == "too_many_addresses"
     assert not Invitation.objects.exists() and mail.outbox == []
 
 
@@ -118,8 +119,9 @@ def test_200_addresses_with_duplicates_are_accepted(org, invite):
 
 
 def test_an_empty_list_is_refused(org, invite):
-    with pytest.raises(ServiceError, match="at least one email"):
+    with pytest.raises(ServiceError) as refused:
         invite(" ,\n ")
+    assert refused.value.code == "addresses_missing"
 
 
 def verify(org, name):
@@ -147,21 +149,22 @@ def test_outside_verified_domains_is_refused_once_sso_is_enforced(
     ).outcomes
 
     assert inside.status == "invited"
-    assert outside.status == "refused"
-    assert "could never sign in" in outside.detail
-    assert unverified.status == "refused"
+    assert (outside.status, outside.code) == ("refused", "domain_not_verified")
+    assert (unverified.status, unverified.code) == ("refused", "domain_not_verified")
     assert list(Invitation.objects.values_list("email", flat=True)) == ["a@acme.test"]
 
 
 def test_the_owner_role_is_never_given_by_invitation(org, invite):
-    with pytest.raises(ServiceError, match="owner role cannot be given"):
+    with pytest.raises(ServiceError) as refused:
         invite("a@acme.test", role="owner")
+    assert refused.value.code == "owner_not_grantable"
 
 
 def test_members_cannot_invite(org, invite):
     member = make_member(org, "member")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied) as refused:
         invite("a@acme.test", actor=member)
+    assert refused.value.code == "role_not_allowed"
 
 
 def test_an_admin_may_invite_admins_but_is_not_offered_owner(client, org):

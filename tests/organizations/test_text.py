@@ -23,10 +23,17 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("name", HOSTILE)
-def test_a_name_with_a_control_character_is_refused_with_a_sentence(name):
+def test_a_name_with_a_control_character_is_refused(name):
     with pytest.raises(ServiceError) as refused:
         name_clean(name, what="organization")
-    assert "one line" in str(refused.value)
+    assert refused.value.code == "name_control_character"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+def test_an_empty_or_too_long_name_is_refused(name):
+    with pytest.raises(ServiceError) as refused:
+        name_clean(name, what="organization")
+    assert refused.value.code == "name_length"
 
 
 def test_an_ordinary_name_is_kept_stripped():
@@ -36,8 +43,9 @@ def test_an_ordinary_name_is_kept_stripped():
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", HOSTILE[:3])
 def test_an_organization_cannot_be_created_with_a_line_break(name):
-    with pytest.raises(ServiceError):
+    with pytest.raises(ServiceError) as refused:
         organization_create(name=name, login_path="acme", owner=make_user("o@a.test"))
+    assert refused.value.code == "name_control_character"
     assert not Organization.objects.exists()
 
 

@@ -1,4 +1,8 @@
-"""Pure tests for rolemapping.provisioning: no database, no Django."""
+"""Pure tests for rolemapping.provisioning: no database.
+
+Outcomes are asserted by ``Decision.code``; the sentences in ``reason`` are
+for people, and only the advice that matters most is pinned down here.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ def test_missing_claim_gives_default_role_with_missing_status() -> None:
     assert decision.role == "viewer"
     assert decision.groups == ()
     assert decision.groups_claim_status == "missing"
-    assert decision.reason == 'Default role: the ID token has no "groups" claim'
+    assert decision.code == "default_role_no_claim"
 
 
 def test_null_claim_counts_as_missing() -> None:
@@ -56,7 +60,7 @@ def test_empty_list_is_present_with_no_groups() -> None:
     decision = decide([])
     assert decision.groups_claim_status == "present"
     assert decision.role == "viewer"
-    assert decision.reason == "Default role: no mapped group"
+    assert decision.code == "default_role"
 
 
 def test_one_matching_group_grants_its_role() -> None:
@@ -65,7 +69,8 @@ def test_one_matching_group_grants_its_role() -> None:
     assert decision.role == "member"
     assert decision.matched_groups == ("Engineering",)
     assert decision.groups == ("Sales", "Engineering")
-    assert decision.reason == 'Mapped from group "Engineering"'
+    assert decision.code == "mapped_group"
+    assert '"Engineering"' in decision.reason
     assert decision.groups_claim_status == "present"
 
 
@@ -78,9 +83,8 @@ def test_highest_ranked_match_wins_whatever_the_order() -> None:
         decision = decide(groups)
         assert decision.role == "admin"
         assert set(decision.matched_groups) == {"Auditors", "Engineering", "Admins"}
-        assert decision.reason == (
-            'Mapped from group "Admins" (the highest of 3 matching groups)'
-        )
+        assert decision.code == "mapped_group"
+        assert '"Admins"' in decision.reason
 
 
 def test_matched_groups_keep_claim_order() -> None:
@@ -94,7 +98,7 @@ def test_tie_between_same_rank_groups_names_the_smallest_name() -> None:
     second = decide(["Admins", "Platform"])
     assert first.role == second.role == "admin"
     assert first.reason == second.reason
-    assert first.reason.startswith('Mapped from group "Admins"')
+    assert '"Admins"' in first.reason and '"Platform"' not in first.reason
 
 
 def test_default_role_when_no_group_matches() -> None:
@@ -102,26 +106,21 @@ def test_default_role_when_no_group_matches() -> None:
     assert decision.allowed
     assert decision.role == "member"
     assert decision.matched_groups == ()
-    assert decision.reason == "Default role: no mapped group"
+    assert decision.code == "default_role"
 
 
-def test_no_default_and_no_match_is_refused_with_a_sentence() -> None:
+def test_no_default_and_no_match_is_refused() -> None:
     decision = decide(["Sales"], NO_DEFAULT)
     assert not decision.allowed
     assert decision.role is None
-    assert "no default role" in decision.reason
-    assert "assign you to one of the mapped groups" in decision.reason
-    assert decision.reason.endswith(".")
+    assert decision.code == "no_default_role"
 
 
 def test_restriction_on_refuses_unmapped_user_even_with_a_default() -> None:
     decision = decide(["Sales"], RESTRICTED)
     assert not decision.allowed
     assert decision.role is None
-    assert decision.reason == (
-        "Your account is not in any group that has access to this organization; "
-        "ask your IdP admin to assign you to one of the mapped groups."
-    )
+    assert decision.code == "no_mapped_group"
 
 
 def test_restriction_on_still_admits_mapped_groups() -> None:
@@ -134,7 +133,7 @@ def test_restriction_on_with_missing_claim_says_the_claim_is_missing() -> None:
     decision = roles_from_claims({"sub": "u1"}, MAPPINGS, RESTRICTED)
     assert not decision.allowed
     assert decision.groups_claim_status == "missing"
-    assert 'no "groups" claim' in decision.reason
+    assert decision.code == "groups_claim_missing"
 
 
 def test_restriction_off_admits_unmapped_user_with_default() -> None:
@@ -172,7 +171,7 @@ def test_unknown_role_slug_is_ignored() -> None:
 
     alone = roles_from_claims({"groups": ["Ops"]}, mappings, OPEN)
     assert alone.role == "viewer"
-    assert alone.reason == "Default role: no mapped group"
+    assert alone.code == "default_role"
 
 
 def test_entra_claim_names_overage_is_refused() -> None:
@@ -184,8 +183,13 @@ def test_entra_claim_names_overage_is_refused() -> None:
     decision = roles_from_claims(claims, MAPPINGS, OPEN)
     assert not decision.allowed
     assert decision.groups_claim_status == "overage"
-    assert "Groups assigned to the application" in decision.reason
+    assert decision.code == "groups_overage"
+
+
+def test_the_overage_refusal_tells_the_idp_admin_what_to_change() -> None:
+    decision = roles_from_claims({"hasgroups": True}, MAPPINGS, OPEN)
     assert "Entra ID group overage" in decision.reason
+    assert '"Groups assigned to the application"' in decision.reason
 
 
 def test_entra_claim_names_for_another_claim_is_not_overage() -> None:
@@ -229,21 +233,13 @@ def test_empty_string_claim_is_no_groups() -> None:
     assert groups_from_claims({"groups": ""}, "groups", 10) == ((), "present")
 
 
-@pytest.mark.parametrize(
-    ("value", "words"),
-    [
-        ({"Admins": True}, "a JSON object"),
-        (42, "a number"),
-        (True, "a boolean"),
-    ],
-)
-def test_non_list_claim_is_invalid_and_refused(value: Any, words: str) -> None:
+@pytest.mark.parametrize("value", [{"Admins": True}, 42, True, 1.5])
+def test_non_list_claim_is_invalid_and_refused(value: Any) -> None:
     decision = decide(value)
     assert not decision.allowed
     assert decision.groups_claim_status == "invalid"
     assert decision.groups == ()
-    assert words in decision.reason
-    assert "list of group names" in decision.reason
+    assert decision.code == "groups_claim_invalid"
 
 
 def test_non_string_items_and_empty_strings_are_ignored() -> None:
@@ -272,8 +268,8 @@ def test_more_groups_than_the_cap_is_refused_as_overage() -> None:
     assert not decision.allowed
     assert decision.groups_claim_status == "overage"
     assert decision.groups == ("g1", "g2", "g3")
-    assert "more than 3 groups" in decision.reason
-    assert "^app-.*" in decision.reason
+    assert decision.code == "groups_too_many"
+    assert "3" in decision.reason
 
 
 def test_duplicates_do_not_count_towards_the_cap() -> None:
