@@ -4,8 +4,8 @@ mozilla-django-oidc, on loopback against the real test IdP.
 Prints the tables and writes docs/performance.md. Every run starts from fresh
 databases (sso_bench, bench_stock) and empty Redis databases 14 (cache) and 15
 (broker), and drops and empties them at the end. The load can be changed with
-BENCH_CLIENTS, BENCH_WINDOW_S, BENCH_ROUNDS, BENCH_LATENCY_WINDOW_S and
-BENCH_LATENCY_ROUNDS (see bench/README.md).
+BENCH_CLIENTS, BENCH_WINDOW_S, BENCH_ROUNDS, BENCH_LATENCY_WINDOW_S,
+BENCH_LATENCY_ROUNDS and the BENCH_ISOLATION_* knobs (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -424,6 +424,17 @@ def idp_latency(bench: Bench) -> None:
         bench.processes.stop(name)
 
 
+def tenant_isolation(bench: Bench) -> None:
+    """Section 8: org B's console while org A's own IdP answers or hangs."""
+    from . import isolation
+
+    idp_a, process = _start_idp(stack.ARTIFACTS / "idp-a")
+    try:
+        bench.report.isolation = isolation.measure(bench.processes, idp_a, bench.env)
+    finally:
+        _stop_idp(process)
+
+
 def warm_signin_queries(bench: Bench, email: str) -> dict[str, Any]:
     """Queries of one warm sign-in (start, callback, landing) of each app,
     counted the same way: Django's test client in a process with its settings."""
@@ -559,6 +570,7 @@ PHASES = (
         "deployed as ours",
         idp_latency,
     ),
+    ("8. tenant isolation: org B's console while org A's IdP hangs", tenant_isolation),
     ("scale data: 10,000 organizations, 100,000 domains", scale_data),
     ("3. queries per sign-in, 10,000 organizations", lambda b: signin_queries(b, "b")),
     ("5. email-first routing", routing),

@@ -192,6 +192,16 @@ SSO_ALLOW_PRIVATE_NETWORKS = env.bool("SSO_ALLOW_PRIVATE_NETWORKS", default=Fals
 OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=3.0)
 OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=5.0)
 OUTBOUND_MAX_BYTES = env.int("OUTBOUND_MAX_BYTES", default=1_000_000)
+# Per IdP (host:port) and process: calls in flight at once, how long one more
+# waits for a slot, and the circuit breaker (connections/outbound_guard.py).
+# Keep the limit below gunicorn's threads per worker (gunicorn.conf.py).
+OUTBOUND_MAX_CONCURRENT_PER_HOST = env.int(
+    "OUTBOUND_MAX_CONCURRENT_PER_HOST", default=4
+)
+OUTBOUND_CONCURRENCY_WAIT = env.float("OUTBOUND_CONCURRENCY_WAIT", default=0.5)
+OUTBOUND_CIRCUIT_FAILURES = env.int("OUTBOUND_CIRCUIT_FAILURES", default=3)
+OUTBOUND_CIRCUIT_WINDOW = env.float("OUTBOUND_CIRCUIT_WINDOW", default=60.0)
+OUTBOUND_CIRCUIT_COOLDOWN = env.float("OUTBOUND_CIRCUIT_COOLDOWN", default=30.0)
 SSO_STATE_TTL = 10 * 60
 # mozilla-django-oidc's login state (connections/views/sso.py fixes the rest:
 # a nonce and PKCE S256 always). 43 letters and digits carry 256 bits. A

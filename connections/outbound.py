@@ -13,7 +13,9 @@ through ``fetch``, which enforces on every call:
   addresses. Reused keep-alive connections are vetted again on every request;
 * connect and read timeouts plus an overall deadline, so a server dripping one
   byte at a time cannot hold a worker;
-* a response size cap applied while streaming.
+* a response size cap applied while streaming;
+* per IdP (host and port), a limit on concurrent calls and a circuit breaker
+  that fails fast while it does not answer (``outbound_guard``).
 
 Defaults come from Django settings at call time. Only the method, host and status
 are logged: never query strings, bodies, headers or credentials. An error's
@@ -65,6 +67,8 @@ logger = logging.getLogger(__name__)
 
 ERROR_KINDS: Final = frozenset(
     {"policy", "timeout", "connection", "too_large", "redirect", "bad_json", "http"}
+    # Refused by outbound_guard without being sent.
+    | {"busy", "circuit_open"}
 )
 USER_AGENT: Final = f"sso-console (python-requests/{requests.__version__})"
 
@@ -557,27 +561,34 @@ def fetch(
         raise ValueError(f"Invalid HTTP method {method!r}.")
 
     target = _check_url(url, allow_insecure=allow_insecure)
-    deadline = _Deadline(connect_timeout + read_timeout)
-    token = _call_state.set(_CallState(allow_private=allow_private, deadline=deadline))
-    try:
-        return _send(
-            url,
-            target,
-            method=method,
-            data=data,
-            headers=headers,
-            auth=auth,
-            timeouts=(connect_timeout, read_timeout),
-            max_bytes=max_bytes,
-            deadline=deadline,
+    # Per-IdP concurrency limit and circuit breaker; imported here because the
+    # guard raises this module's OutboundError.
+    from connections.outbound_guard import guarded
+
+    with guarded(url):
+        deadline = _Deadline(connect_timeout + read_timeout)
+        token = _call_state.set(
+            _CallState(allow_private=allow_private, deadline=deadline)
         )
-    except OutboundError as exc:
-        if exc.status is None:
-            logger.warning("%s %s failed: %s", method, target.host, exc.kind)
-        raise
-    finally:
-        deadline.finish()
-        _call_state.reset(token)
+        try:
+            return _send(
+                url,
+                target,
+                method=method,
+                data=data,
+                headers=headers,
+                auth=auth,
+                timeouts=(connect_timeout, read_timeout),
+                max_bytes=max_bytes,
+                deadline=deadline,
+            )
+        except OutboundError as exc:
+            if exc.status is None:
+                logger.warning("%s %s failed: %s", method, target.host, exc.kind)
+            raise
+        finally:
+            deadline.finish()
+            _call_state.reset(token)
 
 
 def _send(

@@ -27,6 +27,16 @@ def _clear_cache(request):
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _outbound_guard_reset():
+    """Circuits and in-flight counts are per process: start each test closed."""
+    from connections import outbound_guard
+
+    outbound_guard.reset()
+    yield
+    outbound_guard.reset()
+
+
 @pytest.fixture
 def org(db):
     return make_org("acme", name="Acme Inc")

@@ -42,6 +42,7 @@ from connections.checks_steps import (
     run_check,
 )
 from connections.models import Connection, ConnectionCheck, ConnectionConfig
+from connections.outbound_guard import as_probe
 from connections.services.connections import SUPPORT_PERMISSION
 from organizations.errors import ServiceError
 from organizations.services import audit, require_perm, require_support
@@ -299,7 +300,11 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
         )
     try:
         outcome = run_check(
-            inputs, policy=_check_policy(), fetch=outbound.fetch, on_step=progress
+            inputs,
+            policy=_check_policy(),
+            # A check is an explicit probe: it passes an open circuit.
+            fetch=as_probe(outbound.fetch),
+            on_step=progress,
         )
     except Exception:
         # Celery's soft time limit arrives here too (SoftTimeLimitExceeded).
