@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection as db_connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
@@ -15,25 +18,68 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
-@never_cache
-@require_GET
-def readyz(request: HttpRequest) -> HttpResponse:
-    checks: dict[str, str] = {}
+WORKER_PING_TIMEOUT = 1.0
+
+
+def _database() -> str:
     try:
         with db_connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        checks["database"] = "ok"
     except Exception:  # noqa: BLE001  (any failure means not ready)
-        checks["database"] = "unavailable"
-    if settings.CELERY_BROKER_URL:
-        from config.celery import app
+        return "unavailable"
+    return "ok"
 
-        try:
-            with app.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=1, timeout=2)
-            checks["broker"] = "ok"
-        except Exception:  # noqa: BLE001
-            checks["broker"] = "unavailable"
+
+def _cache() -> str:
+    # Sessions, sign-in state and single-use markers live here. Bounded by
+    # the cache's socket timeouts (REDIS_TIMEOUT).
+    probe = f"readyz:{uuid.uuid4().hex}"
+    try:
+        cache.set(probe, "1", 10)
+        answered = cache.get(probe)
+        cache.delete(probe)
+    except Exception:  # noqa: BLE001
+        return "unavailable"
+    return "ok" if answered == "1" else "unavailable"
+
+
+def _broker() -> str:
+    from config.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(
+                max_retries=1, timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT
+            )
+    except Exception:  # noqa: BLE001
+        return "unavailable"
+    return "ok"
+
+
+def _worker() -> str:
+    """Whether a Celery worker answers a ping through the broker: a real round
+    trip, bounded by WORKER_PING_TIMEOUT, not a guess from a queue's length."""
+    from config.celery import app
+
+    try:
+        replies = app.control.ping(timeout=WORKER_PING_TIMEOUT)
+    except Exception:  # noqa: BLE001
+        return "unavailable"
+    return "ok" if replies else "no worker answered"
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Every configured dependency, each bounded: the database, the cache, and
+    with a broker the broker and a worker. 503 names what is down."""
+    checks: dict[str, str] = {"database": _database(), "cache": _cache()}
+    if settings.CELERY_BROKER_URL:
+        checks["broker"] = _broker()
+        if checks["broker"] == "ok":
+            checks["worker"] = _worker()
+        else:
+            checks["worker"] = "unknown: the broker is down"
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},

@@ -11,3 +11,5 @@ urlpatterns = [
     path("", include("invitations.urls")),
     path("", include("connections.urls")),
 ]
+
+handler500 = "config.errors.server_error"

@@ -1,8 +1,10 @@
 """Health, security headers, settings that must fail fast, management commands."""
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,40 @@ def test_healthz_and_readyz(client, db):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"]["database"] == "ok"
+
+
+def test_readyz_names_a_cache_that_does_not_answer_within_seconds(client, db, settings):
+    # Issue 16, item 6: with the cache (and so the sessions) down, /readyz
+    # said ready. A closed port: refused at once, so no wait either.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    began = time.monotonic()
+    response = client.get("/readyz")
+    assert time.monotonic() - began < 5
+    assert response.status_code == 503
+    assert response.json()["checks"]["cache"] == "unavailable"
+    assert response.json()["checks"]["database"] == "ok"
+
+
+def test_readyz_reports_a_missing_worker_when_a_broker_is_configured(
+    client, db, settings, monkeypatch
+):
+    from config.celery import app
+
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
+    monkeypatch.setattr(app.control, "ping", lambda timeout: [])
+    monkeypatch.setattr("config.health._broker", lambda: "ok")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["worker"] == "no worker answered"
 
 
 def test_security_headers_on_every_page(client, db):
@@ -174,3 +210,47 @@ def test_enforcement_cannot_be_turned_off_by_any_save(db):
         org.save()
     org.refresh_from_db()
     assert org.sso_enforced
+
+
+def test_a_cache_outage_gets_a_page_that_says_what_is_down(db, settings):
+    # Issue 16, item 6: with the session store down every sign-in answered a
+    # bare 500. The page now names the part and asks to try again later.
+    from django.test import Client
+
+    from tests.factories import PASSWORD, make_user
+
+    user = make_user("ada@acme.test")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    client = Client(raise_request_exception=False)
+    response = client.post(
+        reverse("login"), {"username": user.email, "password": PASSWORD}
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    page = response.content.decode()
+    assert "The cache and session store (Redis) is not answering." in page
+
+
+def test_other_server_errors_keep_the_plain_500_page():
+    from config.errors import outage_of
+
+    assert outage_of(ValueError("a bug")) is None
+    try:
+        try:
+            raise ConnectionRefusedError("refused")
+        except ConnectionRefusedError as exc:
+            from redis.exceptions import ConnectionError as RedisConnectionError
+
+            raise RuntimeError("wrapped") from RedisConnectionError(str(exc))
+    except RuntimeError as wrapped:
+        assert outage_of(wrapped) is not None

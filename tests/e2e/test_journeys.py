@@ -288,7 +288,12 @@ def test_the_stack_is_ready_on_the_test_database(db, e2e_stack):
     session.trust_env = False  # loopback only, whatever proxy the env names
     response = session.get(e2e_stack.base_url + "/readyz", timeout=10)
     assert response.status_code == 200, response.text
-    assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "cache": "ok",
+        "broker": "ok",
+        "worker": "ok",
+    }
 
 
 def test_owner_sets_up_sso_from_sign_up_to_enforcement(story: Story, new_page):
