@@ -25,9 +25,10 @@ def test_healthz_and_readyz(client, db):
     assert response.json()["checks"]["database"] == "ok"
 
 
-def test_readyz_names_a_cache_that_does_not_answer_within_seconds(client, db, settings):
-    # Issue 16, item 6: with the cache (and so the sessions) down, /readyz
-    # said ready. A closed port: refused at once, so no wait either.
+@pytest.fixture
+def unreachable_cache(settings):
+    """The cache (and so cached sessions) on a closed loopback port: refused at
+    once, so a test waits for nothing."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -38,6 +39,13 @@ def test_readyz_names_a_cache_that_does_not_answer_within_seconds(client, db, se
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
+
+
+def test_readyz_names_a_cache_that_does_not_answer_within_seconds(
+    client, db, unreachable_cache
+):
+    # Issue 16, item 6: with the cache (and so the sessions) down, /readyz
+    # said ready. A closed port: refused at once, so no wait either.
     began = time.monotonic()
     response = client.get("/readyz")
     assert time.monotonic() - began < 5
@@ -212,7 +220,9 @@ def test_enforcement_cannot_be_turned_off_by_any_save(db):
     assert org.sso_enforced
 
 
-def test_a_cache_outage_gets_a_page_that_says_what_is_down(db, settings):
+def test_a_cache_outage_gets_a_page_that_says_what_is_down(
+    db, settings, unreachable_cache
+):
     # Issue 16, item 6: with the session store down every sign-in answered a
     # bare 500. The page now names the part and asks to try again later.
     from django.test import Client
@@ -220,16 +230,6 @@ def test_a_cache_outage_gets_a_page_that_says_what_is_down(db, settings):
     from tests.factories import PASSWORD, make_user
 
     user = make_user("ada@acme.test")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
     client = Client(raise_request_exception=False)
     response = client.post(
