@@ -282,3 +282,33 @@ def test_a_page_declares_the_language_it_is_rendered_in(template, context):
         assert '<html lang="fr">' in render_to_string(template, context)
     with translation.override("en-us"):
         assert '<html lang="en-us">' in render_to_string(template, context)
+
+
+def test_every_status_code_a_page_shows_has_a_translated_word():
+    """Pages show status codes through |status_label, not a choice label
+    (those are not marked for translation: marking them is a migration)."""
+    from connections.checks_steps.results import FAILED, PASSED, SKIPPED, WARNING
+    from connections.models import Connection, ConnectionCheck, SignInEvent
+    from domains.models import Domain
+    from invitations.services import STATES
+    from organizations.templatetags.status_labels import STATUS_LABELS, status_label
+
+    shown = {
+        *ConnectionCheck.Status.values,
+        *Connection.Health.values,
+        *SignInEvent.Outcome.values,
+        *Domain.Status.values,
+        *STATES,
+        PASSED,
+        FAILED,
+        WARNING,
+        SKIPPED,
+        "pending",  # a check step not run yet
+    }
+    assert shown <= set(STATUS_LABELS)
+    assert status_label("passed") == "Passed"
+    assert status_label("something_new") == "Something_new"
+    template = engines["django"].from_string(
+        "{% load status_labels %}{{ code|status_label }}"
+    )
+    assert template.render({"code": "revoked"}) == "Revoked"
