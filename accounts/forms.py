@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib.auth import authenticate, password_validation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.lockout import is_locked_out, lockout_message, password_sign_in_succeeded
 from accounts.models import User, canonical_email
@@ -17,8 +19,10 @@ class CanonicalEmailField(forms.EmailField):
         super().validate(value)
         if value and not value.isascii():
             raise forms.ValidationError(
-                "Enter the address in plain ASCII letters; write an international "
-                "domain name in its xn-- form.",
+                _(
+                    "Enter the address in plain ASCII letters; write an "
+                    "international domain name in its xn-- form."
+                ),
                 code="not_ascii",
             )
 
@@ -27,12 +31,12 @@ class NewPasswordForm(forms.Form):
     """Two password fields, checked against each other and the validators."""
 
     password1 = forms.CharField(
-        label="Password",
+        label=gettext_lazy("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password2 = forms.CharField(
-        label="Password again",
+        label=gettext_lazy("Password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
@@ -45,7 +49,13 @@ class NewPasswordForm(forms.Form):
         data = super().clean()
         p1, p2 = data.get("password1"), data.get("password2")
         if p1 and p2 and p1 != p2:
-            self.add_error("password2", "The two passwords differ; type them again.")
+            self.add_error(
+                "password2",
+                forms.ValidationError(
+                    _("The two passwords differ; type them again."),
+                    code="password_mismatch",
+                ),
+            )
         elif p1:
             try:
                 password_validation.validate_password(
@@ -57,12 +67,14 @@ class NewPasswordForm(forms.Form):
 
 
 class SignupForm(NewPasswordForm):
-    email = CanonicalEmailField(label="Work email", max_length=254)
-    org_name = forms.CharField(label="Organization name", max_length=100)
+    email = CanonicalEmailField(label=gettext_lazy("Work email"), max_length=254)
+    org_name = forms.CharField(label=gettext_lazy("Organization name"), max_length=100)
     login_path = forms.CharField(
-        label="Login path",
+        label=gettext_lazy("Login path"),
         max_length=100,  # the service says what the limit is, in a sentence
-        help_text="3 to 40 of a-z, 0-9 and '-'. Your team's SSO URL ends with it.",
+        help_text=gettext_lazy(
+            "3 to 40 of a-z, 0-9 and '-'. Your team's SSO URL ends with it."
+        ),
     )
     field_order = ["email", "password1", "password2", "org_name", "login_path"]
 
@@ -74,9 +86,9 @@ class LoginForm(forms.Form):
     """Native sign-in; django-axes holds an account after repeated failures
     from one address (accounts.lockout)."""
 
-    username = forms.CharField(label="Email", max_length=254)
+    username = forms.CharField(label=gettext_lazy("Email"), max_length=254)
     password = forms.CharField(
-        label="Password",
+        label=gettext_lazy("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
@@ -98,8 +110,10 @@ class LoginForm(forms.Form):
             raise forms.ValidationError(lockout_message(), code="throttled")
         if user is None:
             raise forms.ValidationError(
-                "That email and password do not match an account. Check both and "
-                "try again.",
+                _(
+                    "That email and password do not match an account. Check both "
+                    "and try again."
+                ),
                 code="invalid_login",
             )
         password_sign_in_succeeded(self.request, email)

@@ -16,6 +16,7 @@ from axes.utils import reset
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import ngettext
 
 from accounts.models import canonical_email
 from organizations.access import client_ip, wants_json
@@ -34,11 +35,15 @@ def lockout_username(request: HttpRequest, credentials: dict | None) -> str | No
 def lockout_message() -> str:
     """The one sentence a held sign-in gets, wherever it is shown."""
     minutes = math.ceil(settings.LOGIN_THROTTLE_WINDOW / 60)
-    return (
+    return ngettext(
         "Too many failed sign-ins for this account from your address. Wait "
-        f"{minutes} minutes and try again; if you have forgotten your password, "
-        "reset it meanwhile."
-    )
+        "%(minutes)d minute and try again; if you have forgotten your password, "
+        "reset it meanwhile.",
+        "Too many failed sign-ins for this account from your address. Wait "
+        "%(minutes)d minutes and try again; if you have forgotten your password, "
+        "reset it meanwhile.",
+        minutes,
+    ) % {"minutes": minutes}
 
 
 def is_locked_out(request: HttpRequest) -> bool:

@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from accounts.models import User, canonical_email
 from domains.names import email_domain
@@ -75,8 +76,8 @@ SIGNUP_NOTICE_INTERVAL = 15 * 60
 class SignupRefused(ServiceError):
     """A sign-up refused because of one of its fields (``field``)."""
 
-    def __init__(self, field: str, sentence: str) -> None:
-        super().__init__(sentence)
+    def __init__(self, field: str, sentence: str, *, code: str) -> None:
+        super().__init__(sentence, code=code)
         self.field = field
 
 
@@ -85,15 +86,21 @@ class AddressBelongsToOrganization(SignupRefused):
     through it (``sso_live``) or join by its invitation, never by sign-up."""
 
     def __init__(self, *, organization: Organization, domain: str, sso_live: bool):
-        how = (
-            "sign in through its single sign-on"
-            if sso_live
-            else "ask its administrators to invite you"
-        )
+        names = {"domain": domain, "organization": organization.name}
+        if sso_live:
+            sentence = _(
+                "%(domain)s belongs to %(organization)s on this console, so "
+                "addresses in it cannot sign up here: sign in through its single "
+                "sign-on, or sign up with another address."
+            )
+        else:
+            sentence = _(
+                "%(domain)s belongs to %(organization)s on this console, so "
+                "addresses in it cannot sign up here: ask its administrators to "
+                "invite you, or sign up with another address."
+            )
         super().__init__(
-            "email",
-            f"{domain} belongs to {organization.name} on this console, so addresses "
-            f"in it cannot sign up here: {how}, or sign up with another address.",
+            "email", sentence % names, code="address_belongs_to_organization"
         )
         self.organization = organization
         self.sso_live = sso_live
@@ -102,8 +109,8 @@ class AddressBelongsToOrganization(SignupRefused):
 class EmailProofLinkError(ServiceError):
     """A confirmation link that does not work; ``status`` is the HTTP status."""
 
-    def __init__(self, sentence: str, status: int = 400) -> None:
-        super().__init__(sentence)
+    def __init__(self, sentence: str, *, code: str, status: int = 400) -> None:
+        super().__init__(sentence, code=code)
         self.status = status
 
 
@@ -126,8 +133,11 @@ def user_validate_email_free(email: str) -> str:
     email = canonical_email(email)
     if User.objects.filter(email=email).exists():
         raise ServiceError(
-            "An account with this email already exists. Sign in instead, or reset "
-            "your password if you have forgotten it."
+            _(
+                "An account with this email already exists. Sign in instead, or "
+                "reset your password if you have forgotten it."
+            ),
+            code="account_exists",
         )
     return email
 
@@ -159,11 +169,11 @@ def owner_signup(
     try:
         org_name = organization_name_validate(org_name)
     except ServiceError as exc:
-        raise SignupRefused("org_name", str(exc)) from exc
+        raise SignupRefused("org_name", str(exc), code=exc.code) from exc
     try:
         login_path = login_path_validate(login_path)
     except ServiceError as exc:
-        raise SignupRefused("login_path", str(exc)) from exc
+        raise SignupRefused("login_path", str(exc), code=exc.code) from exc
 
     existing = User.objects.filter(email=email).first()
     user = None
@@ -175,7 +185,9 @@ def owner_signup(
             existing = User.objects.filter(email=email).first()
             if existing is None:
                 raise SignupRefused(
-                    "email", "Creating your account failed; try again."
+                    "email",
+                    _("Creating your account failed; try again."),
+                    code="account_create_failed",
                 ) from exc
     if user is None:
         assert existing is not None  # created by someone else, just now or before
@@ -196,7 +208,7 @@ def owner_signup(
             name=org_name, login_path=login_path, owner=user, actor=user, ip=ip
         )
     except ServiceError as exc:  # the login path was taken meanwhile
-        raise SignupRefused("login_path", str(exc)) from exc
+        raise SignupRefused("login_path", str(exc), code=exc.code) from exc
     _queue_email_proof(user)
     return SignupResult(email=email, user=user, organization=org)
 
@@ -244,9 +256,12 @@ def email_proof_user(token: str) -> User:
     """The account a confirmation link names, or EmailProofLinkError saying why
     the link does not work."""
     invalid = EmailProofLinkError(
-        "This confirmation link does not work: it is incomplete, or was changed. "
-        "Use the link in the most recent email, or sign in and choose “Send the "
-        "link again”."
+        _(
+            "This confirmation link does not work: it is incomplete, or was "
+            "changed. Use the link in the most recent email, or sign in and choose "
+            "“Send the link again”."
+        ),
+        code="email_proof_link_invalid",
     )
     if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         raise invalid
@@ -254,8 +269,11 @@ def email_proof_user(token: str) -> User:
         data = signing.loads(token, salt=EMAIL_PROOF_SALT, max_age=_max_age())
     except signing.SignatureExpired as exc:
         raise EmailProofLinkError(
-            "This confirmation link expired. Sign in and choose “Send the link "
-            "again” for a new one.",
+            _(
+                "This confirmation link expired. Sign in and choose “Send the link "
+                "again” for a new one."
+            ),
+            code="email_proof_link_expired",
             status=410,
         ) from exc
     except signing.BadSignature as exc:
@@ -300,8 +318,12 @@ def user_email_prove_by_link(*, token: str, user: User, ip: str | None) -> User:
     account = email_proof_user(token)
     if account.pk != user.pk:
         raise ServiceError(
-            f"This link confirms another address, but you are signed in as "
-            f"{user.email}. Sign out, then open the link again."
+            _(
+                "This link confirms another address, but you are signed in as "
+                "%(email)s. Sign out, then open the link again."
+            )
+            % {"email": user.email},
+            code="email_mismatch",
         )
     user_email_prove(user=account, via="email_link", ip=ip)
     return account
@@ -318,11 +340,17 @@ def _queue_email_proof(user: User) -> None:
 def user_email_proof_resend(*, user: User, ip: str | None = None) -> None:
     """Email ``user`` a new confirmation link (one a minute at most)."""
     if user.email_proven:
-        raise ServiceError("Your email address is already confirmed.")
+        raise ServiceError(
+            _("Your email address is already confirmed."),
+            code="email_already_proven",
+        )
     if not cache.add(f"accounts:email-proof:{user.pk}", True, RESEND_INTERVAL):
         raise ServiceError(
-            "A link was sent less than a minute ago. Check your inbox, and your "
-            "spam folder, before asking for another."
+            _(
+                "A link was sent less than a minute ago. Check your inbox, and your "
+                "spam folder, before asking for another."
+            ),
+            code="email_proof_too_soon",
         )
     audit(
         action="user.email_proof_requested",

@@ -8,11 +8,12 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
     require_GET,
@@ -53,10 +54,14 @@ def _sso_login_url(organization: Organization, email: str) -> str:
     return f"{url}?{urlencode({'login_hint': email})}"
 
 
-def _sso_refusal(organization: Organization) -> str:
-    return (
-        f"{organization.name} requires single sign-on: password sign-in is off "
-        "for its members. Use the SSO button below."
+def _sso_refusal(organization: Organization) -> ValidationError:
+    return ValidationError(
+        _(
+            "%(organization)s requires single sign-on: password sign-in is off for "
+            "its members. Use the SSO button below."
+        )
+        % {"organization": organization.name},
+        code="sso_required",
     )
 
 
@@ -84,9 +89,9 @@ def signup(request: HttpRequest) -> HttpResponse:
         except AddressBelongsToOrganization as exc:
             if exc.sso_live:
                 return redirect(_sso_login_url(exc.organization, data["email"]))
-            form.add_error(exc.field, str(exc))
+            form.add_error(exc.field, ValidationError(str(exc), code=exc.code))
         except SignupRefused as exc:
-            form.add_error(exc.field, str(exc))
+            form.add_error(exc.field, ValidationError(str(exc), code=exc.code))
         else:
             request.session[SIGNUP_SENT_SESSION_KEY] = result.email
             return redirect("signup_sent")
@@ -165,7 +170,7 @@ def email_proof_confirm(request: HttpRequest, token: str) -> HttpResponse:
         return render(
             request,
             "accounts/email_proof_invalid.html",
-            {"message": str(exc)},
+            {"message": str(exc), "code": exc.code},
             status=exc.status,
         )
     context: dict = {"account_email": account.email}
@@ -179,7 +184,7 @@ def email_proof_confirm(request: HttpRequest, token: str) -> HttpResponse:
     if user is not None:
         if request.method == "POST":
             user_email_prove_by_link(token=token, user=user, ip=client_ip(request))
-            messages.success(request, f"Thank you: {user.email} is confirmed.")
+            _confirmed(request, user.email)
             return redirect("home")
         context["confirm"] = True
         return render(request, "accounts/email_proof_confirm.html", context)
@@ -199,12 +204,18 @@ def email_proof_confirm(request: HttpRequest, token: str) -> HttpResponse:
             context.update(already=True, sso_links=_sso_links(sso_orgs))
             return render(request, "accounts/email_proof_confirm.html", context)
         login(request, form.user, backend=PASSWORD_BACKEND)
-        messages.success(request, f"Thank you: {account.email} is confirmed.")
+        _confirmed(request, account.email)
         return redirect("home")
     if form.has_error(NON_FIELD_ERRORS, "throttled"):
         status = LOCKOUT_STATUS
     context["form"] = form
     return render(request, "accounts/email_proof_confirm.html", context, status=status)
+
+
+def _confirmed(request: HttpRequest, email: str) -> None:
+    messages.success(
+        request, _("Thank you: %(email)s is confirmed.") % {"email": email}
+    )
 
 
 @require_POST
@@ -219,8 +230,8 @@ def email_proof_resend(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"A new link is on its way to {request.user.email}. Open it to "
-            "confirm the address.",
+            _("A new link is on its way to %(email)s. Open it to confirm the address.")
+            % {"email": request.user.email},
         )
     return redirect(safe_next(request, reverse("home")))
 
@@ -245,7 +256,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 @require_http_methods(["POST"])
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
-    messages.info(request, "You are signed out.")
+    messages.info(request, _("You are signed out."))
     return redirect("login")
 
 
@@ -270,7 +281,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def me(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
-        return JsonResponse({"error": "Sign in first."}, status=401)
+        return JsonResponse(
+            {"error": _("Sign in first."), "code": "not_signed_in"}, status=401
+        )
     data = {
         "email": request.user.email,
         "email_verified": request.user.email_proven,

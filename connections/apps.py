@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ConnectionsConfig(AppConfig):
     name = "connections"
-    verbose_name = "SSO connections"
+    verbose_name = _("SSO connections")
 
     def ready(self) -> None:
         from connections import checks  # noqa: F401  (registers system checks)
@@ -19,15 +20,15 @@ class ConnectionsConfig(AppConfig):
         for step in (
             ChecklistStep(
                 order=20,
-                label="Add an SSO connection",
-                hint="Paste the issuer, client ID and secret from Okta.",
+                label=_("Add an SSO connection"),
+                hint=_("Paste the issuer, client ID and secret from Okta."),
                 url_name="connection_list",
                 done=lambda org: Connection.objects.filter(organization=org).exists(),
             ),
             ChecklistStep(
                 order=30,
-                label="Test the connection",
-                hint="A passing check is required before it can go live.",
+                label=_("Test the connection"),
+                hint=_("A passing check is required before it can go live."),
                 url_name="connection_list",
                 done=lambda org: ConnectionCheck.objects.filter(
                     connection__organization=org,
@@ -37,9 +38,11 @@ class ConnectionsConfig(AppConfig):
             ),
             ChecklistStep(
                 order=60,
-                label="Enforce SSO",
-                hint="The irreversible switch: everyone but the owner signs in "
-                "through your IdP.",
+                label=_("Enforce SSO"),
+                hint=_(
+                    "The irreversible switch: everyone but the owner signs in "
+                    "through your IdP."
+                ),
                 url_name="connection_list",
                 done=lambda org: org.sso_enforced,
             ),

@@ -44,6 +44,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache as django_cache
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from accounts.models import User
@@ -59,11 +60,13 @@ from connections.services.sso import signin_complete
 from organizations.access import client_ip
 
 BACKEND_PATH = "connections.backend.OrganizationOIDCBackend"
-# Client authentication methods this console can perform, best first.
-_FIX_REACH = (
-    "Check that the identity provider is up and reachable from this server, then "
-    "try again."
-)
+
+
+def _fix_reach() -> str:
+    return _(
+        "Check that the identity provider is up and reachable from this server, "
+        "then try again."
+    )
 
 
 def _setting(name: str, default: Any) -> Any:
@@ -222,11 +225,17 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
             return method
         raise OIDCError(
             "token_auth",
-            "The identity provider accepts none of the client authentication "
-            "methods this console uses at its token endpoint (it advertises "
-            f"{', '.join(advertised[:5]) or 'none'}).",
-            "Configure the app at the provider to authenticate with a client "
-            "secret (client_secret_basic or client_secret_post).",
+            _(
+                "The identity provider accepts none of the client authentication "
+                "methods this console uses at its token endpoint (it advertises "
+                "%(methods)s)."
+            )
+            # Translators: shown in place of a list of methods when there is none.
+            % {"methods": ", ".join(advertised[:5]) or _("none")},
+            _(
+                "Configure the app at the provider to authenticate with a client "
+                "secret (client_secret_basic or client_secret_post)."
+            ),
         )
 
     def get_token(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -249,15 +258,18 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         except outbound.OutboundError as exc:
             raise OIDCError(
                 "token",
-                f"The code exchange at the token endpoint failed: {exc}",
+                _("The code exchange at the token endpoint failed: %(error)s")
+                % {"error": exc},
                 _token_fix(exc),
             ) from None
         if not isinstance(body, dict) or not isinstance(body.get("id_token"), str):
             raise OIDCError(
                 "token",
-                "The token endpoint's answer has no ID token.",
-                "Check that the app at the provider is an OpenID Connect app and "
-                "that the 'openid' scope is granted.",
+                _("The token endpoint's answer has no ID token."),
+                _(
+                    "Check that the app at the provider is an OpenID Connect app "
+                    "and that the 'openid' scope is granted."
+                ),
             )
         return body
 
@@ -296,8 +308,8 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         except UnicodeError:
             # A claim holding a lone surrogate ("\ud800" in the JSON) breaks
             # the nonce comparison; it is a malformed token, not a crash.
-            raise _unusable_text("ID token") from None
-        require_clean_text(claims, "ID token")
+            raise _unusable_text(_("The ID token")) from None
+        require_clean_text(claims, _("The ID token"))
         return claims
 
     def get_userinfo(
@@ -319,20 +331,28 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
             if "jwt" in response.headers.get("Content-Type", "").lower():
                 raise OIDCError(
                     "userinfo",
-                    "The UserInfo endpoint answered with a signed JWT, which this "
-                    "console does not read.",
-                    "Configure the provider to answer UserInfo with JSON, or to "
-                    "put the needed claims in the ID token.",
+                    _(
+                        "The UserInfo endpoint answered with a signed JWT, which "
+                        "this console does not read."
+                    ),
+                    _(
+                        "Configure the provider to answer UserInfo with JSON, or "
+                        "to put the needed claims in the ID token."
+                    ),
                 )
             userinfo = response.json()
         except outbound.OutboundError as exc:
             raise OIDCError(
                 "userinfo",
-                f"Reading the user's claims from the UserInfo endpoint failed: {exc}",
-                _FIX_REACH,
+                _(
+                    "Reading the user's claims from the UserInfo endpoint failed: "
+                    "%(error)s"
+                )
+                % {"error": exc},
+                _fix_reach(),
             ) from None
         check_userinfo_sub(payload, userinfo)
-        require_clean_text(userinfo, "UserInfo response")
+        require_clean_text(userinfo, _("The UserInfo response"))
         claims = dict(payload)
         # Only the missing claims: UserInfo never overrides the ID token.
         for name in missing:
@@ -415,16 +435,21 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
 
 
 def _unusable_text(what: str) -> OIDCError:
+    """``what`` is the translated subject: "The ID token", "The UserInfo response"."""
     return OIDCError(
         "malformed",
-        f"The {what} contains text that cannot be stored: a NUL character or "
-        "invalid Unicode.",
-        "The provider is misbehaving; check the claims it sends for this user.",
+        _(
+            "%(what)s contains text that cannot be stored: a NUL character or "
+            "invalid Unicode."
+        )
+        % {"what": what},
+        _("The provider is misbehaving; check the claims it sends for this user."),
     )
 
 
 def require_clean_text(value: Any, what: str) -> None:
-    """Refuse claims with NUL characters or lone surrogates anywhere.
+    """Refuse claims with NUL characters or lone surrogates anywhere; ``what``
+    names the document in the sentence (translated: "The ID token").
 
     JSON can carry both (as \\u0000 and \\ud800 escapes), a valid signature
     does not make them storable, and PostgreSQL rejects them: refusing them
@@ -458,13 +483,13 @@ def _token_fix(exc: outbound.OutboundError) -> str:
         if isinstance(doc, dict) and isinstance(doc.get("error"), str):
             error = doc["error"]
     if error == "invalid_client":
-        return (
+        return _(
             "The provider did not accept the client ID and secret: copy them again "
             "from the app at the provider."
         )
     if error == "invalid_grant":
-        return (
+        return _(
             "The provider did not accept the code (it expired, was used already, "
             "or the redirect URI differs). Sign in again."
         )
-    return _FIX_REACH
+    return _fix_reach()

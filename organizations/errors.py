@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 class ServiceError(Exception):
     """A refusal a person can act on. str() is the sentence to show them."""
 
-    # Only for callers not yet given a code of their own (accounts, SSO): new
-    # raise sites name theirs (tests/test_refusal_codes.py checks).
+    # Every raise site names its code (tests/test_refusal_codes.py checks);
+    # this one stands for a refusal built outside the apps (a test's, say).
     default_code: ClassVar[str] = "refused"
 
     def __init__(self, message: str, *, code: str | None = None) -> None:

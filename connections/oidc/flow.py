@@ -34,6 +34,9 @@ from collections.abc import MutableMapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from connections.oidc.discovery import CacheLike
 from connections.oidc.pkce import code_challenge_s256
 
@@ -111,8 +114,9 @@ class FlowError(Exception):
     """The callback's ``state`` cannot be used.
 
     ``step`` is "state_missing", "state_unknown", "state_reused" or
-    "state_expired"; ``target`` says which organization's sign-in it was,
-    when that is known.
+    "state_expired", the stable code; ``detail`` is the sentence for the
+    organization's admins (gettext, read when the error is raised); ``target``
+    says which organization's sign-in it was, when that is known.
     """
 
     def __init__(self, step: str, detail: str, target: FlowTarget | None) -> None:
@@ -242,9 +246,11 @@ def flow_consume(
     """
     now = time.time() if now is None else now
     if not state:
-        raise FlowError("state_missing", "The response has no 'state' parameter.", None)
+        raise FlowError(
+            "state_missing", _("The response has no 'state' parameter."), None
+        )
     if len(state) > MAX_STATE_CHARS:
-        raise FlowError("state_unknown", "The response's 'state' is not ours.", None)
+        raise FlowError("state_unknown", _("The response's 'state' is not ours."), None)
     states = _states(session)
     entry = states.pop(state, None)
     if entry is None:
@@ -252,17 +258,21 @@ def flow_consume(
         if used is not None:
             raise FlowError(
                 "state_reused",
-                "This sign-in response was already used once (a reload, the back "
-                "button or a replay).",
+                _(
+                    "This sign-in response was already used once (a reload, the "
+                    "back button or a replay)."
+                ),
                 used,
             )
         issued = _target_from(cache.get(_issued_key(state)))
         raise FlowError(
             "state_unknown",
-            "The sign-in response does not belong to a sign-in started in this "
-            "browser: it was started in another browser, the session cookie was "
-            "lost (check that SITE_URL matches the address people use), the "
-            "browser started too many sign-ins since, or the link was forwarded.",
+            _(
+                "The sign-in response does not belong to a sign-in started in this "
+                "browser: it was started in another browser, the session cookie "
+                "was lost (check that SITE_URL matches the address people use), the "
+                "browser started too many sign-ins since, or the link was forwarded."
+            ),
             issued,
         )
     session[SESSION_KEY] = states
@@ -270,22 +280,30 @@ def flow_consume(
     if flow is None:
         raise FlowError(
             "state_unknown",
-            "The stored sign-in state is unreadable, or has no nonce or PKCE verifier.",
+            _(
+                "The stored sign-in state is unreadable, or has no nonce or PKCE "
+                "verifier."
+            ),
             _target_from(cache.get(_issued_key(state))),
         )
     retention = ttl * RETENTION_FACTOR
     if not cache.add(_used_key(state), asdict(flow.target), retention):
         raise FlowError(
             "state_reused",
-            "This sign-in response was already used once (two requests at the "
-            "same time, or a replay).",
+            _(
+                "This sign-in response was already used once (two requests at the "
+                "same time, or a replay)."
+            ),
             flow.target,
         )
     if not 0 <= now - flow.created_at <= ttl:
         raise FlowError(
             "state_expired",
-            f"The sign-in took longer than {_duration(ttl)} to come back from the "
-            "identity provider.",
+            _(
+                "The sign-in took longer than %(duration)s to come back from the "
+                "identity provider."
+            )
+            % {"duration": _duration(ttl)},
             flow.target,
         )
     return flow
@@ -293,5 +311,10 @@ def flow_consume(
 
 def _duration(seconds: int) -> str:
     if seconds >= 120 and seconds % 60 == 0:
-        return f"{seconds // 60} minutes"
-    return f"{seconds} seconds"
+        minutes = seconds // 60
+        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {
+            "count": minutes
+        }
+    return ngettext("%(count)d second", "%(count)d seconds", seconds) % {
+        "count": seconds
+    }

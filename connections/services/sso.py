@@ -37,6 +37,8 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User, canonical_email
 from accounts.services import user_email_prove
@@ -95,8 +97,9 @@ _MAX_SUMMARY_CLAIMS = 60
 class SignInRefused(ServiceError):
     """A sign-in this product refuses. ``str()`` is the sentence for the person.
 
-    ``step`` names the rule ("email_verified", "email_domain", "role", ...);
-    ``detail`` is what the organization's admins read in the sign-in events.
+    ``step`` names the rule ("email_verified", "email_domain", "role", ...)
+    and is the refusal's ``code`` too; ``detail`` is what the organization's
+    admins read in the sign-in events.
     """
 
     def __init__(
@@ -108,7 +111,7 @@ class SignInRefused(ServiceError):
         subject: str = "",
         email: str = "",
     ) -> None:
-        super().__init__(sentence)
+        super().__init__(sentence, code=step)
         self.step = step
         self.detail = detail or sentence
         self.subject = subject
@@ -245,21 +248,28 @@ def flow_targets(flow: LoginFlow) -> tuple[Organization, Connection, ConnectionC
     if connection is None:
         raise SignInRefused(
             "connection",
-            "This organization's single sign-on connection was removed while you "
-            "were signing in.",
+            _(
+                "This organization's single sign-on connection was removed while "
+                "you were signing in."
+            ),
         )
     config = connection.draft if flow.is_test else connection.live
     if config is None or config.pk != flow.config_id:
         raise SignInRefused(
             "config_changed",
-            "The organization changed its single sign-on settings while you were "
-            "signing in. Start again.",
-            detail="The connection's configuration changed between the start of "
-            "the sign-in and the response; the response was not used.",
+            _(
+                "The organization changed its single sign-on settings while you "
+                "were signing in. Start again."
+            ),
+            detail=_(
+                "The connection's configuration changed between the start of the "
+                "sign-in and the response; the response was not used."
+            ),
         )
     if config.issuer_url != flow.issuer:  # configurations are immutable
         raise SignInRefused(
-            "config_changed", "The sign-in does not match the connection's issuer."
+            "config_changed",
+            _("The sign-in does not match the connection's issuer."),
         )
     config.connection = connection  # already loaded: spare the backend a query
     return connection.organization, connection, config
@@ -295,12 +305,19 @@ def _refuse_domain(organization: Organization, email: str, subject: str) -> None
     if domain is None or not org_has_verified_domain(organization, domain):
         raise SignInRefused(
             "email_domain",
-            f"{organization.name} can only sign in people whose email address is "
-            "in one of its verified domains. Ask your administrator which address "
-            "to use.",
-            detail=f"The email address's domain ({domain or 'none'}) is not "
-            "verified by this organization, so the sign-in was refused. Verify "
-            "the domain, or check the connection's email claim.",
+            _(
+                "%(organization)s can only sign in people whose email address is "
+                "in one of its verified domains. Ask your administrator which "
+                "address to use."
+            )
+            % {"organization": organization.name},
+            detail=_(
+                "The email address's domain (%(domain)s) is not verified by this "
+                "organization, so the sign-in was refused. Verify the domain, or "
+                "check the connection's email claim."
+            )
+            # Translators: shown in place of a domain when the address has none.
+            % {"domain": domain or _("none")},
             subject=subject,
             email=email,
         )
@@ -312,18 +329,25 @@ def _refuse_unproven(user: User, subject: str) -> None:
         return
     raise SignInRefused(
         "unproven_account",
-        f"An account for {user.email} already exists here with a password, and "
-        "its address was never confirmed, so single sign-on will not open it. If "
-        "the account is yours, sign in with its password and confirm the address "
-        "from the banner at the top of the page. If it is not, or you forgot the "
-        "password, reset the password at "
-        f"{settings.SITE_URL}{reverse('password_reset')}: that makes the account "
-        "yours. Then sign in here again.",
-        detail="An account with this address exists with a password, and its "
-        "address was never proven (no confirmation link, invitation or password "
-        "reset), so it was not signed into: whoever chose that password would "
-        "keep it. The person can claim the account with a password reset, then "
-        "sign in again.",
+        _(
+            "An account for %(email)s already exists here with a password, and its "
+            "address was never confirmed, so single sign-on will not open it. If "
+            "the account is yours, sign in with its password and confirm the "
+            "address from the banner at the top of the page. If it is not, or you "
+            "forgot the password, reset the password at %(reset_url)s: that makes "
+            "the account yours. Then sign in here again."
+        )
+        % {
+            "email": user.email,
+            "reset_url": f"{settings.SITE_URL}{reverse('password_reset')}",
+        },
+        detail=_(
+            "An account with this address exists with a password, and its address "
+            "was never proven (no confirmation link, invitation or password "
+            "reset), so it was not signed into: whoever chose that password would "
+            "keep it. The person can claim the account with a password reset, then "
+            "sign in again."
+        ),
         subject=subject,
         email=user.email,
     )
@@ -361,29 +385,29 @@ def _evaluate(
         if not email:
             raise SignInRefused(
                 "email",
-                "Your identity provider did not send an email address, so you "
-                "cannot be signed in. Ask your administrator to check the app's "
-                "settings.",
-                detail=f"The verified claims have no usable '{config.email_claim}' "
-                "claim (it is missing, longer than 254 characters, or not plain "
-                "ASCII). Check the connection's email claim and that the 'email' "
-                "scope is granted.",
+                _(
+                    "Your identity provider did not send an email address, so you "
+                    "cannot be signed in. Ask your administrator to check the app's "
+                    "settings."
+                ),
+                detail=_(
+                    "The verified claims have no usable '%(claim)s' claim (it is "
+                    "missing, longer than 254 characters, or not plain ASCII). "
+                    "Check the connection's email claim and that the 'email' scope "
+                    "is granted."
+                )
+                % {"claim": config.email_claim},
                 subject=subject,
             )
         if not _email_verified(claims, email):
             raise SignInRefused(
                 "email_verified",
-                "Your identity provider says your email address is not verified, "
-                "so you cannot be signed in. Verify it with your identity "
-                "provider, or ask your administrator.",
-                detail="The ID token's 'email_verified' is not true"
-                + (
-                    ""
-                    if config.email_claim == "email"
-                    else f" for the address in '{config.email_claim}' (it vouches "
-                    "only for the 'email' claim, which must hold the same address)"
-                )
-                + "; accounts are only created or linked for verified addresses.",
+                _(
+                    "Your identity provider says your email address is not "
+                    "verified, so you cannot be signed in. Verify it with your "
+                    "identity provider, or ask your administrator."
+                ),
+                detail=_email_unverified_detail(config.email_claim),
                 subject=subject,
                 email=email,
             )
@@ -396,7 +420,7 @@ def _evaluate(
     if user is not None and not user.is_active:
         raise SignInRefused(
             "inactive",
-            "Your account is deactivated. Ask your administrator.",
+            _("Your account is deactivated. Ask your administrator."),
             subject=subject,
             email=account_email,
         )
@@ -404,9 +428,11 @@ def _evaluate(
         # The operators' own accounts are never reachable through a tenant's IdP.
         raise SignInRefused(
             "staff_account",
-            "This account cannot be signed into with single sign-on.",
-            detail="The email belongs to a staff or superuser account of this "
-            "console, which single sign-on never signs into.",
+            _("This account cannot be signed into with single sign-on."),
+            detail=_(
+                "The email belongs to a staff or superuser account of this "
+                "console, which single sign-on never signs into."
+            ),
             subject=subject,
             email=account_email,
         )
@@ -433,9 +459,12 @@ def _evaluate(
     if organization.invitation_only and membership is None and invitation is None:
         raise SignInRefused(
             "invitation_only",
-            f"{organization.name} lets people in by invitation only, and there is "
-            "no invitation for your email address. Ask an administrator to invite "
-            "you.",
+            _(
+                "%(organization)s lets people in by invitation only, and there is "
+                "no invitation for your email address. Ask an administrator to "
+                "invite you."
+            )
+            % {"organization": organization.name},
             subject=subject,
             email=account_email,
         )
@@ -456,6 +485,20 @@ def _evaluate(
         invitation=invitation,
         decision=decision,
     )
+
+
+def _email_unverified_detail(email_claim: str) -> str:
+    if email_claim == "email":
+        return _(
+            "The ID token's 'email_verified' is not true; accounts are only "
+            "created or linked for verified addresses."
+        )
+    return _(
+        "The ID token's 'email_verified' is not true for the address in "
+        "'%(claim)s' (it vouches only for the 'email' claim, which must hold the "
+        "same address); accounts are only created or linked for verified "
+        "addresses."
+    ) % {"claim": email_claim}
 
 
 def signin_complete(
@@ -539,9 +582,14 @@ def signin_complete(
 def _granted_detail(role: str, decision: Decision) -> str:
     """Why the member has the role they signed in with."""
     if decision.matched_groups or role == decision.role:
-        return f"Signed in as {role}. {decision.reason}"
+        return _("Signed in as %(role)s. %(reason)s") % {
+            "role": role,
+            "reason": decision.reason,
+        }
     # No mapped group decided it: the role of the invitation they accepted.
-    return f"Signed in as {role}: the role of their invitation (no mapped group)."
+    return _(
+        "Signed in as %(role)s: the role of their invitation (no mapped group)."
+    ) % {"role": role}
 
 
 def _user_provision(
@@ -604,7 +652,7 @@ def _identity_link(
         )
         if existing.user_id != user.pk:
             raise SignInRefused(
-                "identity", "Sign-in failed; try again.", subject=found.subject
+                "identity", _("Sign-in failed; try again."), subject=found.subject
             ) from exc
         return
     audit(
@@ -619,12 +667,13 @@ def _identity_link(
 
 # ------------------------------------------------------------------ test sign-in
 
-# The stages of a test sign-in, as steps on its check page.
+# The stages of a test sign-in, as steps on its check page (their names are
+# stored with the check, in the language of the test's request).
 TEST_STAGES = (
-    ("response", "Response from the identity provider"),
-    ("tokens", "Code exchange and ID token validation"),
-    ("email", "Verified email address in a verified domain"),
-    ("role", "Role from the groups claim"),
+    ("response", gettext_lazy("Response from the identity provider")),
+    ("tokens", gettext_lazy("Code exchange and ID token validation")),
+    ("email", gettext_lazy("Verified email address in a verified domain")),
+    ("role", gettext_lazy("Role from the groups claim")),
 )
 _RESPONSE_STEPS = frozenset(
     {"discovery", "issuer_mismatch", "iss_param", "idp_error", "code_missing"}
@@ -661,7 +710,8 @@ def signin_test_steps(
     failed_stage = _stage_of(failed_step) if failed_step else None
     steps: list[dict[str, str]] = []
     reached_failure = False
-    for key, name in TEST_STAGES:
+    for key, lazy_name in TEST_STAGES:
+        name = str(lazy_name)
         if reached_failure:
             steps.append({"name": name, "status": "skipped", "detail": ""})
         elif key == failed_stage:
@@ -695,7 +745,7 @@ def _display(value: Any) -> str:
     elif isinstance(value, list) and all(isinstance(item, str) for item in value):
         text = ", ".join(value[:_MAX_CLAIM_LIST_ITEMS])
         if len(value) > _MAX_CLAIM_LIST_ITEMS:
-            text += f", … ({len(value)} in all)"
+            text += ", … " + _("(%(count)d in all)") % {"count": len(value)}
     else:
         text = json.dumps(value, default=str)
     return text[:_MAX_CLAIM_VALUE_CHARS]
@@ -785,7 +835,10 @@ def signin_test_record(
     if membership is None or not role_has_perm(
         membership.role.slug, "connections.manage"
     ):
-        raise PermissionDenied("Only the organization's owner can run a test sign-in.")
+        raise PermissionDenied(
+            _("Only the organization's owner can run a test sign-in."),
+            code="test_signin_owner_only",
+        )
     if not address_allows(actor, "connections.manage"):
         raise AddressUnproven(actor.email)
     now = timezone.now()

@@ -32,6 +32,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -112,36 +114,44 @@ _AUTHORIZATION_PARAMS = frozenset(
 _MAX_HINT_CHARS = 254
 _MAX_ERROR_DESCRIPTION_CHARS = 300
 
-PROTOCOL_MESSAGE = (
-    "Signing you in through {org}'s identity provider did not work, because of a "
-    "configuration or connection problem between this site and the provider. Try "
-    "again in a moment; if it keeps happening, give your administrator the "
-    "reference below."
-)
+
+def _protocol_message(organization: Organization) -> str:
+    return _(
+        "Signing you in through %(organization)s's identity provider did not work, "
+        "because of a configuration or connection problem between this site and "
+        "the provider. Try again in a moment; if it keeps happening, give your "
+        "administrator the reference below."
+    ) % {"organization": organization.name}
+
+
+# What a person reads when the callback's state cannot be used, by FlowError step.
 FLOW_MESSAGES = {
-    "state_missing": (
+    "state_missing": gettext_lazy(
         "This sign-in response is incomplete. Start again from your organization's "
         "sign-in page."
     ),
-    "state_unknown": (
+    "state_unknown": gettext_lazy(
         "This sign-in response does not belong to a sign-in started in this "
         "browser. Start again from your organization's sign-in page, in the same "
         "browser."
     ),
-    "state_reused": (
+    "state_reused": gettext_lazy(
         "This sign-in response was already used. Start again from your "
         "organization's sign-in page."
     ),
-    "state_expired": (
+    "state_expired": gettext_lazy(
         "The sign-in took too long to complete. Start again from your "
         "organization's sign-in page."
     ),
 }
-ACCESS_DENIED_MESSAGE = (
-    "The identity provider did not sign you in: you cancelled, or you are not "
-    "assigned to this app. If you should have access, ask your administrator to "
-    "assign you to the app at {org}'s identity provider."
-)
+
+
+def _access_denied_message(organization: Organization) -> str:
+    return _(
+        "The identity provider did not sign you in: you cancelled, or you are not "
+        "assigned to this app. If you should have access, ask your administrator "
+        "to assign you to the app at %(organization)s's identity provider."
+    ) % {"organization": organization.name}
 
 
 # --------------------------------------------------------------------- helpers
@@ -186,7 +196,7 @@ def _error_page(
     reference: str,
     organization: Organization | None = None,
     status: int = 400,
-    title: str = "Sign-in did not work",
+    title: str = "",
 ) -> HttpResponse:
     retry_url = (
         reverse("sso_login", args=[organization.login_path]) if organization else ""
@@ -195,7 +205,7 @@ def _error_page(
         request,
         "connections/sso/error.html",
         {
-            "title": title,
+            "title": title or _("Sign-in did not work"),
             "message": message,
             "reference": reference,
             "sso_org": organization,
@@ -406,11 +416,13 @@ class SsoLoginView(OIDCAuthenticationRequestView):
         if organization is None:
             return _error_page(
                 request,
-                message="There is no organization at this sign-in address. Check "
-                "the link, or sign in with your email address.",
+                message=_(
+                    "There is no organization at this sign-in address. Check the "
+                    "link, or sign in with your email address."
+                ),
                 reference=new_reference(),
                 status=404,
-                title="Unknown organization",
+                title=_("Unknown organization"),
             )
         return self.sign_in_start_live(
             organization,
@@ -485,10 +497,15 @@ class SsoLoginView(OIDCAuthenticationRequestView):
                 organization=organization,
                 connection=None,
                 step="no_connection",
-                detail="Someone tried to sign in, but the organization has no live "
-                "connection.",
-                message=f"{organization.name} has not switched on single sign-on "
-                "yet. Sign in with your email and password instead.",
+                detail=_(
+                    "Someone tried to sign in, but the organization has no live "
+                    "connection."
+                ),
+                message=_(
+                    "%(organization)s has not switched on single sign-on yet. Sign "
+                    "in with your email and password instead."
+                )
+                % {"organization": organization.name},
                 status=404,
                 before_idp=True,
             )
@@ -499,11 +516,16 @@ class SsoLoginView(OIDCAuthenticationRequestView):
                 organization=organization,
                 connection=connection,
                 step="initiate_iss",
-                detail="An IdP-initiated sign-in named an issuer that is not the "
-                "connection's, so it was not started. Check the app's 'Initiate "
-                "login URI' at the provider.",
-                message=f"This sign-in link does not come from {organization.name}'s "
-                "identity provider. Start from your organization's sign-in page.",
+                detail=_(
+                    "An IdP-initiated sign-in named an issuer that is not the "
+                    "connection's, so it was not started. Check the app's "
+                    "'Initiate login URI' at the provider."
+                ),
+                message=_(
+                    "This sign-in link does not come from %(organization)s's "
+                    "identity provider. Start from your organization's sign-in page."
+                )
+                % {"organization": organization.name},
                 before_idp=True,
             )
         try:
@@ -521,7 +543,7 @@ class SsoLoginView(OIDCAuthenticationRequestView):
                 connection=connection,
                 step=exc.step,
                 detail=exc.message,
-                message=PROTOCOL_MESSAGE.format(org=organization.name),
+                message=_protocol_message(organization),
                 before_idp=True,
             )
 
@@ -546,10 +568,10 @@ class SsoInitiateView(SsoLoginView):
         if organization is None:
             return _error_page(
                 request,
-                message="There is no organization at this sign-in address.",
+                message=_("There is no organization at this sign-in address."),
                 reference=new_reference(),
                 status=404,
-                title="Unknown organization",
+                title=_("Unknown organization"),
             )
         issuer = params.get("iss")
         if not issuer:
@@ -558,10 +580,14 @@ class SsoInitiateView(SsoLoginView):
                 organization=organization,
                 connection=None,
                 step="initiate_iss",
-                detail="An IdP-initiated sign-in came without the required 'iss' "
-                "parameter.",
-                message="This sign-in link is incomplete. Start from your "
-                "organization's sign-in page.",
+                detail=_(
+                    "An IdP-initiated sign-in came without the required 'iss' "
+                    "parameter."
+                ),
+                message=_(
+                    "This sign-in link is incomplete. Start from your "
+                    "organization's sign-in page."
+                ),
                 before_idp=True,
             )
         return self.sign_in_start_live(
@@ -674,15 +700,25 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             description = _printable(
                 params.get("error_description", ""), _MAX_ERROR_DESCRIPTION_CHARS
             )
-            detail = f"The identity provider answered with error '{code}'"
-            detail += f": {description}" if description else "."
+            if description:
+                detail = _(
+                    "The identity provider answered with error '%(code)s': "
+                    "%(description)s"
+                ) % {"code": code, "description": description}
+            else:
+                detail = _("The identity provider answered with error '%(code)s'.") % {
+                    "code": code
+                }
             raise OIDCError("idp_error", detail, _idp_error_fix(code))
         code = params.get("code")
         if not code or len(code) > 4096:
             raise OIDCError(
                 "code_missing",
-                "The identity provider's response has no authorization code.",
-                "Check that the app at the provider uses the authorization code flow.",
+                _("The identity provider's response has no authorization code."),
+                _(
+                    "Check that the app at the provider uses the authorization "
+                    "code flow."
+                ),
             )
         return code
 
@@ -702,16 +738,16 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             connection=connection,
             step=exc.step,
             detail=exc.detail,
-            message=FLOW_MESSAGES.get(exc.step, FLOW_MESSAGES["state_unknown"]),
+            message=str(FLOW_MESSAGES.get(exc.step, FLOW_MESSAGES["state_unknown"])),
             is_test=bool(target and target.is_test),
         )
 
     def _protocol_failure(self, exc: OIDCError) -> HttpResponse:
         if exc.step == "idp_error" and self.idp_error_code == "access_denied":
-            message = ACCESS_DENIED_MESSAGE.format(org=self.organization.name)
+            message = _access_denied_message(self.organization)
             status = 403
         else:
-            message = PROTOCOL_MESSAGE.format(org=self.organization.name)
+            message = _protocol_message(self.organization)
             status = 400
         return _fail(
             self.request,
@@ -732,10 +768,14 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
                 organization=self.organization,
                 connection=self.connection,
                 step="test_actor",
-                detail="A test sign-in came back to a browser session that is not "
-                "the owner's who started it; it was not used.",
-                message="This test sign-in belongs to another session. Sign in to "
-                "the console as the owner and start the test again.",
+                detail=_(
+                    "A test sign-in came back to a browser session that is not the "
+                    "owner's who started it; it was not used."
+                ),
+                message=_(
+                    "This test sign-in belongs to another session. Sign in to the "
+                    "console as the owner and start the test again."
+                ),
                 status=403,
                 is_test=True,
             )
@@ -766,8 +806,8 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         steps = signin_test_steps(
             None if passed else result["step"] or "role",
             result["reason"],
-            passed_detail=f"Would sign in as {result['would_be_role']}: "
-            f"{result['reason']}",
+            passed_detail=_("Would sign in as %(role)s: %(reason)s")
+            % {"role": result["would_be_role"], "reason": result["reason"]},
         )
         return _test_signin_finish(
             self.request,
@@ -804,17 +844,17 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
 
 def _idp_error_fix(code: str) -> str:
     if code == "access_denied":
-        return (
+        return _(
             "The person cancelled, or is not assigned to the app at the provider: "
             "assign them (or their group) to the app."
         )
     if code in ("invalid_client", "unauthorized_client"):
-        return (
+        return _(
             "Check the client ID and that the app allows the authorization code flow."
         )
     if code == "invalid_scope":
-        return "Remove the scopes the provider does not offer from the connection."
-    return "Check the app's settings at the provider."
+        return _("Remove the scopes the provider does not offer from the connection.")
+    return _("Check the app's settings at the provider.")
 
 
 class SsoLogoutView(OIDCLogoutView):
@@ -829,7 +869,7 @@ class SsoLogoutView(OIDCLogoutView):
             idp_url = self._idp_logout_url(stored)
         logout(request)
         if idp_url is None:
-            messages.info(request, "You are signed out.")
+            messages.info(request, _("You are signed out."))
             return redirect("login")
         state, url = idp_url
         request.session[LOGOUT_STATE_SESSION_KEY] = state
@@ -879,7 +919,7 @@ def sso_logged_out(request: HttpRequest) -> HttpResponse:
 
 class EmailLoginForm(forms.Form):
     email = forms.EmailField(
-        label="Work email",
+        label=gettext_lazy("Work email"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
@@ -937,9 +977,9 @@ def connection_test_signin(
     if connection.draft is None:
         return _error_page(
             request,
-            message="This connection has no configuration to test yet.",
+            message=_("This connection has no configuration to test yet."),
             reference="",
-            title="Nothing to test",
+            title=_("Nothing to test"),
         )
     starter = SsoLoginView()
     starter.setup(request)

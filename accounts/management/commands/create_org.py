@@ -2,6 +2,7 @@ import secrets
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import user_email_prove, user_validate_email_free
@@ -38,8 +39,11 @@ class Command(BaseCommand):
         except ServiceError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
-            self.style.SUCCESS(f"Created {org.name} (/orgs/{org.login_path}/).")
+            self.style.SUCCESS(
+                _("Created %(name)s (/orgs/%(login_path)s/).")
+                % {"name": org.name, "login_path": org.login_path}
+            )
         )
-        self.stdout.write(f"Owner: {owner.email}")
+        self.stdout.write(_("Owner: %(email)s") % {"email": owner.email})
         if not options["owner_password"]:
-            self.stdout.write(f"Password: {password}")
+            self.stdout.write(_("Password: %(password)s") % {"password": password})

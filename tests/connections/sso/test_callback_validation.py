@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
 import time
 from types import SimpleNamespace
@@ -324,7 +325,8 @@ def test_invalid_id_token_is_refused_without_a_session(
     event = assert_refused(client, response, step)
     assert response.status_code == 400
     assert event.connection == acme_connection
-    assert "identity provider did not work" in response.content.decode()
+    # The person reads a sentence of their own; the detail is for the admins.
+    assert event.detail not in html.unescape(response.content.decode())
     assert_nothing_written()
 
 
@@ -345,7 +347,6 @@ def test_email_not_verified_by_the_idp_is_refused(
 
     event = assert_refused(client, response, "email_verified")
     assert response.status_code == 403
-    assert "not verified" in response.content.decode()
     assert (event.subject, event.email) == ("00u-ada", "ada@acme.test")
     assert_nothing_written()
 
@@ -668,7 +669,6 @@ def test_unknown_organization_and_organization_without_sso(client, acme):
     assert client.get("/sso/login/no-such-org/").status_code == 404
     response = client.get("/sso/login/acme/")
     assert_refused(client, response, "no_connection")
-    assert "has not switched on single sign-on" in response.content.decode()
 
 
 def test_login_path_is_case_insensitive(client, acme, acme_connection, fake_idp):

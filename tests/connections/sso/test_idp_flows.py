@@ -16,6 +16,8 @@ from django.utils.crypto import get_random_string
 
 from accounts.models import User
 from connections.models import ConnectionCheck, SignInEvent, SsoIdentity
+from connections.services.sso import signin_test_record
+from organizations.errors import PermissionDenied
 from organizations.models import AuditEvent
 from rolemapping.models import Membership
 
@@ -134,7 +136,7 @@ def test_idp_initiated_sign_in_with_another_issuer_is_refused(
     # way, but not written again (anyone can send these; issue 15, item 4).
     response = client.get("/sso/initiate/acme/")
     assert response.status_code == 400
-    assert "sign-in link is incomplete" in response.content.decode()
+    assert b"sso-reference" not in response.content  # no event to refer to
     assert SignInEvent.objects.count() == 1
     assert "oidc_states" not in client.session
 
@@ -250,6 +252,17 @@ def test_test_sign_in_is_for_owners_only(client, acme, okta, member_factory):
     assert client.post(url).status_code == 403
     assert client.get(url).status_code == 405
     assert "oidc_states" not in client.session
+    # The service that records a test sign-in refuses an admin too.
+    with pytest.raises(PermissionDenied) as refused:
+        signin_test_record(
+            connection=connection,
+            config=connection.draft,
+            actor=admin.user,
+            passed=True,
+            steps=[],
+            result={},
+        )
+    assert refused.value.code == "test_signin_owner_only"
 
 
 def test_test_sign_in_coming_back_to_another_session_is_refused(
