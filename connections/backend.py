@@ -73,6 +73,8 @@ def _setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
 
 
+# Outbound refusals that mean the IdP is not answering now (outbound_guard).
+IDP_PAUSED_KINDS = frozenset({"circuit_open", "busy"})
 # A discovery document is fetched anew for a key set that moved at most this
 # often per connection (seconds).
 DISCOVERY_REFRESH_INTERVAL = 60
@@ -257,7 +259,8 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
             body = response.json()
         except outbound.OutboundError as exc:
             raise OIDCError(
-                "token",
+                # The IdP is known not to answer: refused here, never sent.
+                "idp_paused" if exc.kind in IDP_PAUSED_KINDS else "token",
                 _("The code exchange at the token endpoint failed: %(error)s")
                 % {"error": exc},
                 _token_fix(exc),

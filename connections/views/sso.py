@@ -124,6 +124,15 @@ def _protocol_message(organization: Organization) -> str:
     ) % {"organization": organization.name}
 
 
+def _idp_paused_message(organization: Organization) -> str:
+    return _(
+        "%(organization)s's identity provider is not answering right now, so "
+        "sign-in through it is paused for a short while. Nothing is wrong with "
+        "your account: try again in a minute. If it lasts, give your "
+        "administrator the reference below."
+    ) % {"organization": organization.name}
+
+
 # What a person reads when the callback's state cannot be used, by FlowError step.
 FLOW_MESSAGES = {
     "state_missing": gettext_lazy(
@@ -746,6 +755,9 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         if exc.step == "idp_error" and self.idp_error_code == "access_denied":
             message = _access_denied_message(self.organization)
             status = 403
+        elif exc.step == "idp_paused":
+            message = _idp_paused_message(self.organization)
+            status = 503
         else:
             message = _protocol_message(self.organization)
             status = 400
