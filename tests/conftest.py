@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.idp",
     "tests.fixtures.dns",
     "tests.fixtures.e2e",
+    "tests.fixtures.postgres",
 ]
 
 
