@@ -496,7 +496,8 @@ def provisioning_settings_update(
 ) -> Organization:
     """Change the default role, "only mapped groups" and "invitation only"."""
     require_perm(actor_membership, "mappings.manage")
-    organization = Organization.objects.select_for_update().get(
+    # No key changes: FOR NO KEY UPDATE lets audit rows (FOR KEY SHARE) through.
+    organization = Organization.objects.select_for_update(no_key=True).get(
         pk=actor_membership.organization_id
     )
     new_default = (

@@ -5,6 +5,10 @@ the eight steps of ``connections.checks_steps``. The network steps run outside
 any transaction; the result is recorded under a row lock, and only while the
 check is still running, so a sweep that failed a stuck check keeps its verdict.
 
+Lock order (docs/ARCHITECTURE.md): the connection (``FOR NO KEY UPDATE``),
+then its checks. Starting a check and recording a periodic one take both, in
+that order, and run in ``atomic_with_retry``.
+
 Periodic checks of live configurations update the connection's health; a
 change to failing is audited and emailed to the owner, and the overview shows
 it. The client secret is decrypted only to hand it to the steps.
@@ -47,6 +51,7 @@ from connections.services.connections import SUPPORT_PERMISSION
 from organizations.errors import ServiceError
 from organizations.services import audit, require_perm, require_support
 from organizations.text import email_subject
+from organizations.transactions import atomic_with_retry
 from rolemapping.models import Membership
 
 __all__ = [
@@ -109,7 +114,7 @@ def _enqueue_check(check_id: int) -> None:
         )
 
 
-@transaction.atomic
+@atomic_with_retry
 def connection_check_start(
     *, actor_membership: Membership, connection: Connection, ip: str | None = None
 ) -> ConnectionCheck:
@@ -123,7 +128,7 @@ def connection_check_start(
     )
 
 
-@transaction.atomic
+@atomic_with_retry
 def connection_check_start_as_support(
     *, actor: User, connection: Connection, ip: str | None = None
 ) -> ConnectionCheck:
@@ -150,9 +155,11 @@ def _check_start(
     ip: str | None,
     details: dict[str, Any] | None = None,
 ) -> ConnectionCheck:
+    # Read alone under the lock: a joined draft could be the one before a
+    # concurrent edit. The organization never changes, so it may be joined.
     connection = (
-        Connection.objects.select_for_update(of=("self",))
-        .select_related("draft", "organization")
+        Connection.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("organization")
         .get(pk=connection.pk, organization_id=organization_id)
     )
     draft = connection.draft
@@ -324,8 +331,16 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
     return _check_record(check_id, outcome)
 
 
-@transaction.atomic
+@atomic_with_retry
 def _check_record(check_id: int, outcome: CheckOutcome) -> ConnectionCheck | None:
+    periodic = ConnectionCheck.objects.filter(pk=check_id, kind=Kind.PERIODIC)
+    # Lock order: a periodic check updates its connection's health, so the
+    # connection is locked first, then the check.
+    locked = (
+        Connection.objects.select_for_update(no_key=True, of=("self",))
+        .filter(pk__in=periodic.values("connection_id"))
+        .first()
+    )
     check = (
         ConnectionCheck.objects.select_for_update(of=("self",))
         .select_related("connection__organization", "created_by", "config")
@@ -350,7 +365,8 @@ def _check_record(check_id: int, outcome: CheckOutcome) -> ConnectionCheck | Non
         issuer = check.config.issuer_url
         transaction.on_commit(lambda: provider_cache_forget(connection.pk, issuer))
     if check.kind == Kind.PERIODIC:
-        _health_record(check, passed=passed, failed=failed)
+        if locked is not None:
+            _health_record(check, locked, passed=passed, failed=failed)
     else:
         audit(
             action="connection.check_finished",
@@ -367,9 +383,11 @@ def _check_record(check_id: int, outcome: CheckOutcome) -> ConnectionCheck | Non
     return check
 
 
-def _health_record(check: ConnectionCheck, *, passed: bool, failed: list[str]) -> None:
-    """Update the live connection's health; audit and email a new failure."""
-    connection = Connection.objects.select_for_update().get(pk=check.connection_id)
+def _health_record(
+    check: ConnectionCheck, connection: Connection, *, passed: bool, failed: list[str]
+) -> None:
+    """Update the live connection's health (``connection`` is locked); audit
+    and email a new failure."""
     if connection.live_id != check.config_id:
         return  # a newer configuration went live while this check ran
     before = connection.health

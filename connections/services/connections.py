@@ -11,6 +11,15 @@ edit racing the publish cannot slip through.
 The first publish of an organization enforces SSO, which cannot be undone
 (``Organization.save`` refuses to turn it off as well).
 
+Lock order (docs/ARCHITECTURE.md): the organization, then the connection, then
+its checks. Publishing locks the first two, editing and checking the
+connection only; each ``FOR NO KEY UPDATE``, since none changes a key, so the
+``FOR KEY SHARE`` that an audit row's foreign key takes on the organization
+never waits for them. A locked row is read alone, its draft afterwards: a
+join read under ``FOR UPDATE OF`` would show the draft as it was before a
+concurrent edit committed. The services that take several locks run in
+``atomic_with_retry``: a deadlock's victim is run once more.
+
 The client secret is written once, encrypted, and read only to send it to the
 IdP. No function here returns, logs or audits it.
 """
@@ -43,6 +52,7 @@ from organizations.services import (
     support_refusal,
 )
 from organizations.text import name_clean
+from organizations.transactions import atomic_with_retry
 from rolemapping.models import GroupRoleMapping, Membership
 
 __all__ = [
@@ -411,7 +421,7 @@ _AUDITED_FIELDS = (
 )
 
 
-@transaction.atomic
+@atomic_with_retry
 def connection_update(
     *,
     actor_membership: Membership,
@@ -437,11 +447,7 @@ def connection_update(
     require_perm(actor_membership, "connections.manage")
     org = actor_membership.organization
     # The lock serialises this edit with a concurrent publish.
-    connection = (
-        Connection.objects.select_for_update(of=("self",))
-        .select_related("draft")
-        .get(pk=connection.pk, organization=org)
-    )
+    connection = _locked_connection(connection.pk, org.pk)
     name, provider = _cleaned_name(name, provider or connection.provider)
     fields = _cleaned_config(
         issuer_url=issuer_url,
@@ -665,7 +671,7 @@ def _no_test_signin(by_support: bool) -> str:
     )
 
 
-@transaction.atomic
+@atomic_with_retry
 def connection_publish(
     *,
     actor_membership: Membership,
@@ -694,7 +700,7 @@ def connection_publish(
     )
 
 
-@transaction.atomic
+@atomic_with_retry
 def connection_publish_as_support(
     *,
     actor: User,
@@ -718,16 +724,20 @@ def connection_publish_as_support(
     )
 
 
+def _locked_connection(connection_id: int, organization_id: int) -> Connection:
+    """The connection, locked ``FOR NO KEY UPDATE`` and read alone; its draft
+    is read when first used, after the lock, so it is the committed one."""
+    return Connection.objects.select_for_update(no_key=True).get(
+        pk=connection_id, organization_id=organization_id
+    )
+
+
 def _locked_for_publish(
     organization_id: int, connection: Connection
 ) -> tuple[Organization, Connection]:
-    org = Organization.objects.select_for_update().get(pk=organization_id)
-    connection = (
-        Connection.objects.select_for_update(of=("self",))
-        .select_related("draft")
-        .get(pk=connection.pk, organization=org)
-    )
-    return org, connection
+    """The organization, then the connection (the lock order), both locked."""
+    org = Organization.objects.select_for_update(no_key=True).get(pk=organization_id)
+    return org, _locked_connection(connection.pk, org.pk)
 
 
 def _publish_draft(
@@ -797,7 +807,7 @@ def connection_secrets_rotate(*, actor: User | None = None) -> int:
     ciphertext column is rewritten; their fingerprints stay the same.
     """
     count = 0
-    rows = ConnectionConfig.objects.select_for_update().values_list(
+    rows = ConnectionConfig.objects.select_for_update(no_key=True).values_list(
         "pk", "client_secret_encrypted"
     )
     for pk, ciphertext in list(rows):
