@@ -243,6 +243,12 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Every task is bounded (these defaults, or its own limits) and acknowledged
+# when it ends (acks_late), so a task whose worker died is delivered again:
+# Redis does so once it has been unacknowledged for visibility_timeout (below).
+# A worker *process* killed mid-task (the hard limit, the OOM killer) has its
+# task acknowledged, not run again; the rows say what became of it (a
+# connection check is failed at its deadline, connections.services.checks).
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_TASK_ACKS_LATE = True
@@ -256,6 +262,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
     "socket_timeout": env.float("BROKER_TIMEOUT", default=3.0),
     "retry_on_timeout": False,
+    # Longer than any task can be held unacknowledged by a live worker: the
+    # longest retry countdown (30 minutes, email) plus the longest hard time
+    # limit. Shorter, Redis would hand a task still waiting or running to a
+    # second worker (tests/test_worker_limits.py holds every task to it).
+    "visibility_timeout": 60 * 60,
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
@@ -274,7 +285,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "fail-stuck-checks": {
         "task": "connections.tasks.checks_fail_stuck",
-        "schedule": 5 * 60,
+        "schedule": 60,
     },
     "expire-invitations": {
         "task": "invitations.tasks.invitations_expire",

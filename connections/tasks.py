@@ -14,12 +14,13 @@ logger = logging.getLogger(__name__)
 
 
 # The eight steps make at most three fetches, each bounded by the outbound
-# timeouts (8 s by default), plus DNS look-ups: well inside 50 s. Not retried:
-# a failed check is a result to show, and the owner can run it again.
+# timeouts (8 s by default), plus DNS look-ups: well inside the soft limit (50 s).
+# Past the hard limit the check's deadline fails it (services.checks). Not
+# retried: a failed check is a result to show, and the owner can run it again.
 @shared_task(
     name="connections.tasks.connection_check_run",
-    soft_time_limit=50,
-    time_limit=60,
+    soft_time_limit=services.CHECK_SOFT_TIME_LIMIT,
+    time_limit=services.CHECK_TIME_LIMIT,
     ignore_result=True,
 )
 def connection_check_run(check_id: int) -> str:
@@ -52,5 +53,6 @@ def connections_health_check_all() -> int:
     ignore_result=True,
 )
 def checks_fail_stuck() -> int:
-    """Every few minutes: fail checks a dead or missing worker left behind."""
+    """Every minute: fail checks a dead or missing worker left behind (pages
+    that show a check fail it themselves when its deadline has passed)."""
     return services.checks_fail_stuck()

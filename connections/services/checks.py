@@ -5,6 +5,13 @@ the eight steps of ``connections.checks_steps``. The network steps run outside
 any transaction; the result is recorded under a row lock, and only while the
 check is still running, so a sweep that failed a stuck check keeps its verdict.
 
+Every check has a deadline: the queue timeout (``CONNECTION_CHECK_TIMEOUT_SECONDS``)
+while it waits for a worker, then the task's hard time limit and a few seconds
+once a worker has started it. A check past its deadline is failed by whoever
+looks first: the sweep (``checks_fail_stuck``, every minute on beat), a
+page or JSON read (``checks_fail_overdue``), or 'Test', which then starts a
+new check instead of returning the stuck one.
+
 Lock order (docs/ARCHITECTURE.md): the connection (``FOR NO KEY UPDATE``),
 then its checks. Starting a check and recording a periodic one take both, in
 that order, and run in ``atomic_with_retry``.
@@ -25,7 +32,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -55,7 +62,11 @@ from organizations.transactions import atomic_with_retry
 from rolemapping.models import Membership
 
 __all__ = [
+    "CHECK_SOFT_TIME_LIMIT",
+    "CHECK_TIME_LIMIT",
+    "check_deadline",
     "check_steps_for_display",
+    "checks_fail_overdue",
     "checks_fail_stuck",
     "connection_check_run",
     "connection_check_start",
@@ -90,9 +101,47 @@ def check_steps_for_display(check: ConnectionCheck) -> list[dict[str, str]]:
 # Start, run and record
 
 
+# The Celery task's time limits (connections.tasks): at the soft one the steps
+# stop and the check is failed with a sentence; at the hard one the worker
+# process is killed and the check is left running, for its deadline to catch.
+CHECK_SOFT_TIME_LIMIT = 50
+CHECK_TIME_LIMIT = 60
+# After the hard limit: time for a result already on its way to be recorded.
+_RESULT_GRACE_SECONDS = 15
+
+
 def _check_timeout() -> timedelta:
+    """How long a check may wait for a worker (and, at most, run)."""
     return timedelta(
         seconds=int(getattr(settings, "CONNECTION_CHECK_TIMEOUT_SECONDS", 180))
+    )
+
+
+def _run_timeout() -> timedelta:
+    """How long a started check may run before it is taken for lost."""
+    return min(
+        _check_timeout(), timedelta(seconds=CHECK_TIME_LIMIT + _RESULT_GRACE_SECONDS)
+    )
+
+
+def check_deadline(check: ConnectionCheck) -> datetime | None:
+    """When ``check`` is failed if it has not finished (None once finished)."""
+    if check.status == Status.QUEUED or (
+        check.status == Status.RUNNING and check.started_at is None
+    ):
+        return check.created_at + _check_timeout()
+    if check.status == Status.RUNNING and check.started_at is not None:
+        return check.started_at + _run_timeout()
+    return None
+
+
+def _overdue(now: datetime) -> Q:
+    """The checks whose deadline (:func:`check_deadline`) has passed."""
+    waited = now - _check_timeout()
+    return (
+        Q(status=Status.QUEUED, created_at__lt=waited)
+        | Q(status=Status.RUNNING, started_at__lt=now - _run_timeout())
+        | Q(status=Status.RUNNING, started_at__isnull=True, created_at__lt=waited)
     )
 
 
@@ -168,13 +217,14 @@ def _check_start(
             _("This connection has no configuration to check yet."),
             code="draft_missing",
         )
+    # A check past its deadline is failed now, so a new one starts below.
+    checks_fail_overdue(connection=connection)
     running = (
         ConnectionCheck.objects.filter(
             connection=connection,
             config=draft,
             kind=Kind.CHECK,
             status__in=_IN_PROGRESS,
-            created_at__gte=timezone.now() - _check_timeout(),
         )
         .order_by("-created_at", "-id")
         .first()
@@ -348,7 +398,7 @@ def _check_record(check_id: int, outcome: CheckOutcome) -> ConnectionCheck | Non
         .first()
     )
     if check is None or check.status != Status.RUNNING:
-        # The stuck-check sweep failed it meanwhile: its verdict stands.
+        # Failed meanwhile (its deadline passed): that verdict stands.
         return check
     passed = outcome.passed
     check.status = Status.PASSED if passed else Status.FAILED
@@ -471,11 +521,11 @@ def connection_health_checks_start() -> list[int]:
 
     A connection whose previous periodic check is still under way is skipped.
     """
-    busy = ConnectionCheck.objects.filter(
-        kind=Kind.PERIODIC,
-        status__in=_IN_PROGRESS,
-        created_at__gte=timezone.now() - _check_timeout(),
-    ).values("connection_id")
+    busy = (
+        ConnectionCheck.objects.filter(kind=Kind.PERIODIC, status__in=_IN_PROGRESS)
+        .exclude(_overdue(timezone.now()))
+        .values("connection_id")
+    )
     connections = (
         Connection.objects.filter(live__isnull=False)
         .exclude(pk__in=busy)
@@ -500,36 +550,52 @@ def connection_health_checks_start() -> list[int]:
 
 
 def checks_fail_stuck(*, now: datetime | None = None) -> int:
-    """Fail checks left queued or running past the timeout; returns how many.
+    """Fail every check past its deadline; returns how many (the beat sweep).
 
     A worker that died mid-check (or no worker at all) must never leave a
     check, and the page that follows it, waiting forever.
     """
+    return _fail_overdue(ConnectionCheck.objects.all(), now=now)
+
+
+def checks_fail_overdue(
+    *,
+    connection: Connection | None = None,
+    organization_id: int | None = None,
+    check_id: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Fail the checks of ``connection``, of every connection of the
+    organization, or the one check, that are past their deadline; returns
+    how many.
+
+    Called where checks are read, so a page or a JSON poll shows a lost check
+    as failed at once, with or without beat. One query when none is overdue.
+    """
+    checks = ConnectionCheck.objects.all()
+    if connection is not None:
+        checks = checks.filter(connection=connection)
+    if organization_id is not None:
+        checks = checks.filter(connection__organization_id=organization_id)
+    if check_id is not None:
+        checks = checks.filter(pk=check_id)
+    return _fail_overdue(checks, now=now)
+
+
+def _fail_overdue(checks: QuerySet[ConnectionCheck], *, now: datetime | None) -> int:
     now = now or timezone.now()
-    timeout = _check_timeout()
-    cutoff = now - timeout
-    stuck = ConnectionCheck.objects.filter(
-        Q(status=Status.QUEUED, created_at__lt=cutoff)
-        | Q(status=Status.RUNNING, started_at__lt=cutoff)
-        | Q(status=Status.RUNNING, started_at__isnull=True, created_at__lt=cutoff)
-    ).values_list("pk", "status")
-    minutes = max(1, round(timeout.total_seconds() / 60))
+    stuck = checks.filter(_overdue(now)).values_list("pk", "status", "started_at")
     count = 0
-    for check_id, status in list(stuck):
-        if status == Status.QUEUED:
-            detail = ngettext(
-                "No worker picked the check up within %(count)d minute.",
-                "No worker picked the check up within %(count)d minutes.",
-                minutes,
-            ) % {"count": minutes}
+    for check_id, status, started_at in list(stuck):
+        if status == Status.QUEUED or started_at is None:
+            detail = _("No worker picked the check up within %(time)s.") % {
+                "time": _duration(_check_timeout())
+            }
         else:
-            detail = ngettext(
-                "The check did not finish within %(count)d minute: the worker "
-                "running it stopped.",
-                "The check did not finish within %(count)d minutes: the worker "
-                "running it stopped.",
-                minutes,
-            ) % {"count": minutes}
+            detail = _(
+                "The check did not finish within %(time)s: the worker running it "
+                "stopped, or was stopped at the time limit."
+            ) % {"time": _duration(_run_timeout())}
         fix = _(
             "Run the check again. If this keeps happening, make sure a Celery "
             "worker is running (celery -A config worker)."
@@ -537,3 +603,15 @@ def checks_fail_stuck(*, now: datetime | None = None) -> int:
         if _check_fail(check_id, detail, fix) is not None:
             count += 1
     return count
+
+
+def _duration(length: timedelta) -> str:
+    seconds = round(length.total_seconds())
+    if seconds < 120:
+        return ngettext("%(count)d second", "%(count)d seconds", seconds) % {
+            "count": seconds
+        }
+    minutes = round(seconds / 60)
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {
+        "count": minutes
+    }

@@ -20,7 +20,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from connections.forms import ConnectionForm, PublishForm
 from connections.models import Connection, ConnectionCheck
 from connections.selectors import refusals_before_idp, signin_attempts_page
-from connections.services.checks import check_steps_for_display, connection_check_start
+from connections.services.checks import (
+    check_deadline,
+    check_steps_for_display,
+    checks_fail_overdue,
+    connection_check_start,
+)
 from connections.services.connections import (
     connection_create,
     connection_draft_tested,
@@ -101,6 +106,8 @@ def _connection_json(
 @never_cache
 @org_view()
 def connection_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
+    # A check lost with its worker shows as failed, not running, from its deadline.
+    checks_fail_overdue(organization_id=org.organization.pk)
     connections = list(connections_for_org(org.organization))
     rows: list[dict[str, Any]] = [
         {"connection": c, "draft_tested": connection_draft_tested(c)}
@@ -172,6 +179,7 @@ def connection_detail(
     request: SignedInRequest, org: OrgContext, connection_id: int
 ) -> HttpResponse:
     connection = _connection_or_404(org, connection_id)
+    checks_fail_overdue(connection=connection)
     history = list(
         ConnectionCheck.objects.filter(
             connection=connection,
@@ -308,13 +316,18 @@ def check_detail(
                 "in, so only those who manage connections (the owner) can open it."
             )
         )
+    if check.status not in _FINAL and checks_fail_overdue(check_id=check.pk):
+        check.refresh_from_db()
     steps = check_steps_for_display(check)
+    deadline = check_deadline(check)
     if wants_json(request):
         return JsonResponse(
             {
                 "id": check.pk,
                 "kind": check.kind,
                 "status": check.status,
+                # Unfinished by then, it is failed (the worker running it was lost).
+                "deadline": deadline.isoformat() if deadline else None,
                 "steps": [
                     {
                         "name": s.get("name", ""),
@@ -335,6 +348,7 @@ def check_detail(
             "connection": connection,
             "steps": steps,
             "final": check.status in _FINAL,
+            "deadline": deadline,
             "covers_draft": check.config_id == connection.draft_id
             and check.fingerprint == getattr(connection.draft, "fingerprint", None),
             "is_live_config": check.config_id == connection.live_id,
