@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Final
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
+from django.db.models import Field
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -89,14 +90,48 @@ def verified_domain_org(domain_name: str) -> Organization | None:
     return domain.organization
 
 
-def org_has_verified_domain(org: Organization, domain_name: str) -> bool:
-    """Whether ``org`` has ``domain_name`` verified (grace period included)."""
+def org_has_verified_domain(
+    org: Organization, domain_name: str, *, lock: bool = False
+) -> bool:
+    """Whether ``org`` has ``domain_name`` verified (grace period included).
+
+    With ``lock`` (a sign-in, inside its transaction) the row is read ``FOR
+    SHARE`` on PostgreSQL, and held until the transaction ends: a change of
+    the domain's state (which locks it ``FOR UPDATE``) waits for sign-ins
+    under way, and a sign-in that comes during a change waits for it and
+    reads the new state, so none is let in by a state read just before the
+    change committed. Sign-ins share the lock. On SQLite a writing transaction
+    excludes every other (``transaction_mode`` IMMEDIATE), so a plain read is
+    already inside that order.
+    """
     name = _canonical(domain_name)
     if name is None:
         return False
-    return Domain.objects.filter(
-        organization=org, name=name, status=Status.VERIFIED
-    ).exists()
+    rows = Domain.objects.filter(organization=org, name=name, status=Status.VERIFIED)
+    if lock and connections[rows.db].vendor == "postgresql":
+        return _exists_for_share(rows.db, org.pk, name)
+    return rows.exists()
+
+
+def _exists_for_share(using: str, org_id: int, name: str) -> bool:
+    """``org_has_verified_domain`` under ``FOR SHARE``, which the ORM does not
+    write (it has ``select_for_update`` only); one query."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        field = Domain._meta.get_field(name)
+        assert isinstance(field, Field)
+        return quote(field.column)
+
+    sql = (
+        f"SELECT 1 FROM {quote(Domain._meta.db_table)}"  # noqa: S608 (names only)
+        f" WHERE {column('organization')} = %s AND {column('name')} = %s"
+        f" AND {column('status')} = %s FOR SHARE"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [org_id, name, Status.VERIFIED.value])
+        return cursor.fetchone() is not None
 
 
 def domains_for_org(org: Organization) -> list[Domain]:

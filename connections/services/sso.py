@@ -299,10 +299,13 @@ def _claimed_email(claims: Mapping[str, Any], email_claim: str) -> str:
     return value if len(value) <= 254 else ""
 
 
-def _refuse_domain(organization: Organization, email: str, subject: str) -> None:
-    """Refuse unless ``email`` is in a domain ``organization`` has verified."""
+def _refuse_domain(
+    organization: Organization, email: str, subject: str, *, lock: bool = False
+) -> None:
+    """Refuse unless ``email`` is in a domain ``organization`` has verified;
+    with ``lock``, the domain's row stays read-locked until the sign-in ends."""
     domain = email_domain(email) if email else None
-    if domain is None or not org_has_verified_domain(organization, domain):
+    if domain is None or not org_has_verified_domain(organization, domain, lock=lock):
         raise SignInRefused(
             "email_domain",
             _(
@@ -411,12 +414,12 @@ def _evaluate(
                 subject=subject,
                 email=email,
             )
-        _refuse_domain(organization, email, subject)
+        _refuse_domain(organization, email, subject, lock=lock)
         user = User.objects.filter(email=email).first()
     # Whatever the identity: the account itself must be in this organization's
     # verified domains (a domain can move to another organization later).
     account_email = user.email if user is not None else email
-    _refuse_domain(organization, account_email, subject)
+    _refuse_domain(organization, account_email, subject, lock=lock)
     if user is not None and not user.is_active:
         raise SignInRefused(
             "inactive",
