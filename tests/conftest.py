@@ -37,6 +37,16 @@ def _outbound_guard_reset():
     outbound_guard.reset()
 
 
+@pytest.fixture(autouse=True)
+def _broker_pause_reset():
+    """A test that made the broker refuse must not pause the next one's publishes."""
+    from organizations.broker import broker_pause_reset
+
+    broker_pause_reset()
+    yield
+    broker_pause_reset()
+
+
 @pytest.fixture
 def org(db):
     return make_org("acme", name="Acme Inc")
