@@ -112,7 +112,7 @@ def test_a_broker_outage_fails_the_check_with_a_sentence(
     def down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.connection_check_run, "delay", down)
+    monkeypatch.setattr(tasks.connection_check_run, "apply_async", down)
     connection = make_connection(owner_membership, ISSUER)
     with django_capture_on_commit_callbacks(execute=True):
         check = connection_check_start(
@@ -120,7 +120,9 @@ def test_a_broker_outage_fails_the_check_with_a_sentence(
         )
     check.refresh_from_db()
     assert check.status == "failed"
-    assert "task queue is unavailable" in check.steps[0]["detail"]
+    assert check.result["code"] == "task_queue_unreachable"
+    assert "the task queue (broker) is not reachable" in check.steps[0]["detail"]
+    assert "Try again when it is back" in check.steps[0]["fix"]
 
 
 def test_an_undecryptable_secret_fails_the_check_with_a_sentence(
