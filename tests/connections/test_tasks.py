@@ -20,7 +20,7 @@ from connections.services.checks import (
     connection_check_start,
     connection_health_checks_start,
 )
-from organizations.models import AuditEvent
+from organizations.models import AuditEvent, OutboundEmail
 from tests.connections.conftest import (
     CLIENT_ID,
     SECRET,
@@ -188,6 +188,9 @@ def test_passing_to_failing_is_audited_emailed_and_shown_on_the_overview(
     assert live.name in message.subject
     assert "Client credentials" in message.body
     assert SECRET not in message.body + str(message.alternatives)
+    assert list(OutboundEmail.objects.values_list("kind", "status")) == [
+        ("connection_health_failing", "sent")
+    ]
     # The overview's health block.
     alerts = connections_failing_health(org)
     assert [c.pk for c in alerts] == [live.pk]

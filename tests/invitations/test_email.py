@@ -202,9 +202,7 @@ def test_a_real_smtp_delivery_through_the_email_url_settings(org, invite, smtp_s
     assert invitation.send_count == 1
 
 
-def test_a_temporary_smtp_refusal_is_retried_by_the_flush(
-    org, invite, smtp_server
-):
+def test_a_temporary_smtp_refusal_is_retried_by_the_flush(org, invite, smtp_server):
     smtp_server.refuse_next = 1
     invite("dev@acme.test")
     row = OutboundEmail.objects.get()
