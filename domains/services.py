@@ -11,7 +11,6 @@ A DNS failure or timeout proves nothing either way: it keeps the status.
 
 from __future__ import annotations
 
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,8 +39,6 @@ from organizations.mail import email_enqueue
 from organizations.models import Organization, OutboundEmail
 from organizations.services import audit, require_perm
 from rolemapping.models import Membership
-
-logger = logging.getLogger(__name__)
 
 MISSES_BEFORE_FAILING: Final = 3
 # A requested check that has not reported back by then is presumed lost (a
