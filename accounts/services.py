@@ -25,7 +25,6 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.cache import cache
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -39,25 +38,33 @@ from accounts.models import User, canonical_email
 from domains.names import email_domain
 from domains.services import verified_domain_org
 from organizations.errors import ServiceError
-from organizations.models import Organization
+from organizations.mail import email_enqueue
+from organizations.models import Organization, OutboundEmail
 from organizations.services import (
     audit,
     login_path_validate,
     organization_create,
     organization_name_validate,
 )
-from organizations.text import email_subject
 
 __all__ = [
+    "EMAIL_PROOF_KIND",
+    "PASSWORD_RESET_KIND",
+    "SIGNUP_NOTICE_KIND",
     "AddressBelongsToOrganization",
     "EmailProofLinkError",
     "SignupRefused",
     "SignupResult",
-    "email_proof_email_send",
+    "email_proof_email_queue",
+    "email_proof_email_sent",
+    "email_proof_email_wanted",
     "email_proof_token",
     "email_proof_user",
     "owner_signup",
-    "signup_notice_email_send",
+    "password_reset_email_queue",
+    "signup_notice_email_queue",
+    "signup_notice_email_sent",
+    "signup_notice_email_wanted",
     "user_email_prove",
     "user_email_prove_by_link",
     "user_email_proof_resend",
@@ -71,6 +78,10 @@ MAX_TOKEN_LENGTH = 200
 # hour: nobody can use the console to flood someone's inbox.
 RESEND_INTERVAL = 60
 SIGNUP_NOTICE_INTERVAL = 15 * 60
+# The outbox's names for accounts' emails (organizations.mail).
+EMAIL_PROOF_KIND = "email_proof"
+SIGNUP_NOTICE_KIND = "signup_notice"
+PASSWORD_RESET_KIND = "password_reset"
 
 
 class SignupRefused(ServiceError):
@@ -226,10 +237,7 @@ def _signup_attempted(user: User, ip: str | None) -> None:
     if user.is_active and cache.add(
         f"accounts:signup-notice:{user.pk}", True, SIGNUP_NOTICE_INTERVAL
     ):
-        from accounts.tasks import signup_notice_send
-
-        pk = user.pk
-        transaction.on_commit(lambda: signup_notice_send.delay(pk))
+        _queue_signup_notice(user)
 
 
 # ------------------------------------------------------------ proving an address
@@ -330,10 +338,25 @@ def user_email_prove_by_link(*, token: str, user: User, ip: str | None) -> User:
 
 
 def _queue_email_proof(user: User) -> None:
-    from accounts.tasks import email_proof_send
-
-    pk = user.pk
-    transaction.on_commit(lambda: email_proof_send.delay(pk))
+    """Write the confirmation email to the outbox; it goes out on commit. The
+    outbox keeps the link encrypted; the broker only carries the email's id."""
+    token = email_proof_token(user)
+    _enqueue(
+        to=user.email,
+        subject=_("Confirm your email address for the SSO console"),
+        template="email_proof",
+        context={
+            "email": user.email,
+            "confirm_url": settings.SITE_URL
+            + reverse("email_proof_confirm", args=[token]),
+            "reset_url": settings.SITE_URL + reverse("password_reset"),
+            "days": max(1, _max_age() // (24 * 60 * 60)),
+        },
+        kind=EMAIL_PROOF_KIND,
+        ref={"user_id": user.pk, "address": _address_digest(user.email)},
+        # A newer link replaces one not sent yet.
+        dedupe_key=f"email-proof:{user.pk}",
+    )
 
 
 @transaction.atomic
@@ -365,57 +388,31 @@ def user_email_proof_resend(*, user: User, ip: str | None = None) -> None:
 # --------------------------------------------------------------- the emails
 
 
-def _send(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
-    message = EmailMultiAlternatives(
-        subject=email_subject(subject),
-        body=render_to_string(f"accounts/email/{template}.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
+def _enqueue(
+    *,
+    to: str,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    kind: str,
+    ref: dict[str, Any],
+    dedupe_key: str,
+) -> None:
+    email_enqueue(
+        to=to,
+        subject=subject,
+        text=render_to_string(f"accounts/email/{template}.txt", context),
+        html=render_to_string(f"accounts/email/{template}.html", context),
+        kind=kind,
+        ref=ref,
+        dedupe_key=dedupe_key,
     )
-    message.attach_alternative(
-        render_to_string(f"accounts/email/{template}.html", context), "text/html"
-    )
-    message.send(fail_silently=False)
 
 
-def email_proof_email_send(*, user_id: int) -> bool:
-    """Email the link that proves the address (the task's one service). False,
-    and nothing sent, when the account is gone, inactive or proven already.
-
-    The token is made here, in the worker: the broker never holds a link.
-    """
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None or user.email_proven:
-        return False
-    token = email_proof_token(user)
-    _send(
-        to=user.email,
-        subject="Confirm your email address for the SSO console",
-        template="email_proof",
-        context={
-            "email": user.email,
-            "confirm_url": settings.SITE_URL
-            + reverse("email_proof_confirm", args=[token]),
-            "reset_url": settings.SITE_URL + reverse("password_reset"),
-            "days": max(1, _max_age() // (24 * 60 * 60)),
-        },
-    )
-    audit(
-        action="user.email_proof_sent",
-        organization=None,
-        actor=None,
-        target=user.email,
-        details={"user_id": user.pk},
-    )
-    return True
-
-
-def signup_notice_email_send(*, user_id: int) -> bool:
-    """Tell an account's owner that someone tried to sign up with its address
-    (the task's one service). False when the account is gone or inactive."""
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        return False
+def _queue_signup_notice(user: User) -> None:
+    """Tell an account's owner, through the outbox, that someone tried to sign
+    up with its address. The password-reset link in it is made now and kept
+    encrypted until the email is sent."""
     reset_url = ""
     if user.has_usable_password():  # never offer a password to an SSO account
         reset_url = settings.SITE_URL + reverse(
@@ -425,9 +422,9 @@ def signup_notice_email_send(*, user_id: int) -> bool:
                 "token": default_token_generator.make_token(user),
             },
         )
-    _send(
+    _enqueue(
         to=user.email,
-        subject="Someone tried to sign up with your address",
+        subject=_("Someone tried to sign up with your address"),
         template="signup_notice",
         context={
             "email": user.email,
@@ -435,12 +432,80 @@ def signup_notice_email_send(*, user_id: int) -> bool:
             "email_login_url": settings.SITE_URL + reverse("email_login"),
             "reset_url": reset_url,
         },
+        kind=SIGNUP_NOTICE_KIND,
+        ref={"user_id": user.pk},
+        dedupe_key=f"signup-notice:{user.pk}",
     )
+
+
+def _active_user(email: OutboundEmail) -> User | None:
+    return User.objects.filter(pk=email.ref.get("user_id"), is_active=True).first()
+
+
+def email_proof_email_wanted(email: OutboundEmail) -> bool:
+    """Asked by the outbox before sending: the account is active, its address
+    unproven and still the one the link names."""
+    user = _active_user(email)
+    return (
+        user is not None
+        and not user.email_proven
+        and constant_time_compare(
+            _address_digest(user.email), str(email.ref.get("address", ""))
+        )
+    )
+
+
+def signup_notice_email_wanted(email: OutboundEmail) -> bool:
+    """Asked by the outbox before sending: the account is still active."""
+    return _active_user(email) is not None
+
+
+def email_proof_email_sent(email: OutboundEmail) -> None:
+    audit(
+        action="user.email_proof_sent",
+        organization=None,
+        actor=None,
+        target=email.to,
+        details={"user_id": email.ref.get("user_id"), "email_id": email.pk},
+    )
+
+
+def signup_notice_email_sent(email: OutboundEmail) -> None:
     audit(
         action="user.signup_notice_sent",
         organization=None,
         actor=None,
-        target=user.email,
-        details={"user_id": user.pk},
+        target=email.to,
+        details={"user_id": email.ref.get("user_id"), "email_id": email.pk},
     )
+
+
+def password_reset_email_queue(
+    *, to: str, subject: str, text: str, html: str | None
+) -> None:
+    """Django's password-reset email, rendered by its form, into the outbox."""
+    email_enqueue(
+        to=to, subject=subject, text=text, html=html, kind=PASSWORD_RESET_KIND
+    )
+
+
+@transaction.atomic
+def email_proof_email_queue(*, user_id: int) -> bool:
+    """For a confirmation email queued before the outbox (an old task message):
+    into the outbox now. False when the account is gone, inactive or proven."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or user.email_proven:
+        return False
+    _queue_email_proof(user)
+    return True
+
+
+@transaction.atomic
+def signup_notice_email_queue(*, user_id: int) -> bool:
+    """For a notice queued before the outbox (an old task message): into the
+    outbox now. False when the account is gone or inactive."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return False
+    _queue_signup_notice(user)
     return True

@@ -21,7 +21,7 @@ from django.views.decorators.http import (
     require_POST,
 )
 
-from accounts.forms import LoginForm, SignupForm
+from accounts.forms import LoginForm, PasswordResetForm, SignupForm
 from accounts.lockout import LOCKOUT_STATUS
 from accounts.selectors import sso_required_orgs
 from accounts.services import (
@@ -35,6 +35,7 @@ from accounts.services import (
     user_email_prove_by_link,
 )
 from organizations.access import active_memberships, client_ip, local_next
+from organizations.broker import publish_watch
 from organizations.errors import ServiceError
 from organizations.models import Organization
 
@@ -224,15 +225,29 @@ def email_proof_resend(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
     try:
-        user_email_proof_resend(user=request.user, ip=client_ip(request))
+        with publish_watch() as queue:
+            user_email_proof_resend(user=request.user, ip=client_ip(request))
     except ServiceError as exc:
         messages.info(request, str(exc))
     else:
-        messages.success(
-            request,
-            _("A new link is on its way to %(email)s. Open it to confirm the address.")
-            % {"email": request.user.email},
-        )
+        if queue.failed:
+            messages.warning(
+                request,
+                _(
+                    "A new link to %(email)s is queued and will be sent when the "
+                    "mail queue is back. Open it to confirm the address."
+                )
+                % {"email": request.user.email},
+            )
+        else:
+            messages.success(
+                request,
+                _(
+                    "A new link is on its way to %(email)s. Open it to confirm the "
+                    "address."
+                )
+                % {"email": request.user.email},
+            )
     return redirect(safe_next(request, reverse("home")))
 
 
@@ -303,6 +318,7 @@ password_reset_views = [
     path(
         "accounts/password-reset/",
         auth_views.PasswordResetView.as_view(
+            form_class=PasswordResetForm,
             template_name="accounts/password_reset_form.html",
             email_template_name="accounts/password_reset_email.html",
             html_email_template_name="accounts/email/password_reset.html",

@@ -274,7 +274,19 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
+# After a refusal, publishing from this process pauses this many seconds
+# (organizations.broker): an outage costs one timeout, not one per click.
+BROKER_PUBLISH_PAUSE = env.float("BROKER_PUBLISH_PAUSE", default=10.0)
+# The outbox (organizations.mail): tries per email before giving up, how long
+# a sender holds one, and how many days finished rows are kept (no bodies).
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+OUTBOX_SEND_LEASE = 300
+OUTBOX_KEEP_DAYS = env.int("OUTBOX_KEEP_DAYS", default=30)
 CELERY_BEAT_SCHEDULE = {
+    "outbox-flush": {
+        "task": "organizations.tasks.outbox_flush",
+        "schedule": 60,
+    },
     "recheck-verified-domains": {
         "task": "domains.tasks.domains_recheck_all",
         "schedule": 24 * 60 * 60,

@@ -48,6 +48,7 @@ from connections.services.connections import (
 )
 from organizations.access import client_ip
 from organizations.admin import ReadOnlyAdmin, changelist_link
+from organizations.broker import publish_watch
 from organizations.errors import ServiceError
 from organizations.services import support_has_perm
 
@@ -159,9 +160,12 @@ class ConnectionAdmin(ReadOnlyAdmin):
         started: list[ConnectionCheck] = []
         for connection in queryset.select_related("organization"):
             try:
-                check = connection_check_start_as_support(
-                    actor=_staff(request), connection=connection, ip=client_ip(request)
-                )
+                with publish_watch() as queue:
+                    check = connection_check_start_as_support(
+                        actor=_staff(request),
+                        connection=connection,
+                        ip=client_ip(request),
+                    )
             except ServiceError as exc:
                 self.message_user(
                     request,
@@ -169,6 +173,15 @@ class ConnectionAdmin(ReadOnlyAdmin):
                     messages.ERROR,
                 )
             else:
+                if queue.failed:
+                    self.message_user(
+                        request,
+                        f"{connection.name} ({connection.organization}): the check "
+                        "could not be queued: the task queue (broker) is not "
+                        "reachable. Try again when it is back.",
+                        messages.ERROR,
+                    )
+                    continue
                 started.append(check)
         if not started:
             return None

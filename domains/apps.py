@@ -8,6 +8,11 @@ class DomainsConfig(AppConfig):
 
     def ready(self) -> None:
         from domains.models import Domain
+        from domains.services import (
+            DOMAIN_FAILED_EMAIL_KIND,
+            domain_failed_email_wanted,
+        )
+        from organizations.mail import email_kind_register
         from organizations.overview import ChecklistStep, checklist_step_register
 
         checklist_step_register(
@@ -20,4 +25,7 @@ class DomainsConfig(AppConfig):
                     organization=org, status=Domain.Status.VERIFIED
                 ).exists(),
             )
+        )
+        email_kind_register(
+            DOMAIN_FAILED_EMAIL_KIND, still_wanted=domain_failed_email_wanted
         )

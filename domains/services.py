@@ -11,7 +11,6 @@ A DNS failure or timeout proves nothing either way: it keeps the status.
 
 from __future__ import annotations
 
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +18,6 @@ from typing import TYPE_CHECKING, Final
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Field
 from django.template.loader import render_to_string
@@ -36,19 +34,20 @@ from domains.names import (
     normalize_domain,
     verification_record,
 )
+from organizations.broker import task_publish
 from organizations.errors import ServiceError
-from organizations.models import Organization
+from organizations.mail import email_enqueue
+from organizations.models import Organization, OutboundEmail
 from organizations.services import audit, require_perm
-from organizations.text import email_subject
 from rolemapping.models import Membership
-
-logger = logging.getLogger(__name__)
 
 MISSES_BEFORE_FAILING: Final = 3
 # A requested check that has not reported back by then is presumed lost (a
 # worker died); the page stops showing it as running and allows a new one.
 CHECK_STALE_AFTER: Final = timedelta(minutes=5)
 MAX_DOMAINS_PER_ORG: Final = 100
+# The outbox's name for the "no longer verified" email (organizations.mail).
+DOMAIN_FAILED_EMAIL_KIND: Final = "domain_failed"
 # How much of what DNS returned a detail quotes back.
 _SHOWN_VALUES: Final = 5
 _SHOWN_VALUE_LENGTH: Final = 100
@@ -463,10 +462,7 @@ def _record_missing(
         domain.status = Status.FAILED
         domain.save(update_fields=[*fields, "status"])
         _audit_failed(domain, previous, actor, reason=reason)
-        org_id, domain_id = domain.organization_id, domain.pk
-        transaction.on_commit(
-            lambda: _email_owner_domain_failed(org_id, domain_id), robust=True
-        )
+        _email_owner_domain_failed(domain)
         return DomainCheckResult(
             status=domain.status, outcome=lookup.outcome, detail=domain.detail
         )
@@ -501,28 +497,29 @@ def _audit_failed(
 def _queue_check(domain_id: int, user_id: int | None) -> None:
     from domains.tasks import domain_verify
 
-    try:
-        domain_verify.delay(domain_id, requested_by_id=user_id)
-    except Exception:  # the broker is down: say so instead of "checking" forever
-        logger.exception("Could not queue the check of domain %s", domain_id)
+    if not task_publish(domain_verify, domain_id, requested_by_id=user_id):
+        # The broker is down: say so instead of "checking" forever.
         Domain.objects.filter(pk=domain_id).update(
-            check_requested_at=None,
-            detail=_(
-                "The check could not be started because the task queue is "
-                "unavailable. Try again in a minute."
-            ),
+            check_requested_at=None, detail=check_not_queued_sentence()
         )
 
 
-def _email_owner_domain_failed(org_id: int, domain_id: int) -> None:
-    domain = (
-        Domain.objects.select_related("organization__owner")
-        .filter(pk=domain_id, organization_id=org_id)
-        .first()
+def check_not_queued_sentence() -> str:
+    """What a domain says when its check could not be handed to the worker."""
+    return _(
+        "The check could not be queued: the task queue (broker) is not reachable. "
+        "Try again when it is back."
     )
-    if domain is None or domain.status != Status.FAILED:
-        return
-    org = domain.organization
+
+
+def _email_owner_domain_failed(domain: Domain) -> None:
+    """Tell the owner, through the outbox, that the domain stopped being
+    verified; written with the change, sent once it commits."""
+    org = (
+        Organization.objects.select_related("owner")
+        .only("name", "login_path", "owner__email")
+        .get(pk=domain.organization_id)
+    )
     txt_name, _txt_value = domain_record(domain)
     context = {
         "organization": org,
@@ -532,16 +529,23 @@ def _email_owner_domain_failed(org_id: int, domain_id: int) -> None:
         "domains_url": getattr(settings, "SITE_URL", "")
         + reverse("domain_list", args=[org.login_path]),
     }
-    send_mail(
-        subject=email_subject(
-            _("%(domain)s is no longer verified for %(organization)s")
-            % {"domain": domain.name, "organization": org.name}
-        ),
-        message=render_to_string("domains/email/domain_failed.txt", context),
-        html_message=render_to_string("domains/email/domain_failed.html", context),
-        from_email=None,
-        recipient_list=[org.owner.email],
+    email_enqueue(
+        to=org.owner.email,
+        subject=_("%(domain)s is no longer verified for %(organization)s")
+        % {"domain": domain.name, "organization": org.name},
+        text=render_to_string("domains/email/domain_failed.txt", context),
+        html=render_to_string("domains/email/domain_failed.html", context),
+        kind=DOMAIN_FAILED_EMAIL_KIND,
+        organization=org,
+        ref={"domain_id": domain.pk},
     )
+
+
+def domain_failed_email_wanted(email: OutboundEmail) -> bool:
+    """Asked by the outbox before sending: the domain is still failed."""
+    return Domain.objects.filter(
+        pk=email.ref.get("domain_id"), status=Status.FAILED
+    ).exists()
 
 
 # -- helpers --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from domains.services import (
     domains_for_org,
 )
 from organizations.access import OrgContext, client_ip, org_view, wants_json
+from organizations.broker import publish_watch
 from organizations.errors import ServiceError
 
 
@@ -60,6 +61,10 @@ def domain_json(domain: Domain) -> dict:
         "txt_value": txt_value,
         "detail": domain.detail,
     }
+
+
+# The code a JSON answer carries when the check could not be handed to a worker.
+NOT_QUEUED = "task_queue_unreachable"
 
 
 def check_json(domain: Domain) -> dict:
@@ -172,9 +177,10 @@ def domain_verify(
 
     _require_manage(org)
     try:
-        queued = domain_request_check(
-            actor_membership=org.membership, domain=domain, ip=client_ip(request)
-        )
+        with publish_watch() as queue:
+            queued = domain_request_check(
+                actor_membership=org.membership, domain=domain, ip=client_ip(request)
+            )
     except ServiceError as exc:
         if wants_json(request):
             return _refusal_json(exc)
@@ -182,9 +188,25 @@ def domain_verify(
         return redirect(_list_url(org))
     # Without a broker the check has already run by now (in-process, on commit).
     domain.refresh_from_db()
+    names = {"domain": domain.name}
+    if queue.failed:
+        # The task queue refused: nothing is checking; the domain says so too.
+        sentence = (
+            _(
+                "The check of %(domain)s could not be queued: the task queue (broker) "
+                "is not reachable. Try again when it is back."
+            )
+            % names
+        )
+        if wants_json(request):
+            return JsonResponse(
+                {**check_json(domain), "error": sentence, "code": NOT_QUEUED},
+                status=503,
+            )
+        messages.error(request, sentence)
+        return redirect(_list_url(org, domain))
     if wants_json(request):
         return JsonResponse(check_json(domain), status=202)
-    names = {"domain": domain.name}
     if domain_is_checking(domain):
         messages.info(
             request,

@@ -8,6 +8,12 @@ class InvitationsConfig(AppConfig):
 
     def ready(self) -> None:
         from invitations.models import Invitation
+        from invitations.services import (
+            EMAIL_KIND,
+            invitation_email_sent,
+            invitation_email_wanted,
+        )
+        from organizations.mail import email_kind_register
         from organizations.overview import ChecklistStep, checklist_step_register
 
         checklist_step_register(
@@ -18,4 +24,9 @@ class InvitationsConfig(AppConfig):
                 url_name="invitation_list",
                 done=lambda org: Invitation.objects.filter(organization=org).exists(),
             )
+        )
+        email_kind_register(
+            EMAIL_KIND,
+            still_wanted=invitation_email_wanted,
+            on_sent=invitation_email_sent,
         )

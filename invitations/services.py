@@ -6,9 +6,13 @@ replaces the hash (old links die), revoking and accepting close the row, and
 the partial unique constraint keeps one open invitation per (organization,
 email).
 
-Emails go out through the ``invitations.tasks.invitation_send`` task, queued on
-commit. The task message carries the token encrypted with the field-encryption
-keys, so the broker never holds a working link either.
+Emails go through the outbox (``organizations.mail``): rendered here, written
+in the transaction that issues the token, sent on commit or, when the broker
+is down, by the flush once it is back. The outbox keeps the body (and so the
+link) encrypted with the field-encryption keys and empties it once sent; the
+broker only ever carries the email's id. Just before sending, the outbox asks
+:func:`invitation_email_wanted`: a link revoked, accepted, expired or replaced
+meanwhile is never mailed.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.core.paginator import Page, Paginator
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -39,12 +42,13 @@ from accounts.services import user_email_prove
 from domains.names import email_domain
 from domains.services import org_has_verified_domain
 from invitations.models import Invitation
-from organizations.crypto import decrypt_secret, encrypt_secret
+from organizations.crypto import decrypt_secret
 from organizations.errors import PermissionDenied, ServiceError
-from organizations.models import Organization
+from organizations.mail import email_enqueue
+from organizations.models import Organization, OutboundEmail
 from organizations.permissions import ROLE_RANK
 from organizations.services import audit, require_perm
-from organizations.text import email_subject, name_clean
+from organizations.text import name_clean
 from rolemapping.models import Membership, Role
 from rolemapping.services import grantable_role
 
@@ -60,7 +64,10 @@ __all__ = [
     "InviteReport",
     "invitation_accept_for_user",
     "invitation_accept_with_password",
-    "invitation_email_send",
+    "EMAIL_KIND",
+    "invitation_email_requeue",
+    "invitation_email_sent",
+    "invitation_email_wanted",
     "invitation_for_signin",
     "invitation_from_token",
     "invitation_mark_accepted",
@@ -79,6 +86,8 @@ TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 100
 EXPIRE_BATCH = 500
 STATES = ("pending", "accepted", "expired", "revoked")
+# The outbox's name for invitation emails (organizations.mail).
+EMAIL_KIND = "invitation"
 # Commas, semicolons (Outlook) and line breaks separate addresses.
 _SEPARATORS = re.compile(r"[,;\r\n]+")
 # "Jane Doe <jane@acme.com>", as pasted from a mail client.
@@ -232,16 +241,40 @@ def _invitable_role(actor_membership: Membership, slug: str) -> Role:
     return role
 
 
-def _queue_email(invitation: Invitation, token: str) -> None:
-    from invitations.tasks import invitation_send
+def _queue_email(
+    invitation: Invitation, token: str, *, uses_sso: bool | None = None
+) -> None:
+    """Write the invitation email to the outbox; it goes out on commit.
 
-    sealed = encrypt_secret(token)
-    pk = invitation.pk
-    transaction.on_commit(lambda: invitation_send.delay(pk, sealed))
+    A newer email for the same invitation replaces one not sent yet.
+    ``uses_sso``: whether the organization's SSO is live, when the caller knows.
+    """
+    organization = invitation.organization
+    subject, text, html = _invitation_message(
+        invitation,
+        token,
+        uses_sso=sso_is_live(organization) if uses_sso is None else uses_sso,
+    )
+    email_enqueue(
+        to=invitation.email,
+        subject=subject,
+        text=text,
+        html=html,
+        kind=EMAIL_KIND,
+        organization=organization,
+        ref={"invitation_id": invitation.pk, "token_hash": invitation.token_hash},
+        dedupe_key=f"invitation:{invitation.pk}",
+    )
 
 
 def _reissue(
-    invitation: Invitation, *, role: Role, actor: User, ip: str | None, why: str
+    invitation: Invitation,
+    *,
+    role: Role,
+    actor: User,
+    ip: str | None,
+    why: str,
+    uses_sso: bool | None = None,
 ) -> None:
     """A new token and a new expiry for an open invitation; old links die."""
     token, digest = _new_token()
@@ -269,7 +302,7 @@ def _reissue(
         details=details,
         ip=ip,
     )
-    _queue_email(invitation, token)
+    _queue_email(invitation, token, uses_sso=uses_sso)
 
 
 @transaction.atomic
@@ -327,6 +360,7 @@ def invitations_create(
         )
     }
     domain_verified = _domain_checker(organization)
+    uses_sso = sso_is_live(organization)
     now = timezone.now()
 
     outcomes: list[InviteOutcome] = []
@@ -391,7 +425,14 @@ def invitations_create(
         existing = open_invitations.get(email)
         if existing is not None:
             was_expired = _is_expired(existing, now)
-            _reissue(existing, role=role, actor=actor, ip=ip, why="invited again")
+            _reissue(
+                existing,
+                role=role,
+                actor=actor,
+                ip=ip,
+                why="invited again",
+                uses_sso=uses_sso,
+            )
             detail = (
                 _(
                     "Already invited: the invitation had expired, so a new link "
@@ -443,7 +484,7 @@ def invitations_create(
             },
             ip=ip,
         )
-        _queue_email(invitation, token)
+        _queue_email(invitation, token, uses_sso=uses_sso)
         outcomes.append(
             InviteOutcome(entry, email, "invited", _("Invitation sent."), warning)
         )
@@ -540,25 +581,10 @@ def invitation_revoke(
 # ------------------------------------------------------------------- the email
 
 
-def invitation_email_send(*, invitation_id: int, sealed_token: str) -> bool:
-    """Deliver one invitation email (the task's one service). False if not sent.
-
-    Nothing is sent when the invitation is gone, no longer pending, or its
-    token was replaced since the task was queued: a dead link is never mailed.
-    SMTP errors propagate, so the task retries them.
-    """
-    token = decrypt_secret(sealed_token)
-    invitation = (
-        Invitation.objects.select_related("organization", "role", "invited_by")
-        .filter(pk=invitation_id)
-        .first()
-    )
-    if (
-        invitation is None
-        or invitation.token_hash != token_hash(token)
-        or invitation.state != "pending"
-    ):
-        return False
+def _invitation_message(
+    invitation: Invitation, token: str, *, uses_sso: bool
+) -> tuple[str, str, str]:
+    """The invitation email: subject, text and HTML, with the accept link."""
     organization = invitation.organization
     inviter = invitation.invited_by
     inviter_label = (
@@ -572,33 +598,64 @@ def invitation_email_send(*, invitation_id: int, sealed_token: str) -> bool:
         "role": invitation.role.name,
         "expires_at": invitation.expires_at,
         "accept_url": accept_url(token),
-        "uses_sso": sso_is_live(organization),
+        "uses_sso": uses_sso,
         "email": invitation.email,
     }
-    message = EmailMultiAlternatives(
-        subject=email_subject(
-            _("%(inviter)s invited you to join %(organization)s")
-            % {"inviter": inviter_label, "organization": organization.name}
-        ),
-        body=render_to_string("invitations/email/invitation.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[invitation.email],
+    subject = _("%(inviter)s invited you to join %(organization)s") % {
+        "inviter": inviter_label,
+        "organization": organization.name,
+    }
+    return (
+        subject,
+        render_to_string("invitations/email/invitation.txt", context),
+        render_to_string("invitations/email/invitation.html", context),
     )
-    message.attach_alternative(
-        render_to_string("invitations/email/invitation.html", context), "text/html"
+
+
+def invitation_email_wanted(email: OutboundEmail) -> bool:
+    """Whether an outbox invitation email may still go out: the invitation is
+    pending and its link is the one in the email (never a dead link)."""
+    invitation = Invitation.objects.filter(pk=email.ref.get("invitation_id")).first()
+    return (
+        invitation is not None
+        and invitation.token_hash == email.ref.get("token_hash")
+        and invitation.state == "pending"
     )
-    message.send(fail_silently=False)
+
+
+def invitation_email_sent(email: OutboundEmail) -> None:
+    """Record that an invitation email went out: the counter, and an audit row."""
+    invitation_id = email.ref.get("invitation_id")
     with transaction.atomic():
-        Invitation.objects.filter(pk=invitation.pk).update(
+        Invitation.objects.filter(pk=invitation_id).update(
             last_sent_at=timezone.now(), send_count=F("send_count") + 1
         )
         audit(
             action="invitation.email_sent",
-            organization=organization,
+            organization=email.organization,
             actor=None,
-            target=invitation.email,
-            details={"invitation_id": invitation.pk},
+            target=email.to,
+            details={"invitation_id": invitation_id, "email_id": email.pk},
         )
+
+
+@transaction.atomic
+def invitation_email_requeue(*, invitation_id: int, sealed_token: str) -> bool:
+    """Move an email queued before the outbox (a task message carrying the
+    token, encrypted) into the outbox. False when its link is dead by now."""
+    token = decrypt_secret(sealed_token)
+    invitation = (
+        Invitation.objects.select_related("organization", "role", "invited_by")
+        .filter(pk=invitation_id)
+        .first()
+    )
+    if (
+        invitation is None
+        or invitation.token_hash != token_hash(token)
+        or invitation.state != "pending"
+    ):
+        return False
+    _queue_email(invitation, token)
     return True
 
 

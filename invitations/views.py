@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -37,6 +38,7 @@ from organizations.access import (
     page_number,
     wants_json,
 )
+from organizations.broker import publish_watch
 from organizations.errors import ServiceError
 from organizations.models import Organization
 from organizations.permissions import ROLE_RANK
@@ -81,6 +83,7 @@ def invitation_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
     roles = _role_choices(org)
     form = InviteForm(roles=roles)
     report = None
+    mail_notice = ""
     status = 200
     if request.method == "POST":
         if not org.can("invitations.manage"):
@@ -88,14 +91,20 @@ def invitation_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
         form = InviteForm(request.POST, roles=roles)
         if form.is_valid():
             try:
-                report = invitations_create(
-                    actor_membership=org.membership,
-                    emails=form.cleaned_data["emails"],
-                    role_slug=form.cleaned_data["role"],
-                    ip=client_ip(request),
-                )
+                with publish_watch() as queue:
+                    report = invitations_create(
+                        actor_membership=org.membership,
+                        emails=form.cleaned_data["emails"],
+                        role_slug=form.cleaned_data["role"],
+                        ip=client_ip(request),
+                    )
             except ServiceError as exc:
                 form.add_error("emails", str(exc))
+            else:
+                if queue.failed:
+                    mail_notice = _mail_waiting_sentence(
+                        report.invited_count + report.resent_count
+                    )
         if report is None:
             status = 400
         else:
@@ -116,6 +125,7 @@ def invitation_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
         {
             "form": form,
             "report": report,
+            "mail_notice": mail_notice,
             "page": page,
             "state": state,
             "states": STATES,
@@ -125,6 +135,18 @@ def invitation_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
     )
 
 
+def _mail_waiting_sentence(count: int) -> str:
+    """What a page says when the emails could not be handed to the task queue:
+    they are in the outbox and go out when the queue is back."""
+    return ngettext(
+        "Invited %(count)d person; the email is queued and will be sent when the "
+        "mail queue is back.",
+        "Invited %(count)d people; the emails are queued and will be sent when "
+        "the mail queue is back.",
+        count,
+    ) % {"count": count}
+
+
 def _admin_action(request: HttpRequest, org: OrgContext, invitation_id: int, action):
     invitation = get_object_or_404(
         Invitation.objects.select_related("role"),
@@ -132,15 +154,16 @@ def _admin_action(request: HttpRequest, org: OrgContext, invitation_id: int, act
         organization=org.organization,
     )
     try:
-        action(
-            actor_membership=org.membership,
-            invitation=invitation,
-            ip=client_ip(request),
-        )
+        with publish_watch() as queue:
+            action(
+                actor_membership=org.membership,
+                invitation=invitation,
+                ip=client_ip(request),
+            )
     except ServiceError as exc:
         messages.error(request, str(exc))
         return None
-    return invitation
+    return invitation, bool(queue.failed)
 
 
 @require_POST
@@ -148,16 +171,28 @@ def _admin_action(request: HttpRequest, org: OrgContext, invitation_id: int, act
 def invitation_resend_view(
     request: HttpRequest, org: OrgContext, invitation_id: int
 ) -> HttpResponse:
-    invitation = _admin_action(request, org, invitation_id, invitation_resend)
-    if invitation is not None:
-        messages.success(
-            request,
-            _(
-                "A new invitation link was sent to %(email)s; the previous one no "
-                "longer works."
+    done = _admin_action(request, org, invitation_id, invitation_resend)
+    if done is not None:
+        invitation, mail_waiting = done
+        names = {"email": invitation.email}
+        if mail_waiting:
+            messages.warning(
+                request,
+                _(
+                    "A new invitation link for %(email)s is queued and will be sent "
+                    "when the mail queue is back; the previous one no longer works."
+                )
+                % names,
             )
-            % {"email": invitation.email},
-        )
+        else:
+            messages.success(
+                request,
+                _(
+                    "A new invitation link was sent to %(email)s; the previous one "
+                    "no longer works."
+                )
+                % names,
+            )
     return redirect("invitation_list", org.organization.login_path)
 
 
@@ -166,8 +201,9 @@ def invitation_resend_view(
 def invitation_revoke_view(
     request: HttpRequest, org: OrgContext, invitation_id: int
 ) -> HttpResponse:
-    invitation = _admin_action(request, org, invitation_id, invitation_revoke)
-    if invitation is not None:
+    done = _admin_action(request, org, invitation_id, invitation_revoke)
+    if done is not None:
+        invitation, _mail_waiting = done
         messages.success(
             request,
             _("The invitation for %(email)s was revoked; its link no longer works.")

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from organizations.models import AuditEvent, Organization
+from organizations.models import AuditEvent, Organization, OutboundEmail
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -130,3 +130,49 @@ class AuditEventAdmin(ReadOnlyAdmin):
     def by(self, obj: AuditEvent) -> str:
         """Who acted besides a member: "support", "idp", "hand"."""
         return str(obj.details.get("by", "")) if isinstance(obj.details, dict) else ""
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(ReadOnlyAdmin):
+    """The outbox: what was sent, what waits, and what was given up and why.
+    The body (which may hold a working link) is never shown."""
+
+    list_display = (
+        "created_at",
+        "kind",
+        "to",
+        "organization",
+        "status",
+        "attempts",
+        "sent_at",
+        "last_error",
+    )
+    list_filter = ("status", "kind", "created_at")
+    list_select_related = ("organization",)
+    search_fields = (
+        "=to",
+        "subject",
+        "organization__name",
+        "=organization__login_path",
+    )
+    search_help_text = _(
+        "The recipient's address (exact), the subject, or the organization's "
+        "name or login path (exact)."
+    )
+    show_full_result_count = False
+    fields = (
+        "kind",
+        "organization",
+        "to",
+        "subject",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "claimed_until",
+        "last_error",
+        "created_at",
+        "sent_at",
+        "dedupe_key",
+        "ref",
+    )
+    readonly_fields = fields

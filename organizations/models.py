@@ -88,3 +88,58 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target}"
+
+
+class OutboundEmail(models.Model):
+    """One email the product sends, written in the transaction that decided to
+    send it (the outbox). ``organizations.mail`` writes, sends and retries it.
+
+    The body may hold a working link (an invitation, a password reset), so it
+    is kept encrypted (``organizations.crypto``) and emptied once the email is
+    sent or given up; the rest is metadata for support staff.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (gave up)"
+        CANCELLED = "cancelled", "Cancelled"
+
+    kind = models.CharField(max_length=40)
+    organization = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    to = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=255)
+    # Fernet token of {"text": ..., "html": ...}; "" once sent or given up.
+    body_sealed = models.TextField(blank=True)
+    # What the sender's app needs to decide at send time whether the email is
+    # still wanted, and to record that it went out (ids, a token's hash).
+    ref = models.JSONField(default=dict, blank=True)
+    # A newer email with the same key replaces an older one not sent yet.
+    dedupe_key = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # A sender holds the row until then; a sender that died lets it go.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["dedupe_key"]),
+            models.Index(fields=["created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.to} ({self.status})"

@@ -30,7 +30,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
@@ -55,15 +54,18 @@ from connections.checks_steps import (
 from connections.models import Connection, ConnectionCheck, ConnectionConfig
 from connections.outbound_guard import as_probe
 from connections.services.connections import SUPPORT_PERMISSION
+from organizations.broker import task_publish
 from organizations.errors import ServiceError
+from organizations.mail import email_enqueue
 from organizations.services import audit, require_perm, require_support
-from organizations.text import email_subject
 from organizations.transactions import atomic_with_retry
 from rolemapping.models import Membership
 
 __all__ = [
     "CHECK_SOFT_TIME_LIMIT",
     "CHECK_TIME_LIMIT",
+    "HEALTH_EMAIL_KIND",
+    "NOT_QUEUED",
     "check_deadline",
     "check_steps_for_display",
     "checks_fail_overdue",
@@ -79,6 +81,11 @@ logger = logging.getLogger(__name__)
 Kind = ConnectionCheck.Kind
 Status = ConnectionCheck.Status
 Health = Connection.Health
+
+# The code a check failed because the broker refused it carries (result["code"]).
+NOT_QUEUED = "task_queue_unreachable"
+# The outbox's name for the "connection failing" email (organizations.mail).
+HEALTH_EMAIL_KIND = "connection_health_failing"
 
 _FINISHED = (Status.PASSED, Status.FAILED)
 _IN_PROGRESS = (Status.QUEUED, Status.RUNNING)
@@ -146,20 +153,23 @@ def _overdue(now: datetime) -> Q:
 
 
 def _enqueue_check(check_id: int) -> None:
-    """Queue the task; if the broker is down, fail the check with a sentence."""
+    """Queue the task; if the broker is down, fail the check at once, saying
+    so (never "queued" for a check no worker will see)."""
     from connections.tasks import connection_check_run as task
 
-    try:
-        task.delay(check_id)
-    except Exception:
-        logger.exception("Could not queue connection check %s", check_id)
-        _check_fail(
-            check_id,
-            _("The check could not be started: the task queue is unavailable."),
-            _(
-                "Try again in a minute. If it keeps failing, check that the broker "
-                "(CELERY_BROKER_URL) and a Celery worker are running."
-            ),
+    if task_publish(task, check_id):
+        return
+    check = _check_fail(
+        check_id,
+        _("The check could not be queued: the task queue (broker) is not reachable."),
+        _(
+            "Try again when it is back. If it keeps failing, check that the "
+            "broker (CELERY_BROKER_URL) and a Celery worker are running."
+        ),
+    )
+    if check is not None:
+        ConnectionCheck.objects.filter(pk=check_id).update(
+            result={**check.result, "code": NOT_QUEUED}
         )
 
 
@@ -462,7 +472,7 @@ def _health_record(
             target=connection.name,
             details=details,
         )
-        transaction.on_commit(lambda: _email_owner_health_failing(check.pk))
+        _email_owner_health_failing(check)
     else:
         audit(
             action="connection.health_recovered",
@@ -473,16 +483,12 @@ def _health_record(
         )
 
 
-def _email_owner_health_failing(check_id: int) -> None:
-    check = (
-        ConnectionCheck.objects.select_related("connection__organization__owner")
-        .filter(pk=check_id)
-        .first()
-    )
-    if check is None:
-        return
+def _email_owner_health_failing(check: ConnectionCheck) -> None:
+    """Tell the owner, through the outbox, that the live connection fails its
+    checks; written with the health change, sent once it commits."""
     connection = check.connection
     org = connection.organization
+    owner = User.objects.only("email").get(pk=org.owner_id)
     site = str(settings.SITE_URL).rstrip("/")
     context = {
         "organization": org,
@@ -494,25 +500,20 @@ def _email_owner_health_failing(check_id: int) -> None:
         "connection_url": site
         + reverse("connection_detail", args=[org.login_path, connection.pk]),
     }
-    try:
-        send_mail(
-            subject=email_subject(
-                _("SSO connection '%(connection)s' of %(organization)s is failing")
-                % {"connection": connection.name, "organization": org.name}
-            ),
-            message=render_to_string(
-                "connections/email/connection_health_failing.txt", context
-            ),
-            html_message=render_to_string(
-                "connections/email/connection_health_failing.html", context
-            ),
-            from_email=None,
-            recipient_list=[org.owner.email],
-        )
-    except Exception:
-        # The failure is audited and on the overview; a mail outage must not
-        # undo that or crash the worker.
-        logger.exception("Could not email the owner about check %s", check_id)
+    email_enqueue(
+        to=owner.email,
+        subject=_("SSO connection '%(connection)s' of %(organization)s is failing")
+        % {"connection": connection.name, "organization": org.name},
+        text=render_to_string(
+            "connections/email/connection_health_failing.txt", context
+        ),
+        html=render_to_string(
+            "connections/email/connection_health_failing.html", context
+        ),
+        kind=HEALTH_EMAIL_KIND,
+        organization=org,
+        ref={"connection_id": connection.pk, "check_id": check.pk},
+    )
 
 
 @transaction.atomic

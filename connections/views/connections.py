@@ -21,6 +21,7 @@ from connections.forms import ConnectionForm, PublishForm
 from connections.models import Connection, ConnectionCheck
 from connections.selectors import refusals_before_idp, signin_attempts_page
 from connections.services.checks import (
+    NOT_QUEUED,
     check_deadline,
     check_steps_for_display,
     checks_fail_overdue,
@@ -286,7 +287,21 @@ def connection_test(
             return JsonResponse({"error": str(exc), "code": exc.code}, status=400)
         messages.error(request, str(exc))
         return redirect("connection_detail", org.organization.login_path, connection.pk)
-    if wants_json(request):
+    # On commit the check was queued, or failed at once because the task
+    # queue refused it (or, without a broker, it ran): read what it is now.
+    check.refresh_from_db()
+    if check.result.get("code") == NOT_QUEUED:
+        sentence = _(
+            "The check could not be queued: the task queue (broker) is not "
+            "reachable. Try again when it is back."
+        )
+        if wants_json(request):
+            summary = _check_summary(check, org) or {}
+            return JsonResponse(
+                {**summary, "error": sentence, "code": NOT_QUEUED}, status=503
+            )
+        messages.error(request, sentence)
+    elif wants_json(request):
         return JsonResponse(_check_summary(check, org), status=202)
     return redirect(
         "check_detail", org.organization.login_path, connection.pk, check.pk

@@ -19,10 +19,11 @@ from .helpers import PASSPHRASE
 pytestmark = pytest.mark.django_db
 
 
-def test_a_password_reset_proves_the_address(client):
+def test_a_password_reset_proves_the_address(client, committed):
     make_user("founder@acme.test", proven=False)
     mail.outbox.clear()
-    client.post(reverse("password_reset"), {"email": "founder@acme.test"})
+    with committed():
+        client.post(reverse("password_reset"), {"email": "founder@acme.test"})
     link = next(
         line for line in mail.outbox[0].body.splitlines() if "/accounts/reset/" in line
     )

@@ -20,7 +20,7 @@ from connections.services.checks import (
     connection_check_start,
     connection_health_checks_start,
 )
-from organizations.models import AuditEvent
+from organizations.models import AuditEvent, OutboundEmail
 from tests.connections.conftest import (
     CLIENT_ID,
     SECRET,
@@ -112,7 +112,7 @@ def test_a_broker_outage_fails_the_check_with_a_sentence(
     def down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.connection_check_run, "delay", down)
+    monkeypatch.setattr(tasks.connection_check_run, "apply_async", down)
     connection = make_connection(owner_membership, ISSUER)
     with django_capture_on_commit_callbacks(execute=True):
         check = connection_check_start(
@@ -120,7 +120,9 @@ def test_a_broker_outage_fails_the_check_with_a_sentence(
         )
     check.refresh_from_db()
     assert check.status == "failed"
-    assert "task queue is unavailable" in check.steps[0]["detail"]
+    assert check.result["code"] == "task_queue_unreachable"
+    assert "the task queue (broker) is not reachable" in check.steps[0]["detail"]
+    assert "Try again when it is back" in check.steps[0]["fix"]
 
 
 def test_an_undecryptable_secret_fails_the_check_with_a_sentence(
@@ -186,6 +188,9 @@ def test_passing_to_failing_is_audited_emailed_and_shown_on_the_overview(
     assert live.name in message.subject
     assert "Client credentials" in message.body
     assert SECRET not in message.body + str(message.alternatives)
+    assert list(OutboundEmail.objects.values_list("kind", "status")) == [
+        ("connection_health_failing", "sent")
+    ]
     # The overview's health block.
     alerts = connections_failing_health(org)
     assert [c.pk for c in alerts] == [live.pk]

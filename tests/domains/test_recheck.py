@@ -8,7 +8,7 @@ from django.core import mail
 from domains.models import Domain
 from domains.services import org_has_verified_domain, verified_domain_org
 from domains.tasks import domains_recheck_all
-from organizations.models import AuditEvent
+from organizations.models import AuditEvent, OutboundEmail
 
 
 @pytest.fixture
@@ -67,6 +67,10 @@ def test_a_record_gone_for_three_checks_fails_the_domain_and_emails_the_owner(
     assert verified.token not in email.body
     html, _mime = email.alternatives[0]
     assert "acme.test" in html and verified.token not in html
+    # Through the outbox, written with the failure and sent once it committed.
+    assert list(OutboundEmail.objects.values_list("kind", "status")) == [
+        ("domain_failed", "sent")
+    ]
 
 
 def test_a_record_back_after_a_miss_resets_the_count(
