@@ -75,6 +75,8 @@ def _setting(name: str, default: Any) -> Any:
 
 # Outbound refusals that mean the IdP is not answering now (outbound_guard).
 IDP_PAUSED_KINDS = frozenset({"circuit_open", "busy"})
+# A discovery document that failed is not fetched again for this long.
+DISCOVERY_FAILURE_PAUSE = 30
 # A discovery document is fetched anew for a key set that moved at most this
 # often per connection (seconds).
 DISCOVERY_REFRESH_INTERVAL = 60
@@ -109,9 +111,12 @@ class ConnectionCache:
 
 
 def provider_cache_forget(connection_id: int, issuer: str) -> None:
-    """Drop a connection's cached discovery document for ``issuer``: the next
-    sign-in reads the IdP's current one (after a passing check, say)."""
-    ConnectionCache(connection_id).delete(cache_key("discovery", issuer))
+    """Drop a connection's cached discovery document for ``issuer`` (and a
+    recent failure to fetch one): the next sign-in reads the IdP's current one
+    (after a passing check, say)."""
+    cache = ConnectionCache(connection_id)
+    cache.delete(cache_key("discovery", issuer))
+    cache.delete("discovery-failed")
 
 
 @dataclass(frozen=True)
@@ -159,14 +164,27 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         """The IdP's discovery document, from the cache when it is there
         (``refresh``: fetched anew, and cached for the next sign-ins)."""
         if self._metadata is None or refresh:
-            self._metadata = fetch_metadata(
-                outbound.fetch,
-                self._config().issuer_url,
-                cache=self.cache,
-                ttl=int(_setting("SSO_DISCOVERY_TTL", 3600)),
-                allow_insecure=bool(_setting("SSO_ALLOW_INSECURE_ISSUERS", False)),
-                refresh=refresh,
-            )
+            # A document that failed moments ago is not asked for again on every
+            # anonymous sign-in start: the same refusal, for a short while.
+            failed = self.cache.get("discovery-failed")
+            if isinstance(failed, dict) and not refresh:
+                raise OIDCError(failed["step"], failed["detail"], failed["fix"])
+            try:
+                self._metadata = fetch_metadata(
+                    outbound.fetch,
+                    self._config().issuer_url,
+                    cache=self.cache,
+                    ttl=int(_setting("SSO_DISCOVERY_TTL", 3600)),
+                    allow_insecure=bool(_setting("SSO_ALLOW_INSECURE_ISSUERS", False)),
+                    refresh=refresh,
+                )
+            except OIDCError as exc:
+                self.cache.add(
+                    "discovery-failed",
+                    {"step": exc.step, "detail": exc.detail, "fix": exc.fix},
+                    DISCOVERY_FAILURE_PAUSE,
+                )
+                raise
         return self._metadata
 
     def _moved_key_set(self, metadata: ProviderMetadata) -> ProviderMetadata | None:

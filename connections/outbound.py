@@ -24,10 +24,12 @@ are logged: never query strings, bodies, headers or credentials. An error's
 
 from __future__ import annotations
 
+import base64
 import codecs
 import contextlib
 import contextvars
 import functools
+import html
 import http
 import ipaddress
 import json
@@ -892,9 +894,15 @@ def _safe_excerpt(response: OutboundResponse, secrets: list[str]) -> str:
             text = ": ".join(v for f in fields if isinstance(v := doc.get(f), str))
     elif content_type.startswith("text/plain"):
         text = response.content[:1000].decode("utf-8", errors="replace")
-    text = " ".join(_CONTROL_RE.sub(" ", text).split())
-    # Redact before truncating, so no prefix of a secret survives the cut.
-    return _clean(redact(text, secrets), _EXCERPT_LENGTH)
+    # Redact before folding whitespace (a secret may hold two spaces) and
+    # before truncating, so no prefix of a secret survives the cut.
+    text = " ".join(_CONTROL_RE.sub(" ", redact(text, secrets)).split())
+    return _clean(text, _EXCERPT_LENGTH)
+
+
+def basic_credentials(user: str, password: str) -> str:
+    """What HTTP Basic authentication sends for ``user`` and ``password``."""
+    return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def secret_spellings(secret: str) -> set[str]:
@@ -905,6 +913,7 @@ def secret_spellings(secret: str) -> set[str]:
     for base in {secret, unquote(secret), unquote_plus(secret)}:
         spellings |= {
             base,
+            html.escape(base),
             quote_plus(base),
             quote(base, safe=""),
             unquote_plus(base),
@@ -929,6 +938,8 @@ def _secret_values(
     values: list[str] = []
     if auth is not None:
         values.append(str(auth[1]))
+        # An IdP or a proxy may echo the Authorization header itself.
+        values.append(basic_credentials(str(auth[0]), str(auth[1])))
     for key, value in (data or {}).items():
         if key not in _PUBLIC_FORM_FIELDS:
             values.append(str(value))

@@ -49,7 +49,7 @@ from connections.oidc.errors import (
 )
 from connections.oidc.jwks import ASYMMETRIC_ALGS, key_problem
 from connections.oidc.tokens import accepted_algs
-from connections.outbound import redact
+from connections.outbound import basic_credentials, redact
 
 # OAuth error codes a token endpoint gives only after it authenticated the
 # client: the credentials are right, the client_credentials grant is just not
@@ -497,7 +497,15 @@ class _Run:
             return error, ""
         # Redact every spelling of the secret before cutting, so no prefix of
         # it can survive: an IdP may quote what it received, decoded or not.
-        cleaned = redact(_CONTROL_RE.sub(" ", description), [self.inputs.client_secret])
+        inputs = self.inputs
+        sent = client_auth(
+            "client_secret_basic", inputs.client_id, inputs.client_secret
+        )
+        assert sent.basic is not None
+        cleaned = _CONTROL_RE.sub(
+            " ",
+            redact(description, [inputs.client_secret, basic_credentials(*sent.basic)]),
+        )
         return error, _clean(cleaned, 160)
 
     def step_scopes_claims(self) -> Step:

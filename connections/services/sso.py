@@ -25,6 +25,7 @@ person can give their admin. Events and audit rows never hold a token.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from collections.abc import Mapping
@@ -73,7 +74,7 @@ __all__ = [
     "flow_targets",
     "new_reference",
     "signin_complete",
-    "signin_refusal_before_idp_record",
+    "signin_refusal_limited_record",
     "signin_event_record",
     "signin_test_preview",
     "signin_test_record",
@@ -86,6 +87,8 @@ _REFERENCE_LENGTH = 10
 _MAX_DETAIL_CHARS = 2000
 # Refusals before the IdP: one recorded per address, organization and reason.
 PRE_IDP_RECORD_INTERVAL = 60
+# ... and at most this many such rows per organization in that interval.
+PRE_IDP_RECORD_CAP = 30
 # Claims never shown in a test sign-in's summary: single-use or hash values
 # that mean nothing to an admin.
 _HIDDEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "s_hash"})
@@ -176,7 +179,21 @@ def signin_event_record(
     )
 
 
-def signin_refusal_before_idp_record(
+def _address_bucket(ip: str | None) -> str:
+    """The unit a client is rate-limited by: an IPv4 address, or the /64 an
+    IPv6 address is in (one host can hold all of a /64)."""
+    if not ip:
+        return "-"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return "-"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def signin_refusal_limited_record(
     *,
     organization: Organization,
     connection: Connection | None,
@@ -184,16 +201,29 @@ def signin_refusal_before_idp_record(
     detail: str,
     ip: str | None,
     reference: str,
+    reached_idp: bool = False,
 ) -> SignInEvent | None:
-    """Record a sign-in refused before the browser went to the IdP, at most once
-    per address, organization and reason per ``PRE_IDP_RECORD_INTERVAL``.
+    """Record a refusal anyone can cause, without letting anyone fill the table.
 
-    Anyone can cause these (a link with a wrong ``iss``), so unauthenticated
-    requests must not fill the table or cost a write each: the rest are only
-    logged. Returns None when this one was not recorded.
+    For a sign-in refused before the browser went to the IdP (a link with a
+    wrong ``iss``), a callback with a state we did not issue or already used,
+    or an IdP error response (whose text is the sender's): at most once per
+    client address (an IPv6 /64), organization and reason per
+    ``PRE_IDP_RECORD_INTERVAL``, and at most ``PRE_IDP_RECORD_CAP`` such rows
+    per organization in that interval. The rest are only logged. Returns None
+    when this one was not recorded.
     """
-    key = f"sso:pre-idp:{organization.pk}:{_storable(step, 40)}:{ip or '-'}"
+    org_key = f"sso:refusals:{organization.pk}"
+    key = f"{org_key}:{_storable(step, 40)}:{_address_bucket(ip)}"
     if not cache.add(key, 1, PRE_IDP_RECORD_INTERVAL):
+        return None
+    cache.add(org_key, 0, PRE_IDP_RECORD_INTERVAL)
+    try:
+        recorded = cache.incr(org_key)
+    except ValueError:  # expired between add and incr: a new interval
+        cache.add(org_key, 1, PRE_IDP_RECORD_INTERVAL)
+        recorded = 1
+    if recorded > PRE_IDP_RECORD_CAP:
         return None
     return signin_event_record(
         organization=organization,
@@ -203,7 +233,7 @@ def signin_refusal_before_idp_record(
         detail=detail,
         ip=ip,
         reference=reference,
-        reached_idp=False,
+        reached_idp=reached_idp,
     )
 
 

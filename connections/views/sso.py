@@ -55,7 +55,7 @@ from connections.services.sso import (
     flow_targets,
     new_reference,
     signin_event_record,
-    signin_refusal_before_idp_record,
+    signin_refusal_limited_record,
     signin_test_preview,
     signin_test_record,
     signin_test_steps,
@@ -237,22 +237,25 @@ def _fail(
     subject: str = "",
     email: str = "",
     before_idp: bool = False,
+    anyone_can_send: bool = False,
 ) -> HttpResponse:
     """Record a failed attempt and show the person a page with its reference.
 
-    ``before_idp``: refused before the browser went to the IdP, which anyone
-    can cause; recorded apart and rate-limited, and without a reference on the
-    page when this one was not recorded.
+    ``before_idp``: refused before the browser went to the IdP. That, and
+    ``anyone_can_send`` (a response anyone can forge or replay: an unknown or
+    used state, an IdP error), are recorded rate-limited, and the page shows
+    no reference when this one was not recorded.
     """
     reference = new_reference()
-    if organization is not None and before_idp:
-        recorded = signin_refusal_before_idp_record(
+    if organization is not None and (before_idp or anyone_can_send):
+        recorded = signin_refusal_limited_record(
             organization=organization,
             connection=connection,
             step=step,
             detail=detail,
             ip=client_ip(request),
             reference=reference,
+            reached_idp=not before_idp,
         )
         reference = reference if recorded is not None else ""
     elif organization is not None:
@@ -711,8 +714,9 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             )
             if description:
                 detail = _(
-                    "The identity provider answered with error '%(code)s': "
-                    "%(description)s"
+                    "The identity provider answered with error '%(code)s' and this "
+                    "description (error responses are not signed, so it may not "
+                    "come from the provider): %(description)s"
                 ) % {"code": code, "description": description}
             else:
                 detail = _("The identity provider answered with error '%(code)s'.") % {
@@ -749,6 +753,8 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             detail=exc.detail,
             message=str(FLOW_MESSAGES.get(exc.step, FLOW_MESSAGES["state_unknown"])),
             is_test=bool(target and target.is_test),
+            # Anyone holding a state (issued to them, or replayed) can send these.
+            anyone_can_send=True,
         )
 
     def _protocol_failure(self, exc: OIDCError) -> HttpResponse:
@@ -769,6 +775,8 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             detail=exc.message,
             message=message,
             status=status,
+            # An error response is not signed: its text is the sender's.
+            anyone_can_send=exc.step == "idp_error",
         )
 
     def _test_signin(self) -> HttpResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from email.utils import formatdate
@@ -335,3 +336,32 @@ def test_the_check_form_encodes_the_secret_in_basic_auth_as_a_sign_in_does():
     )
     (token_call,) = [c for c in fetch.calls if c["url"] == DOC["token_endpoint"]]
     assert token_call["auth"] == ("cid", quote(AWKWARD_SECRET, safe=""))
+
+
+def test_basic_credentials_echoed_in_an_error_are_redacted():
+    # From a security review: an IdP or proxy that echoes the Authorization
+    # header put the whole "Basic <base64 id:secret>" on the check page.
+    basic = base64.b64encode(f"cid:{quote(SECRET, safe='')}".encode()).decode()
+    body = {"error": "invalid_client", "error_description": f"got Basic {basic}"}
+    outcome = run_check(
+        inputs(),
+        policy=CheckPolicy(),
+        fetch=FakeIdP(token=_oauth_error(401, body)),
+        resolve=public_resolver,
+    )
+    assert basic not in steps(outcome)["client_credentials"].detail
+
+
+def test_an_html_escaped_secret_is_redacted():
+    secret = "a&b<c>SECRET-tail-0123"
+    body = {
+        "error": "invalid_client",
+        "error_description": "bad secret a&amp;b&lt;c&gt;SECRET-tail-0123",
+    }
+    outcome = run_check(
+        inputs(client_secret=secret),
+        policy=CheckPolicy(),
+        fetch=FakeIdP(token=_oauth_error(401, body)),
+        resolve=public_resolver,
+    )
+    assert "SECRET-tail-0123" not in steps(outcome)["client_credentials"].detail

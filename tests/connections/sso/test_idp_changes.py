@@ -135,3 +135,15 @@ def test_a_passing_check_makes_the_next_sign_in_read_the_current_discovery(
     client, _ = _sign_in(fake_idp)
     assert signed_in_user_id(client) is not None
     assert fake_idp.count(DISCOVERY) == 1
+
+
+def test_a_failing_discovery_document_is_not_fetched_for_every_anonymous_start(
+    acme, acme_connection, fake_idp
+):
+    # From a security review: each anonymous GET /sso/login/<org>/ made one
+    # request to an IdP whose discovery document was failing.
+    fake_idp.metadata_changes = {"issuer": fake_idp.issuer + "/moved"}
+    for _ in range(40):
+        response = Client().get("/sso/login/acme/")
+        assert response.status_code == 400
+    assert fake_idp.count(DISCOVERY) == 1
