@@ -18,7 +18,9 @@ from organizations.models import Organization
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_healthz_and_readyz(client, db):
+def test_healthz_and_readyz(client, db, settings):
+    # The worker is the e2e journeys' to prove (tests/e2e): none runs here.
+    settings.CELERY_BROKER_URL = ""
     assert client.get("/healthz").json() == {"status": "ok"}
     response = client.get("/readyz")
     assert response.status_code == 200
@@ -60,7 +62,7 @@ def test_readyz_reports_a_missing_worker_when_a_broker_is_configured(
     from config.celery import app
 
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
-    monkeypatch.setattr(app.control, "ping", lambda timeout: [])
+    monkeypatch.setattr(app.control, "ping", lambda timeout, limit: [])
     monkeypatch.setattr("config.health._broker", lambda: "ok")
     response = client.get("/readyz")
     assert response.status_code == 503
