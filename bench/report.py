@@ -72,6 +72,24 @@ class IsolationWindow:
 
 
 @dataclass
+class SQLiteRun:
+    """Section 9, one configuration: our app as `make run` serves it, on a
+    fresh SQLite file, with ``settings`` as the app read them."""
+
+    label: str
+    server: str
+    settings: dict[str, str]
+    # "same person" and "different people", each its own window.
+    loads: dict[str, LoadResult]
+    # From the server's log, per window: answers of 500 or above; whether it
+    # says "database is locked".
+    server_5xx: dict[str, int]
+    locked: dict[str, bool]
+    # The run that holds section 9's target (ours, not the comparison).
+    target: bool
+
+
+@dataclass
 class Report:
     """Everything one run measured."""
 
@@ -82,6 +100,7 @@ class Report:
     latency_rounds: int = 0
     latency: list[LatencyPoint] = field(default_factory=list)
     isolation: list[IsolationWindow] = field(default_factory=list)
+    sqlite: list[SQLiteRun] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     loads: dict[str, LoadResult] = field(default_factory=dict)
     idp_requests: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -626,6 +645,116 @@ def _isolation(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
     return text, targets
 
 
+def _sqlite(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
+    """Section 9: concurrent sign-ins on the embedded SQLite, as `make run`."""
+    runs = report.sqlite
+    if not runs:
+        return "Not measured in this run.", []
+    rows = [
+        [
+            run.label,
+            people,
+            load.clients,
+            f"{load.elapsed_s:.1f}",
+            load.signins,
+            f"{load.per_second:.1f}",
+            load.errors,
+            _ms(percentile(load.signin_s, 50)),
+            _ms(percentile(load.signin_s, 95)),
+            _ms(percentile(load.callback_s, 50)),
+            _ms(percentile(load.callback_s, 95)),
+            run.server_5xx.get(people, 0),
+            "yes" if run.locked.get(people) else "no",
+        ]
+        for run in runs
+        for people, load in run.loads.items()
+    ]
+    window = next(iter(runs[0].loads.values())).window_s if runs[0].loads else 0.0
+    names = list(dict.fromkeys(name for run in runs for name in run.settings))
+    text = (
+        f"Our app as `make run` serves it (`manage.py {runs[0].server}`, "
+        "`DEBUG=True`, after `migrate`), each configuration on a fresh SQLite "
+        "file, signing in through the same test IdP. Each client signs in again "
+        f"as soon as its last sign-in ends, for {window:g} s per row: all the "
+        "same person, then each their own. An error is a sign-in that did not "
+        "end signed in (any other answer than the expected redirect or page, a "
+        "500 included, or a connection error). The last two columns are from "
+        "the server's log during the row's window.\n\n"
+        + _table(
+            [
+                "settings",
+                "people",
+                "clients",
+                "seconds",
+                "sign-ins",
+                "sign-ins/s",
+                "errors",
+                "whole sign-in p50 ms",
+                "p95 ms",
+                "callback p50 ms",
+                "p95 ms",
+                "answers >= 500 in the log",
+                '"database is locked" in the log',
+            ],
+            rows,
+        )
+        + "\n\nThe settings, as the app read them:\n\n"
+        + _table(
+            ["setting", *(run.label for run in runs)],
+            [
+                [name, *(f"`{run.settings.get(name, '')}`" for run in runs)]
+                for name in names
+            ],
+        )
+    )
+    samples = [
+        f"{run.label}, {people}: {sample}"
+        for run in runs
+        for people, load in run.loads.items()
+        for sample in load.error_samples
+    ]
+    if samples:
+        text += "\n\nErrors: " + "; ".join(samples)
+    targets = []
+    for run in runs:
+        if not run.target:
+            continue
+        loads = list(run.loads.values())
+        errors = sum(load.errors for load in loads)
+        attempts = sum(load.signins + load.errors for load in loads)
+        clients = max((load.clients for load in loads), default=0)
+        targets.append(
+            (
+                f"SQLite (`make run`): errors under {clients} concurrent sign-ins: 0",
+                f"{errors} in {attempts} attempts ("
+                + ", ".join(
+                    f"{people}: {load.errors} of {load.signins + load.errors}"
+                    for people, load in run.loads.items()
+                )
+                + ")",
+                errors == 0 and bool(loads) and all(load.signins for load in loads),
+            )
+        )
+    return text, targets
+
+
+SQLITE_TITLE = "9. SQLite, the embedded default: concurrent sign-ins"
+
+
+def sqlite_summary(runs: list[SQLiteRun]) -> str:
+    """Section 9 and its target, for `python -m bench.sqlite`."""
+    report = Report(clients=0, window_s=0.0, rounds=0, sqlite=runs)
+    body, targets = _sqlite(report)
+    return (
+        f"## {SQLITE_TITLE}\n\n{body}\n\n"
+        + _table(
+            ["target", "result", "verdict"],
+            [[name, result, _verdict(ok)] for name, result, ok in targets],
+        )
+        + "\n"
+    )
+
+
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
 
@@ -887,6 +1016,7 @@ def render(report: Report) -> str:
         ("6. Checks at scale", _checks),
         ("7. IdP latency: ours and stock deployed as ours", _latency),
         ("8. Tenant isolation: org B's console while org A's IdP hangs", _isolation),
+        (SQLITE_TITLE, _sqlite),
     ]
     bodies, targets = [], []
     for title, build in sections:

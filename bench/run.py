@@ -5,7 +5,8 @@ Prints the tables and writes docs/performance.md. Every run starts from fresh
 databases (sso_bench, bench_stock) and empty Redis databases 14 (cache) and 15
 (broker), and drops and empties them at the end. The load can be changed with
 BENCH_CLIENTS, BENCH_WINDOW_S, BENCH_ROUNDS, BENCH_LATENCY_WINDOW_S,
-BENCH_LATENCY_ROUNDS and the BENCH_ISOLATION_* knobs (see bench/README.md).
+BENCH_LATENCY_ROUNDS and the BENCH_ISOLATION_* and BENCH_SQLITE_* knobs (see
+bench/README.md).
 """
 
 from __future__ import annotations
@@ -435,6 +436,14 @@ def tenant_isolation(bench: Bench) -> None:
         _stop_idp(process)
 
 
+def sqlite_signins(bench: Bench) -> None:
+    """Section 9: concurrent sign-ins on the embedded SQLite, as `make run`
+    serves it (``python -m bench.sqlite`` runs this phase alone)."""
+    from . import sqlite
+
+    bench.report.sqlite = sqlite.measure(bench.processes, bench.idp)
+
+
 def warm_signin_queries(bench: Bench, email: str) -> dict[str, Any]:
     """Queries of one warm sign-in (start, callback, landing) of each app,
     counted the same way: Django's test client in a process with its settings."""
@@ -571,6 +580,7 @@ PHASES = (
         idp_latency,
     ),
     ("8. tenant isolation: org B's console while org A's IdP hangs", tenant_isolation),
+    ("9. SQLite as `make run` serves it: concurrent sign-ins", sqlite_signins),
     ("scale data: 10,000 organizations, 100,000 domains", scale_data),
     ("3. queries per sign-in, 10,000 organizations", lambda b: signin_queries(b, "b")),
     ("5. email-first routing", routing),
