@@ -13,7 +13,7 @@ Sign-up answers the same whether or not the address has an account, and
 leaves nothing behind that differs (no account, no organization, no login path
 taken); the account's owner is emailed instead. Emails to an address that
 nobody signed in asked for are few: one link a minute, one notice a quarter of
-an hour.
+an hour, ADDRESS_EMAILS_PER_DAY in all a day.
 
 Accounts that sign-up made before PendingSignup (owners with an unproven
 address) prove it by the link the console's banner sends: it works only for
@@ -98,9 +98,13 @@ SIGNUP_LINK_SALT = "accounts.signup-link"
 MAX_TOKEN_LENGTH = 200
 # Emails to an address that nobody signed in asked for (sign-up's links and
 # "someone tried to sign up" notices, the banner's new links): one link a
-# minute, one notice a quarter of an hour, counted per address in the cache.
+# minute, one notice a quarter of an hour, and ADDRESS_EMAILS_PER_DAY of them
+# in all per ADDRESS_EMAILS_WINDOW, counted per address in the cache. Nobody
+# can use the console to flood someone's inbox.
 RESEND_INTERVAL = 60
 SIGNUP_NOTICE_INTERVAL = 15 * 60
+ADDRESS_EMAILS_PER_DAY = 5
+ADDRESS_EMAILS_WINDOW = 24 * 60 * 60
 # Wrong passwords typed on a sign-up link's page before the link stops working.
 SIGNUP_LINK_MAX_FAILURES = 5
 # The outbox's names for accounts' emails (organizations.mail).
@@ -262,7 +266,7 @@ def _signup_pending(
 
 def _signup_attempted(user: User, ip: str | None) -> None:
     """Audit a sign-up for an address that has an account; email its owner
-    (at most once per SIGNUP_NOTICE_INTERVAL)."""
+    (at most once per SIGNUP_NOTICE_INTERVAL, within the daily count)."""
     audit(
         action="user.signup_attempted",
         organization=None,
@@ -278,14 +282,23 @@ def _signup_attempted(user: User, ip: str | None) -> None:
 
 def _address_email_refusal(
     email: str, *, what: Literal["link", "notice"], interval: int
-) -> Literal["", "too_soon"]:
-    """Whether one more email of ``what`` may go to ``email`` now: "" if so
-    (and the interval starts), else why not. At most one per ``interval``
-    seconds for each ``what`` (the cache's add is atomic)."""
+) -> Literal["", "too_soon", "daily_limit"]:
+    """Whether one more email of ``what`` may go to ``email`` now: "" if so,
+    and it is counted; else why not. At most one per ``interval`` seconds
+    for each ``what``, and ADDRESS_EMAILS_PER_DAY of all of them per
+    ADDRESS_EMAILS_WINDOW (from the first). The cache's add and incr are
+    atomic, so requests at once cannot pass the count together."""
     digest = _address_digest(email)
     if not cache.add(f"accounts:mail:{what}:{digest}", True, interval):
         return "too_soon"
-    return ""
+    day = f"accounts:mail:day:{digest}"
+    cache.add(day, 0, ADDRESS_EMAILS_WINDOW)
+    try:
+        sent = cache.incr(day)
+    except ValueError:  # the window ended between add and incr
+        cache.add(day, 1, ADDRESS_EMAILS_WINDOW)
+        sent = 1
+    return "" if sent <= ADDRESS_EMAILS_PER_DAY else "daily_limit"
 
 
 # ------------------------------------------------------ finishing a sign-up
@@ -576,20 +589,29 @@ def _queue_email_proof(user: User) -> None:
 
 @transaction.atomic
 def user_email_proof_resend(*, user: User, ip: str | None = None) -> None:
-    """Email ``user`` a new confirmation link (one a minute at most)."""
+    """Email ``user`` a new confirmation link (one a minute at most, and
+    ADDRESS_EMAILS_PER_DAY a day with sign-up's emails to the address)."""
     if user.email_proven:
         raise ServiceError(
             _("Your email address is already confirmed."),
             code="email_already_proven",
         )
     refusal = _address_email_refusal(user.email, what="link", interval=RESEND_INTERVAL)
-    if refusal:
+    if refusal == "too_soon":
         raise ServiceError(
             _(
                 "A link was sent less than a minute ago. Check your inbox, and your "
                 "spam folder, before asking for another."
             ),
             code="email_proof_too_soon",
+        )
+    if refusal:
+        raise ServiceError(
+            _(
+                "This address was sent as many links today as it may be. Check your "
+                "inbox and your spam folder, or ask again tomorrow."
+            ),
+            code="email_proof_daily_limit",
         )
     audit(
         action="user.email_proof_requested",
