@@ -9,9 +9,12 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from accounts.services import (
             EMAIL_PROOF_KIND,
+            SIGNUP_LINK_KIND,
             SIGNUP_NOTICE_KIND,
             email_proof_email_sent,
             email_proof_email_wanted,
+            signup_link_email_sent,
+            signup_link_email_wanted,
             signup_notice_email_sent,
             signup_notice_email_wanted,
         )
@@ -21,6 +24,11 @@ class AccountsConfig(AppConfig):
             EMAIL_PROOF_KIND,
             still_wanted=email_proof_email_wanted,
             on_sent=email_proof_email_sent,
+        )
+        email_kind_register(
+            SIGNUP_LINK_KIND,
+            still_wanted=signup_link_email_wanted,
+            on_sent=signup_link_email_sent,
         )
         email_kind_register(
             SIGNUP_NOTICE_KIND,

@@ -85,6 +85,29 @@ class SignupForm(NewPasswordForm):
         return self.cleaned_data.get("email", "")
 
 
+class SignupConfirmForm(forms.Form):
+    """The page of a sign-up's emailed link: the password chosen at sign-up,
+    and a new login path when the one asked for was taken meanwhile."""
+
+    password = forms.CharField(
+        label=gettext_lazy("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    login_path = forms.CharField(
+        label=gettext_lazy("Login path"),
+        max_length=100,  # the service says what the limit is, in a sentence
+        help_text=gettext_lazy(
+            "3 to 40 of a-z, 0-9 and '-'. Your team's SSO URL ends with it."
+        ),
+    )
+
+    def __init__(self, *args, ask_login_path: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not ask_login_path:
+            del self.fields["login_path"]
+
+
 class LoginForm(forms.Form):
     """Native sign-in; django-axes holds an account after repeated failures
     from one address (accounts.lockout)."""

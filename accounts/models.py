@@ -1,6 +1,9 @@
-"""People: the user model, whose email address is the login."""
+"""People: the user model, whose email address is the login, and the sign-ups
+waiting for their emailed link."""
 
 from __future__ import annotations
+
+import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -71,3 +74,32 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def email_proven(self) -> bool:
         return self.email_verified_at is not None
+
+
+class PendingSignup(models.Model):
+    """A sign-up waiting for its emailed link (accounts.services.owner_signup).
+
+    Nothing a sign-up asks for exists until the link is opened with the
+    password: not the account, not the organization, not its login path. So a
+    sign-up leaves nothing anyone else can see, whether or not the address had
+    an account (docs/ARCHITECTURE.md, "Security model"). An address may have
+    several, one per link sent; the first confirmed makes the account and ends
+    the others.
+    """
+
+    # Random, and named by the signed token of the link: never guessed, never
+    # reused.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(db_index=True)  # canonical_email's spelling
+    # The password's hash (make_password), never the password: it becomes the
+    # account's.
+    password = models.CharField(max_length=128)
+    org_name = models.CharField(max_length=100)
+    login_path = models.CharField(max_length=40)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    # Wrong passwords typed on the link's page; too many and the row is gone.
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.email

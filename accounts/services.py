@@ -1,31 +1,44 @@
 """Accounts: the owner's sign-up, and proving that an address belongs to
 whoever holds the account.
 
-Sign-up creates the owner and the organization in one step, signs nobody in,
-and emails a link. The link proves the address only when it is opened by
-someone who also holds the account (its password, or a session of it): the
-mailbox's owner did not necessarily choose the password, because anyone can
-type anyone's address into the sign-up form. Until then the account may not
-do what decides who gets into an organization (organizations.permissions),
-and single sign-on never signs into it (connections.services.sso).
+Sign-up creates nothing anyone can see: it keeps what was asked for (the
+password's hash, the organization's name and login path) in a PendingSignup
+and emails a link. The link creates the owner and the organization, in one
+step, when it is opened with the password chosen at sign-up: whoever does so
+holds the mailbox and the password, so the address is proven from the start.
+The link alone does nothing, because anyone can type anyone's address into the
+sign-up form.
 
-Sign-up answers the same whether or not the address has an account, and tells
-the account's owner by email instead. docs/ARCHITECTURE.md, "Security model",
-lists every proof and what it unlocks.
+Sign-up answers the same whether or not the address has an account, and
+leaves nothing behind that differs (no account, no organization, no login path
+taken); the account's owner is emailed instead. Emails to an address that
+nobody signed in asked for are few: one link a minute, one notice a quarter of
+an hour, ADDRESS_EMAILS_PER_DAY in all a day.
+
+Accounts that sign-up made before PendingSignup (owners with an unproven
+address) prove it by the link the console's banner sends: it works only for
+whoever also holds the account (its password, or a session of it). Until
+then the account may not do what decides who gets into an organization
+(organizations.permissions), and single sign-on never signs into it
+(connections.services.sso). docs/ARCHITECTURE.md, "Security model", lists
+every proof and what it unlocks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, Literal
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -34,7 +47,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from accounts.models import User, canonical_email
+from accounts.models import PendingSignup, User, canonical_email
 from domains.names import email_domain
 from domains.services import verified_domain_org
 from organizations.errors import ServiceError
@@ -50,6 +63,7 @@ from organizations.services import (
 __all__ = [
     "EMAIL_PROOF_KIND",
     "PASSWORD_RESET_KIND",
+    "SIGNUP_LINK_KIND",
     "SIGNUP_NOTICE_KIND",
     "AddressBelongsToOrganization",
     "EmailProofLinkError",
@@ -61,10 +75,17 @@ __all__ = [
     "email_proof_token",
     "email_proof_user",
     "owner_signup",
+    "owner_signup_confirm",
     "password_reset_email_queue",
+    "pending_signups_prune",
+    "signup_link_email_sent",
+    "signup_link_email_wanted",
+    "signup_link_token",
+    "signup_login_path_refusal",
     "signup_notice_email_queue",
     "signup_notice_email_sent",
     "signup_notice_email_wanted",
+    "signup_pending",
     "user_email_prove",
     "user_email_prove_by_link",
     "user_email_proof_resend",
@@ -72,14 +93,23 @@ __all__ = [
 ]
 
 EMAIL_PROOF_SALT = "accounts.email-proof"
+SIGNUP_LINK_SALT = "accounts.signup-link"
 # Longer than any link we make; anything longer is not worth verifying.
 MAX_TOKEN_LENGTH = 200
-# One new link a minute, one "someone tried to sign up" email a quarter of an
-# hour: nobody can use the console to flood someone's inbox.
+# Emails to an address that nobody signed in asked for (sign-up's links and
+# "someone tried to sign up" notices, the banner's new links): one link a
+# minute, one notice a quarter of an hour, and ADDRESS_EMAILS_PER_DAY of them
+# in all per ADDRESS_EMAILS_WINDOW, counted per address in the cache. Nobody
+# can use the console to flood someone's inbox.
 RESEND_INTERVAL = 60
 SIGNUP_NOTICE_INTERVAL = 15 * 60
+ADDRESS_EMAILS_PER_DAY = 5
+ADDRESS_EMAILS_WINDOW = 24 * 60 * 60
+# Wrong passwords typed on a sign-up link's page before the link stops working.
+SIGNUP_LINK_MAX_FAILURES = 5
 # The outbox's names for accounts' emails (organizations.mail).
 EMAIL_PROOF_KIND = "email_proof"
+SIGNUP_LINK_KIND = "signup_link"
 SIGNUP_NOTICE_KIND = "signup_notice"
 PASSWORD_RESET_KIND = "password_reset"
 
@@ -127,12 +157,10 @@ class EmailProofLinkError(ServiceError):
 
 @dataclass(frozen=True)
 class SignupResult:
-    """What a sign-up did. ``user`` is None when the address had an account
-    already: the caller answers exactly as for a new one."""
+    """What a sign-up says: the same whether or not the address had an
+    account, so there is nothing else to tell."""
 
     email: str
-    user: User | None
-    organization: Organization | None
 
 
 # ------------------------------------------------------------------- sign-up
@@ -158,25 +186,31 @@ def _sso_is_live(organization: Organization) -> bool:
     return organization.connections.filter(live__isnull=False).exists()
 
 
-@transaction.atomic
-def owner_signup(
-    *, email: str, password: str, org_name: str, login_path: str, ip: str | None
-) -> SignupResult:
-    """Create the owner's account and their organization in one step, and email
-    a link that proves the address.
-
-    Refuses (SignupRefused, naming the field) an address whose domain an
-    organization verified (AddressBelongsToOrganization), a bad organization
-    name or login path. An address that has an account gets the same result
-    as a new one, without a user; its owner is emailed instead.
-    """
-    email = canonical_email(email)
+def _refuse_claimed_domain(email: str) -> None:
     domain = email_domain(email)
     claimed = verified_domain_org(domain) if domain else None
     if domain and claimed is not None:
         raise AddressBelongsToOrganization(
             organization=claimed, domain=domain, sso_live=_sso_is_live(claimed)
         )
+
+
+@transaction.atomic
+def owner_signup(
+    *, email: str, password: str, org_name: str, login_path: str, ip: str | None
+) -> SignupResult:
+    """Ask for the owner's account and their organization: keep what was asked
+    for in a PendingSignup and email the link that makes them
+    (owner_signup_confirm). Nothing else is created, and the login path is not
+    taken, until then.
+
+    Refuses (SignupRefused, naming the field) an address whose domain an
+    organization verified (AddressBelongsToOrganization), a bad organization
+    name or login path. An address that has an account gets the same result
+    and leaves as little behind; its owner is emailed instead.
+    """
+    email = canonical_email(email)
+    _refuse_claimed_domain(email)
     try:
         org_name = organization_name_validate(org_name)
     except ServiceError as exc:
@@ -186,47 +220,53 @@ def owner_signup(
     except ServiceError as exc:
         raise SignupRefused("login_path", str(exc), code=exc.code) from exc
 
+    # The same work either way, so the answer takes as long: one password
+    # hash, one audit row, at most one email.
+    password_hash = make_password(password)
     existing = User.objects.filter(email=email).first()
-    user = None
-    if existing is None:
-        try:
-            with transaction.atomic():
-                user = User.objects.create_user(email=email, password=password)
-        except IntegrityError as exc:  # the same address, twice at once
-            existing = User.objects.filter(email=email).first()
-            if existing is None:
-                raise SignupRefused(
-                    "email",
-                    _("Creating your account failed; try again."),
-                    code="account_create_failed",
-                ) from exc
-    if user is None:
-        assert existing is not None  # created by someone else, just now or before
-        # As much work as a new account, so the answer takes as long.
-        make_password(password)
+    if existing is not None:
         _signup_attempted(existing, ip)
-        return SignupResult(email=email, user=None, organization=None)
+    else:
+        _signup_pending(
+            email=email,
+            password_hash=password_hash,
+            org_name=org_name,
+            login_path=login_path,
+            ip=ip,
+        )
+    return SignupResult(email=email)
 
+
+def _signup_pending(
+    *, email: str, password_hash: str, org_name: str, login_path: str, ip: str | None
+) -> None:
+    """Keep a sign-up for an address without an account, and email its link
+    (unless the address had its emails for now: the answer is the same)."""
     audit(
-        action="user.signed_up",
+        action="user.signup_requested",
         organization=None,
-        actor=user,
-        target=user.email,
+        actor=None,
+        target=email,
+        details={"login_path": login_path},
         ip=ip,
     )
-    try:
-        org = organization_create(
-            name=org_name, login_path=login_path, owner=user, actor=user, ip=ip
-        )
-    except ServiceError as exc:  # the login path was taken meanwhile
-        raise SignupRefused("login_path", str(exc), code=exc.code) from exc
-    _queue_email_proof(user)
-    return SignupResult(email=email, user=user, organization=org)
+    if _address_email_refusal(email, what="link", interval=RESEND_INTERVAL):
+        return
+    now = timezone.now()
+    pending = PendingSignup.objects.create(
+        email=email,
+        password=password_hash,
+        org_name=org_name,
+        login_path=login_path,
+        created_at=now,
+        expires_at=now + timedelta(seconds=_max_age()),
+    )
+    _queue_signup_link(pending)
 
 
 def _signup_attempted(user: User, ip: str | None) -> None:
     """Audit a sign-up for an address that has an account; email its owner
-    (at most once per SIGNUP_NOTICE_INTERVAL)."""
+    (at most once per SIGNUP_NOTICE_INTERVAL, within the daily count)."""
     audit(
         action="user.signup_attempted",
         organization=None,
@@ -234,10 +274,198 @@ def _signup_attempted(user: User, ip: str | None) -> None:
         target=user.email,
         ip=ip,
     )
-    if user.is_active and cache.add(
-        f"accounts:signup-notice:{user.pk}", True, SIGNUP_NOTICE_INTERVAL
+    if user.is_active and not _address_email_refusal(
+        user.email, what="notice", interval=SIGNUP_NOTICE_INTERVAL
     ):
         _queue_signup_notice(user)
+
+
+def _address_email_refusal(
+    email: str, *, what: Literal["link", "notice"], interval: int
+) -> Literal["", "too_soon", "daily_limit"]:
+    """Whether one more email of ``what`` may go to ``email`` now: "" if so,
+    and it is counted; else why not. At most one per ``interval`` seconds
+    for each ``what``, and ADDRESS_EMAILS_PER_DAY of all of them per
+    ADDRESS_EMAILS_WINDOW (from the first). The cache's add and incr are
+    atomic, so requests at once cannot pass the count together."""
+    digest = _address_digest(email)
+    if not cache.add(f"accounts:mail:{what}:{digest}", True, interval):
+        return "too_soon"
+    day = f"accounts:mail:day:{digest}"
+    cache.add(day, 0, ADDRESS_EMAILS_WINDOW)
+    try:
+        sent = cache.incr(day)
+    except ValueError:  # the window ended between add and incr
+        cache.add(day, 1, ADDRESS_EMAILS_WINDOW)
+        sent = 1
+    return "" if sent <= ADDRESS_EMAILS_PER_DAY else "daily_limit"
+
+
+# ------------------------------------------------------ finishing a sign-up
+
+
+def signup_link_token(pending: PendingSignup) -> str:
+    """The signed, expiring token of the link that finishes ``pending``."""
+    return signing.dumps({"s": str(pending.pk)}, salt=SIGNUP_LINK_SALT)
+
+
+def _signup_link_used() -> EmailProofLinkError:
+    return EmailProofLinkError(
+        _(
+            "This link does not work any more: it was used, or replaced by a "
+            "newer sign-up's, or the password was typed wrong too many times. "
+            "Sign in if you finished signing up; otherwise sign up again."
+        ),
+        code="signup_link_used",
+        status=410,
+    )
+
+
+def signup_pending(token: str) -> PendingSignup:
+    """The sign-up a link names, still waiting, or EmailProofLinkError saying
+    why the link does not work."""
+    invalid = EmailProofLinkError(
+        _(
+            "This confirmation link does not work: it is incomplete, or was "
+            "changed. Use the link in the most recent email, or sign up again."
+        ),
+        code="signup_link_invalid",
+    )
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise invalid
+    try:
+        data = signing.loads(token, salt=SIGNUP_LINK_SALT, max_age=_max_age())
+    except signing.SignatureExpired as exc:
+        raise EmailProofLinkError(
+            _(
+                "This confirmation link expired, and nothing was created. Sign up "
+                "again for a new one."
+            ),
+            code="signup_link_expired",
+            status=410,
+        ) from exc
+    except signing.BadSignature as exc:
+        raise invalid from exc
+    key = data.get("s") if isinstance(data, dict) else None
+    try:
+        pk = uuid.UUID(key) if isinstance(key, str) else None
+    except ValueError:
+        pk = None
+    if pk is None:
+        raise invalid
+    pending = PendingSignup.objects.filter(pk=pk, expires_at__gt=timezone.now()).first()
+    if pending is None:
+        raise _signup_link_used()
+    if User.objects.filter(email=pending.email).exists():
+        raise _account_exists_now(pending.email)
+    return pending
+
+
+def _account_exists_now(email: str) -> EmailProofLinkError:
+    return EmailProofLinkError(
+        _(
+            "%(email)s has an account now, so this link has nothing left to do. "
+            "Sign in, or reset the password if you have forgotten it."
+        )
+        % {"email": email},
+        code="signup_account_exists",
+        status=409,
+    )
+
+
+def signup_login_path_refusal(pending: PendingSignup) -> str:
+    """Why the login path ``pending`` asked for cannot be had any more (taken
+    meanwhile), as a sentence; "" when it can."""
+    try:
+        login_path_validate(pending.login_path)
+    except ServiceError as exc:
+        return str(exc)
+    return ""
+
+
+def owner_signup_confirm(
+    *, token: str, password: str, login_path: str | None = None, ip: str | None
+) -> User:
+    """Finish a sign-up from its emailed link, with the password chosen at
+    sign-up: create the owner, their address proven (they hold the mailbox and
+    the password), and the organization, in one step; the address's other
+    pending sign-ups end. ``login_path`` replaces the one asked for (taken
+    meanwhile).
+
+    Raises EmailProofLinkError (the link does not work),
+    AddressBelongsToOrganization (its domain was verified meanwhile), or
+    SignupRefused naming "password" or "login_path".
+    """
+    pending = signup_pending(token)
+    if not check_password(password, pending.password):
+        _signup_link_failed(pending)
+        raise SignupRefused(
+            "password",
+            _(
+                "That is not the password chosen at sign-up. Type it again; if it "
+                "is forgotten, sign up again."
+            ),
+            code="signup_password_wrong",
+        )
+    return _owner_signup_complete(pending_id=pending.pk, login_path=login_path, ip=ip)
+
+
+def _signup_link_failed(pending: PendingSignup) -> None:
+    """Count a wrong password, in its own commit; the last one ends the link."""
+    rows = PendingSignup.objects.filter(pk=pending.pk)
+    rows.update(failed_attempts=F("failed_attempts") + 1)
+    rows.filter(failed_attempts__gte=SIGNUP_LINK_MAX_FAILURES).delete()
+
+
+@transaction.atomic
+def _owner_signup_complete(
+    *, pending_id: uuid.UUID, login_path: str | None, ip: str | None
+) -> User:
+    pending = (
+        PendingSignup.objects.select_for_update()
+        .filter(pk=pending_id, expires_at__gt=timezone.now())
+        .first()
+    )
+    if pending is None:  # finished by a request just before this one
+        raise _signup_link_used()
+    email = pending.email
+    _refuse_claimed_domain(email)  # its domain may have been verified since
+    try:
+        path = login_path_validate(
+            pending.login_path if login_path is None else login_path
+        )
+    except ServiceError as exc:
+        raise SignupRefused("login_path", str(exc), code=exc.code) from exc
+    try:
+        with transaction.atomic():
+            user = User.objects.create(email=email, password=pending.password)
+    except IntegrityError as exc:  # made meanwhile (an invitation, SSO)
+        raise _account_exists_now(email) from exc
+    PendingSignup.objects.filter(email=email).delete()
+    audit(
+        action="user.signed_up",
+        organization=None,
+        actor=user,
+        target=user.email,
+        ip=ip,
+    )
+    # The link came to this address and was opened with the password.
+    user_email_prove(user=user, via="email_link", ip=ip)
+    try:
+        organization_create(
+            name=pending.org_name, login_path=path, owner=user, actor=user, ip=ip
+        )
+    except ServiceError as exc:  # the login path was taken just now
+        raise SignupRefused("login_path", str(exc), code=exc.code) from exc
+    return user
+
+
+def pending_signups_prune() -> int:
+    """Delete the sign-ups whose link expired; how many."""
+    deleted, _kinds = PendingSignup.objects.filter(
+        expires_at__lte=timezone.now()
+    ).delete()
+    return deleted
 
 
 # ------------------------------------------------------------ proving an address
@@ -361,19 +589,29 @@ def _queue_email_proof(user: User) -> None:
 
 @transaction.atomic
 def user_email_proof_resend(*, user: User, ip: str | None = None) -> None:
-    """Email ``user`` a new confirmation link (one a minute at most)."""
+    """Email ``user`` a new confirmation link (one a minute at most, and
+    ADDRESS_EMAILS_PER_DAY a day with sign-up's emails to the address)."""
     if user.email_proven:
         raise ServiceError(
             _("Your email address is already confirmed."),
             code="email_already_proven",
         )
-    if not cache.add(f"accounts:email-proof:{user.pk}", True, RESEND_INTERVAL):
+    refusal = _address_email_refusal(user.email, what="link", interval=RESEND_INTERVAL)
+    if refusal == "too_soon":
         raise ServiceError(
             _(
                 "A link was sent less than a minute ago. Check your inbox, and your "
                 "spam folder, before asking for another."
             ),
             code="email_proof_too_soon",
+        )
+    if refusal:
+        raise ServiceError(
+            _(
+                "This address was sent as many links today as it may be. Check your "
+                "inbox and your spam folder, or ask again tomorrow."
+            ),
+            code="email_proof_daily_limit",
         )
     audit(
         action="user.email_proof_requested",
@@ -435,6 +673,50 @@ def _queue_signup_notice(user: User) -> None:
         kind=SIGNUP_NOTICE_KIND,
         ref={"user_id": user.pk},
         dedupe_key=f"signup-notice:{user.pk}",
+    )
+
+
+def _queue_signup_link(pending: PendingSignup) -> None:
+    """Write the email with the link that finishes ``pending`` to the outbox,
+    which keeps the link encrypted until it is sent."""
+    token = signup_link_token(pending)
+    _enqueue(
+        to=pending.email,
+        subject=_("Confirm your email address for the SSO console"),
+        template="signup_link",
+        context={
+            "email": pending.email,
+            "confirm_url": settings.SITE_URL + reverse("signup_confirm", args=[token]),
+            "days": max(1, _max_age() // (24 * 60 * 60)),
+        },
+        kind=SIGNUP_LINK_KIND,
+        ref={"pending": str(pending.pk)},
+        # A newer sign-up's email replaces one not sent yet.
+        dedupe_key=f"signup-link:{_address_digest(pending.email)}",
+    )
+
+
+def signup_link_email_wanted(email: OutboundEmail) -> bool:
+    """Asked by the outbox before sending: the sign-up still waits, and the
+    address has no account."""
+    try:
+        pk = uuid.UUID(str(email.ref.get("pending", "")))
+    except ValueError:
+        return False
+    pending = PendingSignup.objects.filter(pk=pk, expires_at__gt=timezone.now())
+    return (
+        pending.exists()
+        and not User.objects.filter(email=canonical_email(email.to)).exists()
+    )
+
+
+def signup_link_email_sent(email: OutboundEmail) -> None:
+    audit(
+        action="user.signup_link_sent",
+        organization=None,
+        actor=None,
+        target=email.to,
+        details={"email_id": email.pk},
     )
 
 

@@ -21,7 +21,12 @@ from django.views.decorators.http import (
     require_POST,
 )
 
-from accounts.forms import LoginForm, PasswordResetForm, SignupForm
+from accounts.forms import (
+    LoginForm,
+    PasswordResetForm,
+    SignupConfirmForm,
+    SignupForm,
+)
 from accounts.lockout import LOCKOUT_STATUS
 from accounts.selectors import sso_required_orgs
 from accounts.services import (
@@ -30,6 +35,9 @@ from accounts.services import (
     SignupRefused,
     email_proof_user,
     owner_signup,
+    owner_signup_confirm,
+    signup_login_path_refusal,
+    signup_pending,
     user_email_proof_resend,
     user_email_prove,
     user_email_prove_by_link,
@@ -69,7 +77,8 @@ def _sso_refusal(organization: Organization) -> ValidationError:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    """Create the owner and the organization in one step; sign nobody in.
+    """Ask for the owner and the organization; the emailed link makes them, in
+    one step (signup_confirm). Signs nobody in.
 
     The answer is the same whether or not the address has an account (the
     service emails its owner instead): a redirect to the "check your inbox"
@@ -98,6 +107,72 @@ def signup(request: HttpRequest) -> HttpResponse:
             return redirect("signup_sent")
     status = 400 if request.method == "POST" else 200
     return render(request, "accounts/signup.html", {"form": form}, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """Open a sign-up's emailed link: with the password chosen at sign-up it
+    creates the owner and the organization, and signs them in. When the login
+    path asked for was taken meanwhile, the page asks for another.
+
+    Pages of a link that works answer 200, even for a wrong password: Django
+    logs the path of every 4xx, and this path holds a working token.
+    """
+    try:
+        pending = signup_pending(token)
+    except EmailProofLinkError as exc:
+        return _link_refused(request, str(exc), exc.code, exc.status)
+    path_refusal = signup_login_path_refusal(pending)
+    ask_login_path = bool(path_refusal) or "login_path" in request.POST
+    form = SignupConfirmForm(
+        request.POST if request.method == "POST" else None,
+        ask_login_path=ask_login_path,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = owner_signup_confirm(
+                token=token,
+                password=form.cleaned_data["password"],
+                login_path=form.cleaned_data.get("login_path"),
+                ip=client_ip(request),
+            )
+        except EmailProofLinkError as exc:
+            return _link_refused(request, str(exc), exc.code, exc.status)
+        except AddressBelongsToOrganization as exc:
+            return _link_refused(request, str(exc), exc.code, 409)
+        except SignupRefused as exc:
+            if exc.field in form.fields:
+                form.add_error(exc.field, ValidationError(str(exc), code=exc.code))
+            else:  # the login path was taken just now: ask for another
+                path_refusal = str(exc)
+                form = SignupConfirmForm(ask_login_path=True)
+        else:
+            login(request, user, backend=PASSWORD_BACKEND)
+            _confirmed(request, user.email)
+            return redirect("home")
+    return render(
+        request,
+        "accounts/signup_confirm.html",
+        {
+            "pending_email": pending.email,
+            "org_name": pending.org_name,
+            "path_refusal": path_refusal,
+            "ask_login_path": "login_path" in form.fields,
+            "form": form,
+        },
+    )
+
+
+def _link_refused(
+    request: HttpRequest, message: str, code: str, status: int
+) -> HttpResponse:
+    return render(
+        request,
+        "accounts/email_proof_invalid.html",
+        {"message": message, "code": code},
+        status=status,
+    )
 
 
 @never_cache
@@ -159,8 +234,9 @@ def _sso_links(organizations: list[Organization]) -> list[dict]:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def email_proof_confirm(request: HttpRequest, token: str) -> HttpResponse:
-    """Open a confirmation link: it proves the address only for whoever also
-    holds the account, signed in or typing its password here.
+    """Open a confirmation link the banner sent, to an account that sign-up
+    made before it waited for its link: it proves the address only for
+    whoever also holds the account, signed in or typing its password here.
 
     Pages of a link that works answer 200, even for a wrong password: Django
     logs the path of every 4xx, and this path holds a working token.
@@ -168,12 +244,7 @@ def email_proof_confirm(request: HttpRequest, token: str) -> HttpResponse:
     try:
         account = email_proof_user(token)
     except EmailProofLinkError as exc:
-        return render(
-            request,
-            "accounts/email_proof_invalid.html",
-            {"message": str(exc), "code": exc.code},
-            status=exc.status,
-        )
+        return _link_refused(request, str(exc), exc.code, exc.status)
     context: dict = {"account_email": account.email}
     if account.email_proven:
         context["already"] = True
@@ -350,6 +421,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("accounts/signup/", signup, name="signup"),
     path("accounts/signup/sent/", signup_sent, name="signup_sent"),
+    path("accounts/signup/confirm/<str:token>/", signup_confirm, name="signup_confirm"),
     path("accounts/email/resend/", email_proof_resend, name="email_proof_resend"),
     path(
         "accounts/email/confirm/<str:token>/",

@@ -303,6 +303,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "invitations.tasks.invitations_expire",
         "schedule": 60 * 60,
     },
+    "expire-pending-signups": {
+        "task": "accounts.tasks.pending_signups_expire",
+        "schedule": 60 * 60,
+    },
 }
 
 # Security baseline.

@@ -188,7 +188,7 @@ def test_sign_up_answers_as_usual_and_its_email_waits(client, broker_down):
     # The same answer whether or not the address had an account, queue or not.
     assert response.status_code == 302
     assert response["Location"] == reverse("signup_sent")
-    assert outbox_rows() == [("email_proof", "pending")]
+    assert outbox_rows() == [("signup_link", "pending")]
     assert broker_back_and_flush(broker_down) == 1
     assert mail.outbox[0].to == ["founder@acme.test"]
 

@@ -1,8 +1,10 @@
-"""The link that proves a new owner's address (issue 15, item 1).
+"""The link that proves the address of an account that exists (issue 15,
+item 1): owners whom sign-up made before it waited for its link
+(test_signup_link.py) get it from the console's banner.
 
-Sign-up emails it and signs nobody in. It proves the address only for whoever
-also holds the account (signed in, or typing its password): the mailbox's
-owner did not necessarily choose the password.
+It proves the address only for whoever also holds the account (signed in, or
+typing its password): the mailbox's owner did not necessarily choose the
+password.
 """
 
 from __future__ import annotations
@@ -19,26 +21,14 @@ from organizations.errors import ServiceError
 from organizations.models import AuditEvent
 from tests.factories import PASSWORD, make_member, make_org, make_user
 
-from .helpers import CONFIRM_LINK, PASSPHRASE, confirm_link, sign_in, text_of
+from .helpers import PASSPHRASE, confirm_link, sign_in, text_of
 
 pytestmark = pytest.mark.django_db
 
 
-def test_sign_up_does_not_sign_in_and_emails_a_confirmation_link(client, sign_up):
-    response = sign_up(client)
-
-    assert response.status_code == 302
-    assert "_auth_user_id" not in client.session
-    page = text_of(client.get(response["Location"]))
-    assert "Check your inbox" in page
-    assert "founder@acme.test" in page
-    assert CONFIRM_LINK.search(mail.outbox[0].body)
-    assert mail.outbox[0].alternatives  # an HTML part too
-    assert AuditEvent.objects.filter(action="user.email_proof_sent").exists()
-
-
-def test_the_link_with_the_password_proves_the_address_and_signs_in(client, sign_up):
-    sign_up(client)
+def test_the_link_with_the_password_proves_the_address_and_signs_in(
+    client, unproven_owner
+):
     link = confirm_link("founder@acme.test")
 
     page = client.get(link)
@@ -56,10 +46,9 @@ def test_the_link_with_the_password_proves_the_address_and_signs_in(client, sign
     assert client.get("/", follow=True).redirect_chain[-1][0] == "/orgs/acme/"
 
 
-def test_the_link_alone_proves_nothing_without_the_password(client, sign_up):
+def test_the_link_alone_proves_nothing_without_the_password(client, unproven_owner):
     """The person who owns the mailbox did not necessarily choose the password:
     someone else may have signed up with their address."""
-    sign_up(Client())
     link = confirm_link("founder@acme.test")
 
     page = text_of(client.get(link))
@@ -80,8 +69,7 @@ def test_signed_in_as_the_account_the_link_needs_one_click(client, founder):
     assert founder.email_verified_at is not None
 
 
-def test_signed_in_as_another_account_the_link_confirms_nothing(client, sign_up):
-    sign_up(Client())
+def test_signed_in_as_another_account_the_link_confirms_nothing(client, unproven_owner):
     link = confirm_link("founder@acme.test")
     other = make_user("other@example.test")
     client.force_login(other)
@@ -201,17 +189,15 @@ def test_asking_for_a_link_needs_a_signed_in_account(client):
     assert client.get(reverse("email_proof_resend")).status_code == 405
 
 
-def test_password_sign_in_is_unchanged_for_an_unproven_account(client, sign_up):
-    sign_up(Client())
+def test_password_sign_in_is_unchanged_for_an_unproven_account(client, unproven_owner):
     assert sign_in(client, "founder@acme.test").status_code == 302
     assert sign_in(Client(), "founder@acme.test", PASSWORD).status_code == 400
 
 
 def test_a_member_of_an_enforced_org_proves_the_address_but_signs_in_by_sso(
-    client, sign_up
+    client, unproven_owner
 ):
-    sign_up(Client())
-    founder = User.objects.get(email="founder@acme.test")
+    founder = unproven_owner
     corp = make_org("corp", name="Corp")
     make_member(corp, "member", user=founder)
     corp.sso_enforced = True

@@ -3,10 +3,12 @@ from django.core import mail
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import PendingSignup, User
 from organizations.models import AuditEvent, Organization
 from rolemapping.models import Membership, Role
 from tests.factories import PASSWORD, make_member, make_org, make_user
+
+from .helpers import signup_link
 
 SIGNUP = {
     "email": "Founder@Acme.test",
@@ -17,11 +19,15 @@ SIGNUP = {
 }
 
 
-def test_signup_creates_owner_org_seeded_roles_and_audit_row(client, db):
-    response = client.post(reverse("signup"), SIGNUP)
+def test_signup_creates_owner_org_seeded_roles_and_audit_row(client, db, committed):
+    with committed():
+        response = client.post(reverse("signup"), SIGNUP)
 
     assert response.status_code == 302
     assert response["Location"] == "/accounts/signup/sent/"
+    # In one step, when the emailed link is opened with the password.
+    assert not User.objects.exists() and not Organization.objects.exists()
+    client.post(signup_link("founder@acme.test"), {"password": SIGNUP["password1"]})
     user = User.objects.get()
     assert user.email == "founder@acme.test"
     org = Organization.objects.get()
@@ -227,8 +233,11 @@ def test_password_login_ignores_case_spaces_and_a_trailing_dot(client, db):
     assert response.status_code == 302
 
 
-def test_signup_stores_the_canonical_address(client, db):
-    client.post(reverse("signup"), {**SIGNUP, "email": " Founder@Acme.Test. "})
+def test_signup_stores_the_canonical_address(client, db, committed):
+    with committed():
+        client.post(reverse("signup"), {**SIGNUP, "email": " Founder@Acme.Test. "})
+    assert PendingSignup.objects.get().email == "founder@acme.test"
+    client.post(signup_link("founder@acme.test"), {"password": SIGNUP["password1"]})
     assert User.objects.get().email == "founder@acme.test"
 
 
@@ -239,3 +248,4 @@ def test_signup_refuses_an_address_that_is_not_plain_ascii(client, db):
     assert response.status_code == 400
     assert response.context["form"].has_error("email", "not_ascii")
     assert not User.objects.exists()
+    assert not PendingSignup.objects.exists()

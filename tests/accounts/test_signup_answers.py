@@ -16,7 +16,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import PendingSignup, User
 from accounts.services import user_validate_email_free
 from organizations.errors import ServiceError
 from organizations.models import AuditEvent, Organization
@@ -76,6 +76,7 @@ def test_an_existing_address_creates_nothing_and_emails_its_owner(committed):
 
     assert User.objects.count() == 1
     assert not Organization.objects.filter(login_path="fresh").exists()
+    assert not PendingSignup.objects.exists()
     assert len(mail.outbox) == 1
     notice = mail.outbox[0]
     assert notice.to == ["taken@example.test"]
@@ -103,18 +104,24 @@ def test_repeated_attempts_on_an_existing_address_email_its_owner_once_a_while(
     assert len(mail.outbox) == 1
 
 
-def test_a_new_address_gets_the_owner_the_organization_and_a_confirmation_email(
-    committed,
-):
+def test_a_new_address_gets_a_link_and_nothing_else_until_it_is_opened(committed):
     with committed():
         response = Client().post(reverse("signup"), signup_data("New@Example.test"))
 
     assert response.status_code == 302
-    user = User.objects.get(email="new@example.test")
-    assert Organization.objects.get(login_path="fresh").owner == user
-    assert user.email_verified_at is None
+    assert not User.objects.exists()
+    assert not Organization.objects.exists()
+    pending = PendingSignup.objects.get()
+    assert (pending.email, pending.org_name, pending.login_path) == (
+        "new@example.test",
+        "Fresh Co",
+        "fresh",
+    )
     assert [m.to for m in mail.outbox] == [["new@example.test"]]
-    assert "/accounts/email/confirm/" in mail.outbox[0].body
+    assert "/accounts/signup/confirm/" in mail.outbox[0].body
+    assert AuditEvent.objects.filter(
+        action="user.signup_requested", target="new@example.test"
+    ).exists()
 
 
 def test_form_errors_are_the_same_whether_or_not_the_address_has_an_account():
@@ -209,3 +216,32 @@ def test_operators_are_told_when_an_address_has_an_account():
         user_validate_email_free(" Taken@Example.test ")
     assert refused.value.code == "account_exists"
     assert user_validate_email_free("New@Example.test") == "new@example.test"
+
+
+def _probe(email: str, login_path: str) -> tuple[bool, str]:
+    """Sign up as ``email`` asking for ``login_path``, as an outsider would,
+    then look at what the sign-up left behind: the organization's SSO page,
+    and the sign-up form's answer for the same login path."""
+    answer = Client().post(reverse("signup"), signup_data(email, login_path))
+    assert answer.status_code == 302
+    sso_page = Client().get(f"/sso/login/{login_path}/").content.decode()
+    again = Client().post(
+        reverse("signup"), signup_data("other@example.test", login_path)
+    )
+    return "Unknown organization" in sso_page, str(again.status_code)
+
+
+def test_what_a_sign_up_leaves_behind_does_not_say_whether_the_address_has_an_account(
+    committed,
+):
+    """Security review M2: the login path a sign-up asked for was claimed only
+    for a new address, which the SSO page and the form then told apart."""
+    make_user("victim@example.test")
+    with committed():
+        existing = _probe("victim@example.test", "probe-aaa1")
+    with committed():
+        new = _probe("nobody@example.test", "probe-aaa2")
+    assert existing == new
+    # Nothing is created, claimed or signed into until the link is opened.
+    assert not Organization.objects.filter(login_path__startswith="probe-").exists()
+    assert not User.objects.filter(email="nobody@example.test").exists()

@@ -62,7 +62,7 @@ LIVE_TIMEOUT_MS = 20_000
 EXPECT_TIMEOUT_MS = 10_000
 DOCS_IMG = ROOT / "docs" / "img"
 INVITE_LINK_RE = re.compile(r"https?://\S+/invitations/[^/\s]+/")
-CONFIRM_LINK_RE = re.compile(r"https?://\S+/accounts/email/confirm/[^/\s]+/")
+CONFIRM_LINK_RE = re.compile(r"https?://\S+/accounts/signup/confirm/[^/\s]+/")
 
 
 @dataclass(frozen=True)
@@ -302,7 +302,7 @@ def test_owner_sets_up_sso_from_sign_up_to_enforcement(story: Story, new_page):
     page, watch = open_page(new_page, story, "1-owner")
     owner = story.owner
 
-    # Sign up: the owner and the organization.
+    # Sign up: the owner and the organization, made when the link is opened.
     page.goto(story.url("/accounts/signup/"))
     watch.check("signup")
     page.get_by_label("Work email").fill(owner.email)
@@ -314,7 +314,8 @@ def test_owner_sets_up_sso_from_sign_up_to_enforcement(story: Story, new_page):
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
     watch.check("signup-sent")
 
-    # The emailed link, opened with the password, proves the address.
+    # The emailed link, opened with the password, proves the address and
+    # creates the owner and the organization.
     page.goto(emailed_link(story, owner.email, CONFIRM_LINK_RE, "confirmation"))
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Confirm {owner.email}")
     watch.check("confirm-address")

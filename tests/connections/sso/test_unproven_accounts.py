@@ -1,9 +1,12 @@
 """Pre-account takeover (issue 15, item 1).
 
 Someone signs up with an address they do not own, before its domain is
-verified. When the address's real owner later signs in through their
-organization's IdP, that sign-in must never be linked to the account while
-the password and sessions of whoever signed up still work.
+verified. Sign-up now creates nothing until its emailed link is opened with
+the password, so they get no account at all. Accounts made that way before
+(an unproven address, someone else's password) still exist: when the
+address's real owner later signs in through their organization's IdP, that
+sign-in must never be linked to such an account while the password and
+sessions of whoever signed up still work.
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import PendingSignup, User
 from connections.models import SsoIdentity
 from connections.services.sso import SignInRefused, signin_test_preview
 from rolemapping.models import Membership
-from tests.factories import make_user
+from tests.factories import make_org, make_user
 
 from .helpers import (
     assert_refused,
@@ -42,25 +45,57 @@ def sign_in(client, fake, login_path="acme", **claims):
     return callback(client, fake.issuer, request["state"])
 
 
+SIGNUP = {
+    "email": "ceo@acme.test",
+    "password1": ATTACKER_PASSWORD,
+    "password2": ATTACKER_PASSWORD,
+    "org_name": "Throwaway",
+    "login_path": "throwaway",
+}
+
+
 def attacker_signs_up(email: str = "ceo@acme.test") -> Client:
-    """Sign up with someone else's address, then sign in with the password."""
+    """An account made with someone else's address, as sign-up made them
+    before it waited for its link (unproven, the attacker's password, a
+    throw-away organization); the attacker signs in with the password."""
+    user = make_user(email, ATTACKER_PASSWORD, proven=False)
+    make_org("throwaway", owner=user, name="Throwaway")
     attacker = Client()
-    response = attacker.post(
-        reverse("signup"),
-        {
-            "email": email,
-            "password1": ATTACKER_PASSWORD,
-            "password2": ATTACKER_PASSWORD,
-            "org_name": "Throwaway",
-            "login_path": "throwaway",
-        },
-    )
-    assert response.status_code == 302
     response = attacker.post(
         reverse("login"), {"username": email, "password": ATTACKER_PASSWORD}
     )
     assert response.status_code == 302
     return attacker
+
+
+def test_signing_up_with_someone_elses_address_gets_no_account(
+    acme_later, fake_idp, django_capture_on_commit_callbacks
+):
+    attacker = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert attacker.post(reverse("signup"), SIGNUP).status_code == 302
+    refused = attacker.post(
+        reverse("login"), {"username": "ceo@acme.test", "password": ATTACKER_PASSWORD}
+    )
+    assert refused.status_code == 400
+    acme_later()
+    victim = Client()
+
+    response = sign_in(victim, fake_idp, sub="00u-ceo", email="ceo@acme.test")
+
+    assert response.status_code == 302
+    account = User.objects.get(email="ceo@acme.test")
+    assert account.email_verified_at is not None
+    assert not account.has_usable_password()
+    assert SsoIdentity.objects.get().user == account
+    # The link the sign-up emailed the victim does nothing now.
+    link = next(m.body for m in mail.outbox if m.to == ["ceo@acme.test"])
+    path = link.split("http://testserver", 1)[1].split()[0]
+    opened = Client().post(path, {"password": ATTACKER_PASSWORD})
+    assert opened.status_code == 409
+    assert PendingSignup.objects.exists()  # until it expires
+    account.refresh_from_db()
+    assert not account.has_usable_password()
 
 
 @pytest.fixture
