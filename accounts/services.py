@@ -321,6 +321,25 @@ def _signup_link_used() -> EmailProofLinkError:
     )
 
 
+def _signed_link_data(
+    token: str,
+    *,
+    salt: str,
+    invalid: EmailProofLinkError,
+    expired: EmailProofLinkError,
+) -> Any:
+    """What an emailed link's signed token holds, or the refusal to raise: one
+    reading for every link this app emails."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise invalid
+    try:
+        return signing.loads(token, salt=salt, max_age=_max_age())
+    except signing.SignatureExpired as exc:
+        raise expired from exc
+    except signing.BadSignature as exc:
+        raise invalid from exc
+
+
 def signup_pending(token: str) -> PendingSignup:
     """The sign-up a link names, still waiting, or EmailProofLinkError saying
     why the link does not work."""
@@ -331,21 +350,19 @@ def signup_pending(token: str) -> PendingSignup:
         ),
         code="signup_link_invalid",
     )
-    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
-        raise invalid
-    try:
-        data = signing.loads(token, salt=SIGNUP_LINK_SALT, max_age=_max_age())
-    except signing.SignatureExpired as exc:
-        raise EmailProofLinkError(
+    data = _signed_link_data(
+        token,
+        salt=SIGNUP_LINK_SALT,
+        invalid=invalid,
+        expired=EmailProofLinkError(
             _(
                 "This confirmation link expired, and nothing was created. Sign up "
                 "again for a new one."
             ),
             code="signup_link_expired",
             status=410,
-        ) from exc
-    except signing.BadSignature as exc:
-        raise invalid from exc
+        ),
+    )
     key = data.get("s") if isinstance(data, dict) else None
     try:
         pk = uuid.UUID(key) if isinstance(key, str) else None
@@ -499,21 +516,19 @@ def email_proof_user(token: str) -> User:
         ),
         code="email_proof_link_invalid",
     )
-    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
-        raise invalid
-    try:
-        data = signing.loads(token, salt=EMAIL_PROOF_SALT, max_age=_max_age())
-    except signing.SignatureExpired as exc:
-        raise EmailProofLinkError(
+    data = _signed_link_data(
+        token,
+        salt=EMAIL_PROOF_SALT,
+        invalid=invalid,
+        expired=EmailProofLinkError(
             _(
                 "This confirmation link expired. Sign in and choose “Send the link "
                 "again” for a new one."
             ),
             code="email_proof_link_expired",
             status=410,
-        ) from exc
-    except signing.BadSignature as exc:
-        raise invalid from exc
+        ),
+    )
     pk = data.get("u") if isinstance(data, dict) else None
     digest = data.get("a") if isinstance(data, dict) else None
     if not isinstance(pk, int) or not isinstance(digest, str):
