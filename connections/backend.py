@@ -164,11 +164,15 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         """The IdP's discovery document, from the cache when it is there
         (``refresh``: fetched anew, and cached for the next sign-ins)."""
         if self._metadata is None or refresh:
-            # A document that failed moments ago is not asked for again on every
-            # anonymous sign-in start: the same refusal, for a short while.
-            failed = self.cache.get("discovery-failed")
-            if isinstance(failed, dict) and not refresh:
-                raise OIDCError(failed["step"], failed["detail"], failed["fix"])
+
+            def refuse_if_failed_recently() -> None:
+                # A document that failed moments ago is not asked for again on
+                # every anonymous sign-in start: the same refusal, for a while.
+                # Read only when the document is not cached (no cost when it is).
+                failed = self.cache.get("discovery-failed")
+                if isinstance(failed, dict) and not refresh:
+                    raise OIDCError(failed["step"], failed["detail"], failed["fix"])
+
             try:
                 self._metadata = fetch_metadata(
                     outbound.fetch,
@@ -177,6 +181,7 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
                     ttl=int(_setting("SSO_DISCOVERY_TTL", 3600)),
                     allow_insecure=bool(_setting("SSO_ALLOW_INSECURE_ISSUERS", False)),
                     refresh=refresh,
+                    before_fetch=refuse_if_failed_recently,
                 )
             except OIDCError as exc:
                 self.cache.add(

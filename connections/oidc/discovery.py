@@ -9,7 +9,7 @@ any object with ``get``/``set``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -414,6 +414,7 @@ def fetch_metadata(
     ttl: int = _DEFAULT_TTL,
     allow_insecure: bool = False,
     refresh: bool = False,
+    before_fetch: Callable[[], None] | None = None,
 ) -> ProviderMetadata:
     """Fetch, validate and cache the discovery document of ``issuer``.
 
@@ -423,7 +424,8 @@ def fetch_metadata(
     cached, under a key derived from the issuer, for the provider's
     ``Cache-Control: max-age`` within bounds (``ttl`` without one), and they
     are re-validated on every read so a setting change (``allow_insecure``)
-    applies at once. ``refresh`` skips the cached copy.
+    applies at once. ``refresh`` skips the cached copy. ``before_fetch`` runs
+    only when the document must be fetched (it may refuse by raising).
     """
     url = discovery_url(issuer, allow_insecure=allow_insecure)
     key = cache_key("discovery", issuer)
@@ -432,6 +434,8 @@ def fetch_metadata(
         if isinstance(cached, dict):
             _check_issuer(cached, issuer)
             return parse_metadata(cached, allow_insecure=allow_insecure)
+    if before_fetch is not None:
+        before_fetch()
     recorder = HeaderRecorder(fetch)
     doc = fetch_json(recorder, url, step="discovery", what=_("discovery document"))
     # The issuer check comes first: a wrong issuer explains any other oddity.
