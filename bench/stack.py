@@ -256,6 +256,10 @@ def start_gunicorn(
             str(GUNICORN_THREADS),
             "--timeout",
             "60",
+            # gunicorn.conf.py (read from the working directory) recycles
+            # workers; a recycled worker would take its CPU time with it.
+            "--max-requests",
+            "0",
             # The default control socket is one path per user: two servers (or
             # another run's) would take it from each other.
             "--no-control-socket",
