@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,7 +24,7 @@ from kombu import Queue
 from connections.models import ConnectionCheck
 from connections.services.checks import check_deadline, connection_check_start
 from tests.connections.conftest import make_connection
-from tests.fixtures.worker import ROOT, _database_url
+from tests.fixtures.worker import ROOT, _database_url, celery_worker_argv
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(90)]
 
@@ -79,24 +78,7 @@ def doomed_worker(transactional_db):
     log_path.parent.mkdir(exist_ok=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=1",
-                "-Q",
-                queue,
-                "-n",
-                node,
-                "--loglevel=INFO",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            celery_worker_argv(queue=queue, node=node, concurrency=1),
             cwd=ROOT,
             env=env,
             stdout=log,
