@@ -10,7 +10,6 @@ production settings pointing at one.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.environment import env_without_services
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,12 +54,9 @@ def frozen_port() -> Iterator[int]:
 
 
 def _run(env_overrides: dict[str, str], code: str) -> tuple[float, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL"}
-    }
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DEBUG="True", **env_overrides)
+    env = env_without_services(
+        DJANGO_SETTINGS_MODULE="config.settings", DEBUG="True", **env_overrides
+    )
     began = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -113,12 +111,7 @@ def test_a_frozen_cache_fails_within_seconds(frozen_port):
 
 
 def _outage(broker_url: str) -> dict:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL"}
-    }
-    env.update(
+    env = env_without_services(
         # The test settings, not eager: tasks go through the real Celery client.
         DJANGO_SETTINGS_MODULE="tests.worker_settings",
         DATABASE_URL="sqlite://:memory:",

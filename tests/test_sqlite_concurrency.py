@@ -7,13 +7,14 @@ which would hide the locking this is about.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.environment import env_without_services
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,12 +95,7 @@ SCRIPT = textwrap.dedent(
 def test_eight_concurrent_writers_on_the_embedded_sqlite_get_no_locked_errors(
     tmp_path,
 ):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL"}
-    }
-    env.update(
+    env = env_without_services(
         DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="True",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
