@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("People and password sign-in")
 
     def ready(self) -> None:
+        import accounts.sessions  # noqa: F401  (connects the sign-in/out receivers)
         from accounts.services import (
             EMAIL_PROOF_KIND,
             SIGNUP_LINK_KIND,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -103,3 +104,44 @@ class PendingSignup(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class SessionRecord(models.Model):
+    """One signed-in session that can reach one organization: the index that
+    lets an organization end a person's sessions at once (directory sync
+    deprovisioning, back-channel logout, "sign out everywhere").
+
+    Written at sign-in by accounts.sessions, deleted at sign-out or when the
+    session is ended. The session key is a bearer credential: it is stored
+    encrypted (to end the session in its store) and looked up by its digest.
+    """
+
+    session_digest = models.CharField(max_length=64)
+    session_key_encrypted = models.TextField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    # The IdP's session id (the ID token's `sid`), when this session came
+    # from that organization's IdP and it sent one.
+    idp_sid = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session_digest", "organization"],
+                name="session_record_once_per_org",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "user"], name="session_org_user"),
+            models.Index(fields=["organization", "idp_sid"], name="session_org_sid"),
+            models.Index(fields=["session_digest"], name="session_digest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"session of user {self.user_id} in organization {self.organization_id}"

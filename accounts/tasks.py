@@ -16,6 +16,7 @@ from accounts.services import (
     pending_signups_prune,
     signup_notice_email_queue,
 )
+from accounts.sessions import session_records_prune
 
 __all__ = ["email_proof_send", "pending_signups_expire", "signup_notice_send"]
 
@@ -46,5 +47,6 @@ def signup_notice_send(user_id: int) -> bool:
     ignore_result=True,
 )
 def pending_signups_expire() -> int:
-    """Hourly: delete the sign-ups whose link expired."""
-    return pending_signups_prune()
+    """Hourly: delete the sign-ups whose link expired, and the index rows of
+    sessions past their expiry (accounts.sessions)."""
+    return pending_signups_prune() + session_records_prune()

@@ -44,6 +44,7 @@ from mozilla_django_oidc.views import (
 )
 
 from accounts.models import User
+from accounts.sessions import session_index
 from connections.backend import BACKEND_PATH, OrganizationOIDCBackend, VerifiedSignIn
 from connections.models import Connection, ConnectionConfig, SignInEvent
 from connections.oidc.errors import OIDCError
@@ -853,6 +854,13 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         if self.organization.pk not in org_ids:
             org_ids.append(self.organization.pk)
         request.session[SSO_SESSION_KEY] = org_ids
+        sid = self.verified.claims.get("sid")
+        session_index(
+            request,
+            request.user.pk,
+            org_ids,
+            idp_sid_by_org={self.organization.pk: sid} if isinstance(sid, str) else {},
+        )
         if self.config.idp_logout and settings.SESSION_ENGINE != _COOKIE_SESSION_ENGINE:
             request.session[IDP_LOGOUT_SESSION_KEY] = {
                 "connection_id": self.connection.pk,

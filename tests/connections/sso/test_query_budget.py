@@ -33,9 +33,11 @@ def _sessions_in_the_cache(settings):
 # A returning member's callback: the connection (with the organization, its
 # default role and the live configuration); the identity with the account;
 # the account's domain; the membership (locked); the mappings; the membership
-# and account updates; the sign-in event; and the transaction's two
-# statements. No invitation: an active member cannot hold an open one.
-REPEAT_CALLBACK_QUERIES = 10
+# and account updates; the sign-in event; the transaction's two statements;
+# and the session's row in the index of sessions (accounts.sessions), which
+# lets the organization end it. No invitation: an active member cannot hold
+# an open one.
+REPEAT_CALLBACK_QUERIES = 11
 
 
 def _sign_in(client: Client, fake, **claims):
