@@ -55,6 +55,7 @@ from connections.oidc.discovery import ProviderMetadata, cache_key, fetch_metada
 from connections.oidc.errors import OIDCError
 from connections.oidc.flow import LoginFlow
 from connections.oidc.jwks import JWKSCache
+from connections.oidc.logout import LogoutToken, logout_token_validate
 from connections.oidc.tokens import accepted_algs, check_userinfo_sub, validate_id_token
 from connections.services.sso import signin_complete
 from organizations.access import client_ip
@@ -337,6 +338,39 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
             raise _unusable_text(_("The ID token")) from None
         require_clean_text(claims, _("The ID token"))
         return claims
+
+    def verify_logout_token(self, token: str) -> LogoutToken:
+        """Validate a back-channel logout token with this connection's keys,
+        issuer and client ID (``oidc.logout``); raise OIDCError otherwise.
+
+        The keys come from the same per-connection cache as the ID tokens',
+        reloaded once for an unknown ``kid`` and followed when the provider
+        moved its key set.
+        """
+        config = self._config()
+        metadata = self.provider_metadata()
+
+        def validate(metadata: ProviderMetadata) -> LogoutToken:
+            return logout_token_validate(
+                token,
+                issuer=config.issuer_url,
+                client_id=config.client_id,
+                key_resolver=self.jwks().resolver(outbound.fetch, metadata.jwks_uri),
+                allowed_algs=accepted_algs(
+                    metadata.id_token_signing_alg_values_supported
+                ),
+                leeway=config.leeway_seconds,
+            )
+
+        try:
+            return validate(metadata)
+        except OIDCError as exc:
+            moved = (
+                self._moved_key_set(metadata) if exc.step in ("jwks", "kid") else None
+            )
+            if moved is None:
+                raise
+            return validate(moved)
 
     def get_userinfo(
         self, access_token: str | None, id_token: str, payload: dict[str, Any]

@@ -6,10 +6,16 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from connections.models import Connection, ConnectionCheck, SignInEvent
+from connections.models import (
+    Connection,
+    ConnectionCheck,
+    ConnectionConfig,
+    SignInEvent,
+    SsoIdentity,
+)
 from organizations.models import Organization
 
 
@@ -60,4 +66,30 @@ def refusals_before_idp(
         .values("step")
         .annotate(count=Count("id"), last_at=Max("created_at"))
         .order_by("-count", "step")
+    )
+
+
+def live_configs_for_issuer(issuer: str) -> list[ConnectionConfig]:
+    """The live configurations whose issuer is exactly ``issuer``, with their
+    connection and organization: several organizations may share one IdP
+    tenant (each with its own client ID). One query."""
+    return list(
+        ConnectionConfig.objects.filter(
+            issuer_url=issuer, connection__live=F("pk")
+        ).select_related("connection__organization")
+    )
+
+
+def identity_user_id(*, connection_id: int, issuer: str, subject: str) -> int | None:
+    """The account an IdP subject signs in to through this connection, if any.
+
+    The one place that maps (connection, issuer, ``sub``) to a person outside
+    the sign-in itself: back-channel logout by ``sub`` reads it. One query.
+    """
+    return (
+        SsoIdentity.objects.filter(
+            connection_id=connection_id, issuer=issuer, subject=subject
+        )
+        .values_list("user_id", flat=True)
+        .first()
     )

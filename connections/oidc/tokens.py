@@ -202,8 +202,11 @@ def _unverified_parts(raw: object) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, claims
 
 
-def _check_header(header: Mapping[str, Any]) -> tuple[str, str | None]:
-    """The header's ``alg`` and ``kid`` after structural checks."""
+def _check_header(
+    header: Mapping[str, Any], accepted_types: Collection[str] = _ACCEPTED_TYPES
+) -> tuple[str, str | None]:
+    """The header's ``alg`` and ``kid`` after structural checks; a ``typ``,
+    when present, must be one of ``accepted_types`` (lower case)."""
     alg = header.get("alg")
     if not isinstance(alg, str) or not alg:
         raise _malformed(_("its header has no algorithm ('alg')"))
@@ -226,7 +229,7 @@ def _check_header(header: Mapping[str, Any]) -> tuple[str, str | None]:
         raise _malformed(_("its header asks for an unencoded payload ('b64')"))
     typ = header.get("typ")
     if typ is not None and (
-        not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYPES
+        not isinstance(typ, str) or typ.lower() not in accepted_types
     ):
         raise OIDCError(
             "typ",
