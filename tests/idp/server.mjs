@@ -40,6 +40,11 @@
  * and submits itself; without JavaScript, POST the form's hidden inputs to its
  * action. The answer is a 303 to post_logout_redirect_uri (with state); the IdP
  * session is destroyed, so the next authorize shows the sign-in form again.
+ * Back-Channel Logout 1.0: a client registered with backchannel_logout_uri (and
+ * backchannel_logout_session_required: true for a `sid` in its ID tokens and logout
+ * tokens) is POSTed a logout token when its IdP session ends at sign-out. Only
+ * loopback URIs are called (the library's guard against private addresses is
+ * replaced by that rule, since the relying party under test is on loopback).
  *
  * Control API (JSON bodies and answers, loopback callers only, never counted):
  *   GET  /__test__/health                   {"ok": true, "issuers": [...]}
@@ -66,6 +71,8 @@
  *        delay_ms?, times?}: answer requests to `path` with this instead (times
  *        requests, or until cleared); counted like any request
  *   POST /__test__/faults/clear
+ *   GET  /__test__/backchannel-logouts      [{client_id, sid, ok, error?}] every
+ *        back-channel logout sent since the last reset, oldest first
  *   GET  /__test__/latency                  {"backchannel_ms": n}
  *   POST /__test__/latency                  {"backchannel_ms": n}: from now on, hold
  *        every request to a server-to-server endpoint (discovery, token, keys,
@@ -129,6 +136,8 @@ const counts = new Map();
 const faults = new Map();
 /** @type {object[]} private JWKs, the first one of each type signs */
 let signingKeys = [];
+/** @type {object[]} back-channel logouts sent: {client_id, sid, ok, error?} */
+const backchannelLogouts = [];
 /** ms every server-to-server request is held before it is handled */
 let backchannelDelayMs = 0;
 
@@ -324,6 +333,17 @@ async function postLogoutSuccessSource(ctx) {
   ctx.body = page('Signed out', '<h1>You have been signed out</h1>');
 }
 
+/** The provider's outgoing requests (back-channel logout): loopback only. */
+async function loopbackFetch(url, options) {
+  const { hostname } = new URL(url);
+  if (hostname !== 'localhost' && !LOOPBACK.has(hostname.replace(/^\[|\]$/g, ''))) {
+    throw new Error(`the test IdP calls loopback URLs only, not ${hostname}`);
+  }
+  // The library's dispatcher refuses loopback addresses; this rule replaces it.
+  const { dispatcher: _dispatcher, ...rest } = options;
+  return globalThis.fetch(url, rest);
+}
+
 function providerConfig(mountPath) {
   const suffix = mountPath ? mountPath.replaceAll('/', '_') : '';
   const v1 = mountPath ? '/v1' : '/oauth2/v1';
@@ -351,8 +371,10 @@ function providerConfig(mountPath) {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      backchannelLogout: { enabled: true },
       userinfo: { enabled: true },
     },
+    fetch: loopbackFetch,
     findAccount,
     interactions: {
       url: (_ctx, interaction) => `${mountPath}/interaction/${interaction.uid}`,
@@ -394,6 +416,15 @@ function buildProviders() {
     const provider = new Provider(mount.issuer, providerConfig(mount.path));
     provider.on('server_error', (_ctx, err) => {
       process.stderr.write(`idp ${mount.issuer} server_error: ${err.stack ?? err}\n`);
+    });
+    provider.on('backchannel.success', (_ctx, client, _accountId, sid) => {
+      backchannelLogouts.push({ client_id: client.clientId, sid: sid ?? null, ok: true });
+    });
+    provider.on('backchannel.error', (_ctx, err, client, _accountId, sid) => {
+      process.stderr.write(`idp ${mount.issuer} backchannel logout: ${err.message}\n`);
+      backchannelLogouts.push({
+        client_id: client.clientId, sid: sid ?? null, ok: false, error: err.message,
+      });
     });
     mount.provider = provider;
     mount.callback = provider.callback();
@@ -697,6 +728,7 @@ async function handleControl(req, res, url) {
     faults.clear();
     return send(res, 200, {});
   }
+  if (route === 'GET /backchannel-logouts') return send(res, 200, backchannelLogouts);
   if (route === 'GET /latency') return send(res, 200, { backchannel_ms: backchannelDelayMs });
   if (route === 'POST /latency') {
     backchannelDelayMs = delayMs(body.backchannel_ms);
@@ -707,6 +739,7 @@ async function handleControl(req, res, url) {
     accounts.clear();
     counts.clear();
     faults.clear();
+    backchannelLogouts.length = 0;
     backchannelDelayMs = delayMs(config.backchannel_delay_ms);
     for (const mount of mounts.values()) mount.store.clear();
     return send(res, 200, {});
