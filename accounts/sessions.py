@@ -22,16 +22,22 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.sessions.backends.base import SessionBase
+from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import SessionRecord, User
 from organizations.crypto import decrypt_secret, encrypt_secret
-from rolemapping.models import Membership
+from organizations.errors import PermissionDenied
+from organizations.services import audit, require_perm
+from rolemapping.models import Membership, Role
 
 __all__ = [
+    "member_sign_out_everywhere",
     "session_index",
+    "sessions_count",
     "sessions_end",
     "session_records_prune",
 ]
@@ -125,6 +131,55 @@ def sessions_end(
         store.delete(decrypt_secret(encrypted))
     SessionRecord.objects.filter(session_digest__in=list(found)).delete()
     return len(found)
+
+
+def sessions_count(*, organization_id: int, user_id: int) -> int:
+    """How many unexpired sessions of this person reach this organization."""
+    return SessionRecord.objects.filter(
+        organization_id=organization_id,
+        user_id=user_id,
+        expires_at__gt=timezone.now(),
+    ).count()
+
+
+@transaction.atomic
+def member_sign_out_everywhere(
+    *, actor_membership: Membership, membership: Membership, ip: str | None = None
+) -> int:
+    """End every session of a member that reaches the actor's organization
+    ("sign out everywhere"); how many ended. Audited.
+
+    Owners and admins (``members.manage``); signing out an admin or the
+    owner takes the owner, as changing an admin's role does. Their sessions
+    elsewhere that never reached this organization are not touched.
+    """
+    require_perm(actor_membership, "members.manage")
+    if membership.organization_id != actor_membership.organization_id:
+        raise PermissionDenied(
+            _("That person is not a member of this organization."),
+            code="member_of_other_organization",
+        )
+    if (
+        membership.pk != actor_membership.pk
+        and actor_membership.role.slug != Role.Slug.OWNER
+        and membership.role.slug in (Role.Slug.OWNER, Role.Slug.ADMIN)
+    ):
+        raise PermissionDenied(
+            _("Only the owner can sign out an admin or the owner."),
+            code="sign_out_owner_only",
+        )
+    ended = sessions_end(
+        organization_id=membership.organization_id, user_id=membership.user_id
+    )
+    audit(
+        action="membership.signed_out_everywhere",
+        organization=membership.organization,
+        actor=actor_membership.user,
+        target=membership.user.email,
+        details={"sessions_ended": ended},
+        ip=ip,
+    )
+    return ended
 
 
 def session_records_prune() -> int:

@@ -11,9 +11,10 @@ from django.contrib.auth import views as auth_views
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
     require_GET,
@@ -42,10 +43,19 @@ from accounts.services import (
     user_email_prove,
     user_email_prove_by_link,
 )
-from organizations.access import active_memberships, client_ip, local_next
+from accounts.sessions import member_sign_out_everywhere, sessions_count
+from organizations.access import (
+    OrgContext,
+    active_memberships,
+    client_ip,
+    local_next,
+    org_view,
+    wants_json,
+)
 from organizations.broker import publish_watch
-from organizations.errors import ServiceError
+from organizations.errors import PermissionDenied, ServiceError
 from organizations.models import Organization
+from rolemapping.models import Membership
 
 PASSWORD_BACKEND = "accounts.backends.EmailPasswordBackend"
 SIGNUP_SENT_SESSION_KEY = "signup_sent_to"
@@ -385,6 +395,54 @@ def me(request: HttpRequest) -> HttpResponse:
     return JsonResponse(data)
 
 
+@never_cache
+@require_http_methods(["GET", "POST"])
+@org_view("members.manage")
+def member_sign_out(
+    request: HttpRequest, org: OrgContext, member_id: int
+) -> HttpResponse:
+    """``/orgs/<org>/members/<id>/sign-out/``: GET asks for confirmation, POST
+    ends every session of that member that reaches this organization."""
+    membership = get_object_or_404(
+        Membership.objects.select_related("user", "role", "organization"),
+        pk=member_id,
+        organization=org.organization,
+    )
+    if request.method == "GET":
+        count = sessions_count(
+            organization_id=org.organization.pk, user_id=membership.user_id
+        )
+        return render(
+            request,
+            "accounts/member_sign_out.html",
+            {"member": membership, "session_count": count},
+        )
+    try:
+        ended = member_sign_out_everywhere(
+            actor_membership=org.membership,
+            membership=membership,
+            ip=client_ip(request),
+        )
+    except ServiceError as exc:
+        status = 403 if isinstance(exc, PermissionDenied) else 400
+        if wants_json(request):
+            return JsonResponse({"error": str(exc), "code": exc.code}, status=status)
+        messages.error(request, str(exc))
+        return redirect("member_list", org.organization.login_path)
+    if wants_json(request):
+        return JsonResponse({"sessions_ended": ended})
+    messages.success(
+        request,
+        ngettext(
+            "%(email)s was signed out of %(count)d session.",
+            "%(email)s was signed out of %(count)d sessions.",
+            ended,
+        )
+        % {"email": membership.user.email, "count": ended},
+    )
+    return redirect("member_list", org.organization.login_path)
+
+
 password_reset_views = [
     path(
         "accounts/password-reset/",
@@ -431,5 +489,10 @@ urlpatterns = [
     path("accounts/login/", password_login, name="login"),
     path("accounts/logout/", logout_view, name="logout"),
     path("accounts/me/", me, name="me"),
+    path(
+        "orgs/<str:org>/members/<int:member_id>/sign-out/",
+        member_sign_out,
+        name="member_sign_out",
+    ),
     *password_reset_views,
 ]
