@@ -239,6 +239,7 @@ class _Run:
             )
         except OIDCError as exc:
             return Step("discovery", FAILED, exc.detail, exc.fix)
+        self.summary["backchannel_logout"] = backchannel_logout_support(self.metadata)
         return Step(
             "discovery",
             PASSED,
@@ -619,6 +620,17 @@ class _Run:
             offset = clock_offset(date, sent_at, received_at)
             self.summary["clock_offset_seconds"] = round(offset)
         return clock_step(date, sent_at, received_at, self.inputs.leeway_seconds)
+
+
+def backchannel_logout_support(metadata: ProviderMetadata) -> str:
+    """What the provider says of Back-Channel Logout: "with_sid" (it calls the
+    back-channel logout URI and puts the session id in tokens), "without_sid"
+    (it calls it; sessions are ended per person) or "unsupported"."""
+    if not metadata.backchannel_logout_supported:
+        return "unsupported"
+    if metadata.backchannel_logout_session_supported:
+        return "with_sid"
+    return "without_sid"
 
 
 def _skipped(key: str, why: str) -> Step:

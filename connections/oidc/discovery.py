@@ -202,6 +202,11 @@ class ProviderMetadata:
     code_challenge_methods_supported: tuple[str, ...]
     authorization_response_iss_parameter_supported: bool
     response_types_supported: tuple[str, ...]
+    # Back-Channel Logout 1.0 section 2.1: the provider can call our
+    # back-channel logout URI, and (session) puts `sid` in ID tokens and
+    # logout tokens. Only a JSON true counts; anything else means no.
+    backchannel_logout_supported: bool = False
+    backchannel_logout_session_supported: bool = False
 
 
 def _missing(field: str) -> OIDCError:
@@ -353,6 +358,10 @@ def parse_metadata(
         ),
         authorization_response_iss_parameter_supported=iss_param,
         response_types_supported=response_types,
+        backchannel_logout_supported=doc.get("backchannel_logout_supported") is True,
+        backchannel_logout_session_supported=(
+            doc.get("backchannel_logout_session_supported") is True
+        ),
     )
 
 

@@ -139,6 +139,7 @@ def connection_uris(org: Organization) -> dict[str, str]:
         "login_uri": f"{site}/sso/login/{org.login_path}/",
         "initiate_login_uri": f"{site}/sso/initiate/{org.login_path}/",
         "logout_redirect_uri": f"{site}/sso/logged-out/",
+        "backchannel_logout_uri": f"{site}/sso/backchannel-logout/",
     }
 
 

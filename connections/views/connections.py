@@ -99,6 +99,7 @@ def _connection_json(
         "login_uri": uris["login_uri"],
         "initiate_login_uri": uris["initiate_login_uri"],
         "logout_redirect_uri": uris["logout_redirect_uri"],
+        "backchannel_logout_uri": uris["backchannel_logout_uri"],
         "draft_tested": draft_tested,
         "latest_check": latest_check,
     }

@@ -43,6 +43,7 @@ def test_a_correct_configuration_passes_all_eight_steps(
     assert check.result["token_endpoint_auth_method"] == "client_secret_basic"
     assert set(check.result["signing_algs"]) == {"RS256", "ES256"}
     assert abs(check.result["clock_offset_seconds"]) <= 2
+    assert check.result["backchannel_logout"] == "with_sid"
     assert AuditEvent.objects.filter(
         action="connection.check_finished", details__status="passed"
     ).exists()

@@ -159,11 +159,39 @@ def test_detail_shows_the_uris_from_site_url(owner_client, owner_membership, set
         ("Organization login URI", "https://sso.example.com/sso/login/acme/"),
         ("Initiate login URI", "https://sso.example.com/sso/initiate/acme/"),
         ("Sign-out redirect URI", "https://sso.example.com/sso/logged-out/"),
+        (
+            "Back-channel logout URI",
+            "https://sso.example.com/sso/backchannel-logout/",
+        ),
     ):
         assert label in body and uri in body
-    assert body.count("data-copy-target=") == 4
+    assert body.count("data-copy-target=") == 5
     assert "stored encrypted, never shown" in body
     assert "Check history" in body and "No checks yet" in body
+
+
+@pytest.mark.parametrize(
+    ("support", "says"),
+    [
+        ("with_sid", "supports back-channel logout with session IDs"),
+        ("without_sid", "ends every session of that person here"),
+        ("unsupported", "does not advertise back-channel logout"),
+    ],
+)
+def test_detail_says_what_the_last_check_found_of_back_channel_logout(
+    owner_client, owner_membership, support, says
+):
+    connection = make_connection(owner_membership, ISSUER)
+    url = reverse("connection_detail", args=["acme", connection.pk])
+    assert "data-backchannel-logout=" not in owner_client.get(url).content.decode()
+    check = passed_check(connection, result={"backchannel_logout": support})
+
+    body = owner_client.get(url).content.decode()
+
+    assert f'data-backchannel-logout="{support}"' in body
+    assert says in body
+    detail = owner_client.get(check.get_absolute_url()).content.decode()
+    assert "Back-channel logout" in detail
 
 
 def test_detail_json_follows_the_contract(owner_client, owner_membership):
@@ -183,6 +211,9 @@ def test_detail_json_follows_the_contract(owner_client, owner_membership):
     assert data["status"] == "draft" and data["draft_tested"] is False
     assert data["latest_check"] is None
     assert data["redirect_uri"] == "http://testserver/sso/callback/"
+    assert data["backchannel_logout_uri"] == (
+        "http://testserver/sso/backchannel-logout/"
+    )
     check = passed_check(connection)
     data = owner_client.get(url, HTTP_ACCEPT="application/json").json()
     assert data["draft_tested"] is True

@@ -3,6 +3,7 @@ from typing import Any
 
 import pytest
 
+from connections.checks_steps.steps import backchannel_logout_support
 from connections.oidc.discovery import (
     discovery_url,
     fetch_metadata,
@@ -164,6 +165,27 @@ def test_parse_metadata_applies_spec_defaults_for_optional_fields():
     assert metadata.token_endpoint_auth_methods_supported == ("client_secret_basic",)
     assert metadata.code_challenge_methods_supported == ()
     assert metadata.authorization_response_iss_parameter_supported is False
+
+
+@pytest.mark.parametrize(
+    ("supported", "session", "expected"),
+    [
+        (True, True, "with_sid"),
+        (True, False, "without_sid"),
+        (True, REMOVED, "without_sid"),
+        (False, True, "unsupported"),
+        (REMOVED, REMOVED, "unsupported"),
+        # Only a JSON true counts: an odd value is not a reason to fail discovery.
+        ("true", "true", "unsupported"),
+        (1, 1, "unsupported"),
+    ],
+)
+def test_parse_metadata_reads_back_channel_logout_support(supported, session, expected):
+    doc = metadata_doc(
+        backchannel_logout_supported=supported,
+        backchannel_logout_session_supported=session,
+    )
+    assert backchannel_logout_support(parse_metadata(doc)) == expected
 
 
 @pytest.mark.parametrize(
