@@ -19,11 +19,13 @@ from urllib.parse import urlencode
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.db import OperationalError
 from django.test import Client
 
 from accounts.models import SessionRecord
 from connections.oidc.logout import BACKCHANNEL_LOGOUT_EVENT
 from connections.oidc.tokens import MAX_TOKEN_CHARS
+from connections.services import logout
 from organizations.models import AuditEvent
 from tests.factories import make_org
 
@@ -412,4 +414,17 @@ def test_an_unreadable_key_set_answers_503_and_ends_nothing(ada, fake_idp):
     assert response["Cache-Control"] == "no-store"
     assert response["Retry-After"]
     assert json.loads(response.content)["error"] == "temporarily_unavailable"
+    assert signed_in(ada)
+
+
+def test_a_database_that_does_not_answer_gives_503_not_500(ada, fake_idp, monkeypatch):
+    def down(issuer):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(logout, "live_configs_for_issuer", down)
+    response = post_token(logout_token(fake_idp))
+
+    assert response.status_code == 503
+    assert response["Cache-Control"] == "no-store"
+    assert json.loads(response.content)["code"] == "server_unavailable"
     assert signed_in(ada)
