@@ -37,6 +37,21 @@ class ConnectionsConfig(AppConfig):
                 ).exists(),
             ),
             ChecklistStep(
+                order=35,
+                label=_("Test sign-in with the draft"),
+                hint=_(
+                    "Sign in once through your IdP as yourself, on the "
+                    "connection's page: the switch to SSO needs it."
+                ),
+                url_name="connection_list",
+                done=lambda org: ConnectionCheck.objects.filter(
+                    connection__organization=org,
+                    kind=ConnectionCheck.Kind.TEST_SIGNIN,
+                    status=ConnectionCheck.Status.PASSED,
+                    created_by_id=org.owner_id,
+                ).exists(),
+            ),
+            ChecklistStep(
                 order=60,
                 label=_("Enforce SSO"),
                 hint=_(

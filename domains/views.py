@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from domains.models import Domain
 from domains.names import VERIFICATION_RECORD_PREFIX
@@ -227,13 +227,29 @@ def domain_verify(
     return redirect(_list_url(org, domain))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @org_view()
 def domain_delete(
     request: HttpRequest, org: OrgContext, domain_id: int
 ) -> HttpResponse:
+    """POST removes the domain. A verified one routes people to the
+    organization's sign-in, so the page asks first (GET, or a POST without
+    ``confirm``); scripts (JSON) remove it at once, as before."""
     domain = get_object_or_404(Domain, pk=domain_id, organization=org.organization)
     _require_manage(org)
+    needs_confirmation = domain.status == Domain.Status.VERIFIED and not wants_json(
+        request
+    )
+    if request.method == "GET" or (
+        needs_confirmation and request.POST.get("confirm") != "yes"
+    ):
+        if domain.status != Domain.Status.VERIFIED:
+            return redirect(_list_url(org, domain))
+        return render(
+            request,
+            "domains/domain_remove.html",
+            {"domain": domain, "sso_enforced": org.organization.sso_enforced},
+        )
     try:
         domain_remove(
             actor_membership=org.membership, domain=domain, ip=client_ip(request)

@@ -20,7 +20,11 @@ class InvitationsConfig(AppConfig):
             ChecklistStep(
                 order=50,
                 label=_("Invite people"),
-                hint=_("Invite your team by email."),
+                hint=_(
+                    "Invite your team by email. Before SSO is enforced, people "
+                    "who accept choose a password that stops working at the "
+                    "switch; after it, they join through your IdP."
+                ),
                 url_name="invitation_list",
                 done=lambda org: Invitation.objects.filter(organization=org).exists(),
             )

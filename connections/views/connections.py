@@ -19,7 +19,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from connections.forms import ConnectionForm, PublishForm
 from connections.models import Connection, ConnectionCheck
-from connections.selectors import refusals_before_idp, signin_attempts_page
+from connections.selectors import (
+    refusals_before_idp,
+    signin_attempts_page,
+    switch_affected,
+)
 from connections.services.checks import (
     NOT_QUEUED,
     check_deadline,
@@ -37,6 +41,7 @@ from connections.services.connections import (
     connections_for_org,
     latest_finished_check,
 )
+from connections.services.sso import signin_test_stage
 from organizations.access import (
     OrgContext,
     SignedInRequest,
@@ -181,15 +186,15 @@ def connection_detail(
 ) -> HttpResponse:
     connection = _connection_or_404(org, connection_id)
     checks_fail_overdue(connection=connection)
+    # Test sign-ins are in the history too: publishing needs one.
     history = list(
-        ConnectionCheck.objects.filter(
-            connection=connection,
-            kind__in=(ConnectionCheck.Kind.CHECK, ConnectionCheck.Kind.PERIODIC),
-        )
+        ConnectionCheck.objects.filter(connection=connection)
         .select_related("created_by")
         .order_by("-created_at", "-id")[:HISTORY_SIZE]
     )
-    latest = history[0] if history else None
+    latest = next(
+        (c for c in history if c.kind != ConnectionCheck.Kind.TEST_SIGNIN), None
+    )
     tested = connection_draft_tested(connection, latest_finished_check(connection))
     if wants_json(request):
         return JsonResponse(
@@ -335,6 +340,12 @@ def check_detail(
         check.refresh_from_db()
     steps = check_steps_for_display(check)
     deadline = check_deadline(check)
+    failed_stage = (
+        signin_test_stage(str(check.result.get("step") or ""))
+        if check.kind == ConnectionCheck.Kind.TEST_SIGNIN
+        and check.status == ConnectionCheck.Status.FAILED
+        else ""
+    )
     if wants_json(request):
         return JsonResponse(
             {
@@ -368,6 +379,7 @@ def check_detail(
             and check.fingerprint == getattr(connection.draft, "fingerprint", None),
             "is_live_config": check.config_id == connection.live_id,
             "can_manage": org.can("connections.manage"),
+            "failed_stage": failed_stage,
         },
     )
 
@@ -423,6 +435,7 @@ def connection_publish_view(
             "blockers": blockers,
             "first_publish": first_publish,
             "uris": connection_uris(org.organization),
+            **(switch_affected(org.organization) if first_publish else {}),
         },
         status=status,
     )

@@ -20,7 +20,7 @@ def test_overview_shows_the_setup_checklist(owner_client, org):
         "Enforce SSO",
     ):
         assert step in body
-    assert "0 of 6 done" in body
+    assert "0 of 7 done" in body
 
 
 def test_members_json_view(owner_client, org):
@@ -128,7 +128,7 @@ def test_anonymous_is_sent_to_sign_in_and_json_gets_401(client, org):
     url = reverse("member_list", args=["acme"])
     response = client.get(url)
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/?next=")
+    assert response["Location"].startswith("/login/?next=")
     assert client.get(url, HTTP_ACCEPT="application/json").status_code == 401
 
 
