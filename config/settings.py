@@ -263,6 +263,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every worker stamps the cache this often (organizations.workers); a stamp
+# older than the max age means no worker. A page that waits on a job queued
+# WORKER_WAIT_SECONDS ago with no worker says so in a banner.
+WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", default=5.0)
+WORKER_HEARTBEAT_MAX_AGE = 3 * WORKER_HEARTBEAT_INTERVAL
+WORKER_WAIT_SECONDS = env.float("WORKER_WAIT_SECONDS", default=5.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker that is down or frozen must not hold a request: connecting and
 # publishing are bounded, and a publish is retried once at most. Whatever was

@@ -17,6 +17,7 @@ from domains.names import VERIFICATION_RECORD_PREFIX
 from domains.services import (
     MISSES_BEFORE_FAILING,
     domain_add,
+    domain_checks_expire,
     domain_is_checking,
     domain_record,
     domain_remove,
@@ -26,6 +27,7 @@ from domains.services import (
 from organizations.access import OrgContext, client_ip, org_view, wants_json
 from organizations.broker import publish_watch
 from organizations.errors import ServiceError
+from organizations.workers import worker_missing_for, worker_missing_sentence
 
 
 class DomainAddForm(forms.Form):
@@ -69,11 +71,16 @@ NOT_QUEUED = "task_queue_unreachable"
 
 def check_json(domain: Domain) -> dict:
     """The state of a domain's check: "checking" until the requested one reports."""
+    checking = domain_is_checking(domain)
     return {
         "id": domain.pk,
         "domain": domain.name,
-        "status": "checking" if domain_is_checking(domain) else domain.status,
+        "status": "checking" if checking else domain.status,
         "detail": domain.detail,
+        # Queued a while and no worker heartbeat: the page says so.
+        "worker_missing": checking
+        and domain.check_requested_at is not None
+        and worker_missing_for(domain.check_requested_at),
     }
 
 
@@ -133,6 +140,7 @@ def domain_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
             )
         status = 400
 
+    domain_checks_expire(organization_id=org.organization.pk)
     domains = domains_for_org(org.organization)
     if wants_json(request):
         return JsonResponse([domain_json(d) for d in domains], safe=False)
@@ -145,6 +153,9 @@ def domain_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
                 "txt_name": txt_name,
                 "txt_value": txt_value,
                 "checking": domain_is_checking(domain),
+                "worker_missing": domain_is_checking(domain)
+                and domain.check_requested_at is not None
+                and worker_missing_for(domain.check_requested_at),
                 "name_copy_id": f"txt-name-{domain.pk}",
                 "value_copy_id": f"txt-value-{domain.pk}",
             }
@@ -158,6 +169,7 @@ def domain_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
             "can_manage": org.can("domains.manage"),
             "record_prefix": VERIFICATION_RECORD_PREFIX,
             "misses_before_failing": MISSES_BEFORE_FAILING,
+            "worker_sentence": worker_missing_sentence(),
         },
         status=status,
     )
@@ -171,6 +183,8 @@ def domain_verify(
     """POST starts a check; GET (JSON) tells whether it is still running."""
     domain = get_object_or_404(Domain, pk=domain_id, organization=org.organization)
     if request.method == "GET":
+        if domain_checks_expire(domain_id=domain.pk):
+            domain.refresh_from_db()
         if wants_json(request):
             return JsonResponse(check_json(domain))
         return redirect(_list_url(org, domain))

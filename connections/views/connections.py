@@ -51,10 +51,22 @@ from organizations.access import (
     wants_json,
 )
 from organizations.errors import PermissionDenied, ServiceError
+from organizations.workers import worker_missing_for, worker_missing_sentence
 
 HISTORY_SIZE = 25
 SIGNINS_PAGE_SIZE = 20
 _FINAL = (ConnectionCheck.Status.PASSED, ConnectionCheck.Status.FAILED)
+
+
+def _waits_for_missing_worker(check: ConnectionCheck | None) -> bool:
+    """A check no worker has started, queued a while ago, and no worker there."""
+    return (
+        check is not None
+        and check.started_at is None
+        and check.status
+        in (ConnectionCheck.Status.QUEUED, ConnectionCheck.Status.RUNNING)
+        and worker_missing_for(check.created_at)
+    )
 
 
 def _connection_or_404(org: OrgContext, connection_id: int) -> Connection:
@@ -224,6 +236,8 @@ def connection_detail(
             "history": history,
             "latest": latest,
             "in_progress": latest is not None and latest.status not in _FINAL,
+            "worker_missing": _waits_for_missing_worker(latest),
+            "worker_sentence": worker_missing_sentence(),
             "draft_tested": tested,
             "draft_is_live": connection.live_id == connection.draft_id,
             "blockers": blockers,
@@ -354,6 +368,8 @@ def check_detail(
                 "status": check.status,
                 # Unfinished by then, it is failed (the worker running it was lost).
                 "deadline": deadline.isoformat() if deadline else None,
+                # Queued a while and no worker heartbeat: the page says so.
+                "worker_missing": _waits_for_missing_worker(check),
                 "steps": [
                     {
                         "name": s.get("name", ""),
@@ -380,6 +396,8 @@ def check_detail(
             "is_live_config": check.config_id == connection.live_id,
             "can_manage": org.can("connections.manage"),
             "failed_stage": failed_stage,
+            "worker_missing": _waits_for_missing_worker(check),
+            "worker_sentence": worker_missing_sentence(),
         },
     )
 

@@ -192,6 +192,7 @@ def test_the_page_polls_while_a_check_is_queued(
         "domain": "acme.test",
         "status": "verified",
         "detail": "Verified: found the TXT record at _sso-console-challenge.acme.test.",
+        "worker_missing": False,
     }
 
 
