@@ -101,7 +101,7 @@ def _list_url(org: OrgContext, domain: Domain | None = None) -> str:
 
 
 @require_http_methods(["GET", "POST"])
-@org_view()
+@org_view("console.view")
 def domain_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
     form = DomainAddForm(request.POST) if request.method == "POST" else DomainAddForm()
     status = 200
@@ -176,7 +176,7 @@ def domain_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@org_view()
+@org_view("console.view")
 def domain_verify(
     request: HttpRequest, org: OrgContext, domain_id: int
 ) -> HttpResponse:
@@ -242,7 +242,7 @@ def domain_verify(
 
 
 @require_http_methods(["GET", "POST"])
-@org_view()
+@org_view("console.view")
 def domain_delete(
     request: HttpRequest, org: OrgContext, domain_id: int
 ) -> HttpResponse:

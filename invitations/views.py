@@ -77,7 +77,7 @@ def _invitation_json(invitation: Invitation) -> dict:
 
 
 @require_http_methods(["GET", "POST"])
-@org_view()
+@org_view("console.view")
 def invitation_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
     """The invitations, newest first; POST ``emails`` and ``role`` invites."""
     state = request.GET.get("state", "")

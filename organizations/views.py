@@ -6,7 +6,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import path
 
-from organizations.access import OrgContext, org_view, page_number, wants_json
+from organizations.access import (
+    OrgContext,
+    active_memberships,
+    org_view,
+    page_number,
+    wants_json,
+)
 from organizations.overview import panels, setup_checklist
 from organizations.selectors import audit_page
 
@@ -15,6 +21,15 @@ PAGE_SIZE = 50
 
 @org_view()
 def overview(request: HttpRequest, org: OrgContext) -> HttpResponse:
+    """Owners and admins: the set-up checklist. Members and viewers: their
+    home, their organizations, role and where the role came from; nothing
+    they cannot use."""
+    if not org.can("console.view"):
+        return render(
+            request,
+            "organizations/member_home.html",
+            {"memberships": active_memberships(request)},
+        )
     checklist = setup_checklist(org.organization)
     panel_templates, panel_context = panels(org.organization)
     return render(
@@ -29,7 +44,7 @@ def overview(request: HttpRequest, org: OrgContext) -> HttpResponse:
     )
 
 
-@org_view()
+@org_view("console.view")
 def audit_log(request: HttpRequest, org: OrgContext) -> HttpResponse:
     page = audit_page(org.organization, page_number(request), PAGE_SIZE)
     if wants_json(request):

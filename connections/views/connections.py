@@ -122,7 +122,7 @@ def _connection_json(
 
 
 @never_cache
-@org_view()
+@org_view("console.view")
 def connection_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
     # A check lost with its worker shows as failed, not running, from its deadline.
     checks_fail_overdue(organization_id=org.organization.pk)
@@ -192,7 +192,7 @@ def connection_new(request: HttpRequest, org: OrgContext) -> HttpResponse:
 
 
 @never_cache
-@org_view()
+@org_view("console.view")
 def connection_detail(
     request: SignedInRequest, org: OrgContext, connection_id: int
 ) -> HttpResponse:
@@ -328,7 +328,7 @@ def connection_test(
 
 
 @never_cache
-@org_view()
+@org_view("console.view")
 def check_detail(
     request: HttpRequest, org: OrgContext, connection_id: int, check_id: int
 ) -> HttpResponse:

@@ -71,11 +71,12 @@ def test_list_pages_query_count_does_not_grow(
     assert count(url) == before
 
 
-def test_viewer_reads_but_cannot_change_roles(client, org):
+def test_viewer_neither_reads_nor_changes_roles(client, org):
+    # Issue 20: members and viewers get their home page, not the members page.
     viewer = make_member(org, "viewer")
     target = make_member(org, "member")
     client_for(client, viewer)
-    assert client.get(reverse("member_list", args=["acme"])).status_code == 200
+    assert client.get(reverse("member_list", args=["acme"])).status_code == 403
     response = client.post(
         reverse("member_role", args=["acme", target.pk]), {"role": "admin"}
     )
