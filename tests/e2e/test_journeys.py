@@ -673,3 +673,20 @@ def test_signing_out_ends_the_idp_session_too(story: Story, new_page):
     expect(page.get_by_label("Password")).to_be_empty()
     watch.check("idp-asks-again")
     story.finished.add(5)
+
+
+def test_the_remaining_pages_fit_a_phone_and_pass_axe(story: Story, new_page):
+    """Journey 6: the pages the story does not pass through, each checked like
+    the others (desktop and 375 px, axe, no sideways scrolling)."""
+    page, watch = open_page(new_page, story, "6-pages")
+    for step, path, status in (
+        ("root", "/", 200),  # lands on /login/
+        ("password-reset", "/accounts/password-reset/", 200),
+        ("invitation-unknown", "/invitations/not-a-real-token/", 404),
+        ("not-found", "/no-such-page/", 404),
+    ):
+        page.goto(story.url(path))
+        if status != 200:
+            expect_error_status(page, watch, status)
+        watch.check(step)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
