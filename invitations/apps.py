@@ -18,12 +18,14 @@ class InvitationsConfig(AppConfig):
 
         checklist_step_register(
             ChecklistStep(
-                order=50,
+                # After the switch: invitees then join through the IdP, and
+                # nobody gets a password the switch would disable.
+                order=70,
                 label=_("Invite people"),
                 hint=_(
-                    "Invite your team by email. Before SSO is enforced, people "
-                    "who accept choose a password that stops working at the "
-                    "switch; after it, they join through your IdP."
+                    "Invite your team by email: after the switch they join "
+                    "through your IdP. Invited before it, they choose a "
+                    "password that the switch disables."
                 ),
                 url_name="invitation_list",
                 done=lambda org: Invitation.objects.filter(organization=org).exists(),

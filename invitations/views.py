@@ -132,6 +132,9 @@ def invitation_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
             "state": state,
             "states": STATES,
             "can_manage": org.can("invitations.manage"),
+            # Before the switch, say what it does to an invitee's password.
+            "sso_live": sso_is_live(org.organization),
+            "sso_coming": sso_is_tested(org.organization),
         },
         status=status,
     )

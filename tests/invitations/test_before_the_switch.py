@@ -67,3 +67,14 @@ def test_a_failed_check_does_not_count_as_tested(client, org, issue, owner_membe
     passed_check(connection, status=ConnectionCheck.Status.FAILED)
     _invitation, token = issue(org, "dev@acme.test")
     assert 'name="password1"' in client.get(accept_url(token)).content.decode()
+
+
+def test_the_invitations_page_says_what_the_switch_does_to_invitees(owner_client, org):
+    url = reverse("invitation_list", args=["acme"])
+    body = owner_client.get(url).content.decode()
+    assert "switching to single sign-on later disables it" in body
+
+
+def test_the_checklist_puts_inviting_after_the_switch(owner_client, org):
+    body = owner_client.get(reverse("org_overview", args=["acme"])).content.decode()
+    assert body.index("Enforce SSO") < body.index("Invite people")
