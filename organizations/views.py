@@ -40,6 +40,8 @@ def overview(request: HttpRequest, org: OrgContext) -> HttpResponse:
             "panels": panel_templates,
             "checklist": checklist,
             "done_count": sum(1 for item in checklist if item["done"]),
+            # The first step not done yet: the page leads with it.
+            "next_step": next((item for item in checklist if not item["done"]), None),
         },
     )
 

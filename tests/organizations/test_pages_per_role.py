@@ -79,3 +79,16 @@ def test_the_site_root_takes_a_member_to_their_home(client, org):
     client_for(client, make_member(org, "member"))
     response = client.get("/", follow=True)
     assert "Your organizations" in response.content.decode()
+
+
+def test_the_overview_leads_with_the_next_step(owner_client, org):
+    from domains.models import Domain
+
+    body = owner_client.get(reverse("org_overview", args=["acme"])).content.decode()
+    assert "Next step: Verify an email domain" in body
+    Domain.objects.create(
+        organization=org, name="acme.test", token="t", status="verified"
+    )
+    body = owner_client.get(reverse("org_overview", args=["acme"])).content.decode()
+    assert "Next step: Add an SSO connection" in body
+    assert f'href="{reverse("connection_list", args=["acme"])}"' in body
