@@ -92,3 +92,13 @@ def test_the_overview_leads_with_the_next_step(owner_client, org):
     body = owner_client.get(reverse("org_overview", args=["acme"])).content.decode()
     assert "Next step: Add an SSO connection" in body
     assert f'href="{reverse("connection_list", args=["acme"])}"' in body
+
+
+def test_json_clients_get_the_refusal_as_json(client, org):
+    client_for(client, make_member(org, "viewer"))
+    response = client.get(
+        reverse("member_list", args=["acme"]), HTTP_ACCEPT="application/json"
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "role_not_allowed"
+    assert "does not allow this" in response.json()["error"]
