@@ -1,6 +1,7 @@
 """Whether a Celery worker is there to run what the pages queue.
 
-Every worker stamps the shared cache every ``WORKER_HEARTBEAT_INTERVAL``
+Every worker stamps the shared cache, under its queue's name (CELERY_QUEUE),
+every ``WORKER_HEARTBEAT_INTERVAL``
 seconds (a bootstep in ``config/celery.py``: the worker's own timer, so it
 needs no beat and no task round trip). Pages that wait on a queued job (a
 connection check, a domain verification) read the stamp: a job queued more
@@ -38,6 +39,15 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_KEY = "workers:heartbeat"
 
 
+def _key() -> str:
+    """One stamp per queue (CELERY_QUEUE): a worker consuming another queue
+    never runs this deployment's tasks, so it must not count as there. Read
+    from the settings, which web nodes and workers share, not from Celery's
+    current app, which is per thread (gunicorn's threads would see a default
+    app's queue)."""
+    return f"{HEARTBEAT_KEY}:{settings.CELERY_TASK_DEFAULT_QUEUE}"
+
+
 def worker_heartbeat_interval() -> float:
     return float(getattr(settings, "WORKER_HEARTBEAT_INTERVAL", 5.0))
 
@@ -56,7 +66,7 @@ def worker_heartbeat_stamp(now: float | None = None) -> None:
     """Record that a worker is alive now. Never raises: a cache outage must not
     stop the worker, and /readyz reports the cache itself."""
     try:
-        cache.set(HEARTBEAT_KEY, now if now is not None else time.time(), 3600)
+        cache.set(_key(), now if now is not None else time.time(), 3600)
     except Exception:  # noqa: BLE001
         logger.warning("Worker heartbeat not recorded: the cache did not answer.")
 
@@ -64,7 +74,7 @@ def worker_heartbeat_stamp(now: float | None = None) -> None:
 def worker_heartbeat_age(now: float | None = None) -> float | None:
     """Seconds since a worker last stamped; None for never (or no cache)."""
     try:
-        stamped = cache.get(HEARTBEAT_KEY)
+        stamped = cache.get(_key())
     except Exception:  # noqa: BLE001
         return None
     if not isinstance(stamped, int | float):

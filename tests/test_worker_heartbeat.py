@@ -60,6 +60,13 @@ def test_a_fresh_stamp_is_a_worker_and_an_old_one_is_not(db):
     assert not worker_seen()
 
 
+def test_a_worker_of_another_queue_does_not_count(db, settings):
+    settings.CELERY_TASK_DEFAULT_QUEUE = "other"
+    worker_heartbeat_stamp()
+    settings.CELERY_TASK_DEFAULT_QUEUE = "celery"
+    assert not worker_seen()
+
+
 def test_without_a_broker_nothing_waits_for_a_worker(db, settings):
     settings.CELERY_BROKER_URL = ""
     assert not worker_missing_for(timezone.now() - timedelta(minutes=1))
@@ -171,7 +178,9 @@ def test_readyz_says_not_ready_without_heartbeat_or_answer(
 
 
 @pytest.mark.worker
-def test_a_running_worker_stamps_the_heartbeat(celery_worker):
+def test_a_running_worker_stamps_the_heartbeat(celery_worker, settings):
+    # The test worker consumes a queue of its own (CELERY_QUEUE in its env).
+    settings.CELERY_TASK_DEFAULT_QUEUE = celery_worker["queue"]
     deadline = time.monotonic() + 20
     while not worker_seen():
         assert time.monotonic() < deadline, "the worker never stamped a heartbeat"
