@@ -24,6 +24,7 @@ class ConnectionsConfig(AppConfig):
                 hint=_("Paste the issuer, client ID and secret from Okta."),
                 url_name="connection_list",
                 done=lambda org: Connection.objects.filter(organization=org).exists(),
+                perm="connections.manage",
             ),
             ChecklistStep(
                 order=30,
@@ -35,6 +36,7 @@ class ConnectionsConfig(AppConfig):
                     kind=ConnectionCheck.Kind.CHECK,
                     status=ConnectionCheck.Status.PASSED,
                 ).exists(),
+                perm="connections.manage",
             ),
             ChecklistStep(
                 order=35,
@@ -50,6 +52,7 @@ class ConnectionsConfig(AppConfig):
                     status=ConnectionCheck.Status.PASSED,
                     created_by_id=org.owner_id,
                 ).exists(),
+                perm="connections.manage",
             ),
             ChecklistStep(
                 order=60,
@@ -60,6 +63,7 @@ class ConnectionsConfig(AppConfig):
                 ),
                 url_name="connection_list",
                 done=lambda org: org.sso_enforced,
+                perm="sso.enforce",
             ),
         ):
             checklist_step_register(step)

@@ -30,7 +30,10 @@ def overview(request: HttpRequest, org: OrgContext) -> HttpResponse:
             "organizations/member_home.html",
             {"memberships": active_memberships(request)},
         )
-    checklist = setup_checklist(org.organization)
+    checklist = [
+        {**item, "owner_only": not org.can(item["perm"])}
+        for item in setup_checklist(org.organization)
+    ]
     panel_templates, panel_context = panels(org.organization)
     return render(
         request,

@@ -1,9 +1,9 @@
 """Whether a Celery worker is there to run what the pages queue.
 
 Every worker stamps the shared cache, under its queue's name (CELERY_QUEUE),
-every ``WORKER_HEARTBEAT_INTERVAL``
-seconds (a bootstep in ``config/celery.py``: the worker's own timer, so it
-needs no beat and no task round trip). Pages that wait on a queued job (a
+every ``WORKER_HEARTBEAT_INTERVAL`` seconds (a bootstep in
+``config/celery.py``: the worker's own timer, so it needs no beat and no
+task round trip). Pages that wait on a queued job (a
 connection check, a domain verification) read the stamp: a job queued more
 than ``WORKER_WAIT_SECONDS`` ago while no worker stamped within
 ``WORKER_HEARTBEAT_MAX_AGE`` seconds shows a banner that names the cause,

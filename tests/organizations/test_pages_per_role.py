@@ -102,3 +102,13 @@ def test_json_clients_get_the_refusal_as_json(client, org):
     assert response.status_code == 403
     assert response.json()["code"] == "role_not_allowed"
     assert "does not allow this" in response.json()["error"]
+
+
+def test_an_admins_checklist_says_which_steps_are_the_owners(client, org):
+    client_for(client, make_member(org, "admin"))
+    body = client.get(reverse("org_overview", args=["acme"])).content.decode()
+    checklist = body.split('id="checklist-title"')[1]
+    domain_step = checklist.split("Verify an email domain")[1].split("</li>")[0]
+    mapping_step = checklist.split("Map IdP groups to roles")[1].split("</li>")[0]
+    assert "The owner does this step." in domain_step
+    assert "The owner does this step." not in mapping_step
