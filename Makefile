@@ -33,7 +33,7 @@ $(AXE_MODULES): tests/e2e/package.json tests/e2e/package-lock.json
 	touch $@
 
 .env:
-	printf 'DEBUG=True\nSITE_URL=http://127.0.0.1:8000\n' > .env
+	printf 'DEBUG=True\nSITE_URL=http://127.0.0.1:8000\nDEFAULT_FROM_EMAIL=SSO console <sso-console@example.com>\n' > .env
 
 install: $(VENV)/.run-installed
 

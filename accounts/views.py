@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
@@ -353,13 +354,13 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
     messages.info(request, _("You are signed out."))
-    return redirect("login")
+    return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
 @never_cache
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
-        return redirect("login")
+        return redirect(settings.LOGIN_URL)
     chosen = request.GET.get("org", "")
     if chosen.startswith("/orgs/") and local_next(chosen):
         return redirect(chosen)

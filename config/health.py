@@ -12,6 +12,8 @@ from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from organizations.workers import worker_seen
+
 
 @require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -57,10 +59,16 @@ def _broker() -> str:
 
 
 def _worker() -> str:
-    """Whether a Celery worker answers a ping through the broker: a real round
-    trip, bounded by WORKER_PING_TIMEOUT, not a guess from a queue's length."""
+    """Whether a Celery worker is there: its heartbeat in the shared cache
+    (organizations.workers), stamped by every worker every few seconds, so a
+    probe costs one cache read and no broadcast to every worker. Without a
+    fresh stamp (none yet, or a cache the workers do not share), a ping
+    through the broker decides: a real round trip, bounded by
+    WORKER_PING_TIMEOUT, never a guess from a queue's length."""
     from config.celery import app
 
+    if worker_seen():
+        return "ok"
     try:
         # limit=1: answer as soon as one worker replies (milliseconds), not
         # after waiting the whole timeout for every worker.

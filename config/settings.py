@@ -134,9 +134,11 @@ AUTHENTICATION_BACKENDS = [
     "accounts.backends.EmailPasswordBackend",
     "connections.backend.OrganizationOIDCBackend",
 ]
-LOGIN_URL = "login"
+# Email-first: /login/ routes an address to its organization's SSO, or to
+# the password form (accounts' "login") when it has none.
+LOGIN_URL = "email_login"
 LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "email_login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}
     for name in (
@@ -163,7 +165,15 @@ WHITENOISE_USE_FINDERS = True
 
 # Email: console in development, smtp:// in production.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="sso-console@localhost")
+# Who invitations, address proofs and alerts come from. Unset: an address at
+# SITE_URL's host when that is a domain name (mail servers refuse @localhost
+# and bare IP addresses), else at example.com; set it to a mailbox of yours.
+_mail_host = _site.hostname or ""
+if "." not in _mail_host or _mail_host.replace(".", "").isdigit() or ":" in _mail_host:
+    _mail_host = "example.com"
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default=f"SSO console <sso-console@{_mail_host}>"
+)
 
 # Field encryption (Fernet). The first key encrypts; all keys decrypt (rotation).
 _DEV_FERNET_KEY = "ZGV2LW9ubHktZmVybmV0LWtleS1kby1ub3QtdXNlLSE="
@@ -253,6 +263,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every worker stamps the cache this often (organizations.workers); a stamp
+# older than the max age means no worker. A page that waits on a job queued
+# WORKER_WAIT_SECONDS ago with no worker says so in a banner.
+WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", default=5.0)
+WORKER_HEARTBEAT_MAX_AGE = 3 * WORKER_HEARTBEAT_INTERVAL
+WORKER_WAIT_SECONDS = env.float("WORKER_WAIT_SECONDS", default=5.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker that is down or frozen must not hold a request: connecting and
 # publishing are bounded, and a publish is retried once at most. Whatever was

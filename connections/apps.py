@@ -24,6 +24,7 @@ class ConnectionsConfig(AppConfig):
                 hint=_("Paste the issuer, client ID and secret from Okta."),
                 url_name="connection_list",
                 done=lambda org: Connection.objects.filter(organization=org).exists(),
+                perm="connections.manage",
             ),
             ChecklistStep(
                 order=30,
@@ -35,6 +36,23 @@ class ConnectionsConfig(AppConfig):
                     kind=ConnectionCheck.Kind.CHECK,
                     status=ConnectionCheck.Status.PASSED,
                 ).exists(),
+                perm="connections.manage",
+            ),
+            ChecklistStep(
+                order=35,
+                label=_("Test sign-in with the draft"),
+                hint=_(
+                    "Sign in once through your IdP as yourself, on the "
+                    "connection's page: the switch to SSO needs it."
+                ),
+                url_name="connection_list",
+                done=lambda org: ConnectionCheck.objects.filter(
+                    connection__organization=org,
+                    kind=ConnectionCheck.Kind.TEST_SIGNIN,
+                    status=ConnectionCheck.Status.PASSED,
+                    created_by_id=org.owner_id,
+                ).exists(),
+                perm="connections.manage",
             ),
             ChecklistStep(
                 order=60,
@@ -45,6 +63,7 @@ class ConnectionsConfig(AppConfig):
                 ),
                 url_name="connection_list",
                 done=lambda org: org.sso_enforced,
+                perm="sso.enforce",
             ),
         ):
             checklist_step_register(step)

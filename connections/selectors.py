@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -16,7 +17,9 @@ from connections.models import (
     SignInEvent,
     SsoIdentity,
 )
+from invitations.models import Invitation
 from organizations.models import Organization
+from rolemapping.models import Membership
 
 
 def connections_failing_health(org: Organization) -> list[Connection]:
@@ -93,3 +96,40 @@ def identity_user_id(*, connection_id: int, issuer: str, subject: str) -> int | 
         .values_list("user_id", flat=True)
         .first()
     )
+
+
+AFFECTED_LIST_LIMIT = 100
+
+
+def switch_affected(org: Organization) -> dict[str, Any]:
+    """Who the switch to SSO changes, for the publish page: the active
+    members, owner aside, whose password stops working for the organization,
+    and the pending invitations, which will be accepted through the IdP.
+
+    Each list holds at most AFFECTED_LIST_LIMIT rows, with the full count.
+    Four queries.
+    """
+    members = (
+        Membership.objects.filter(organization=org, is_active=True)
+        .exclude(user_id=org.owner_id)
+        .exclude(user__password__startswith=UNUSABLE_PASSWORD_PREFIX)
+        .exclude(user__password="")
+        .select_related("user", "role")
+        .order_by("user__email")
+    )
+    invitations = (
+        Invitation.objects.filter(
+            organization=org,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("role")
+        .order_by("email")
+    )
+    return {
+        "password_members": list(members[:AFFECTED_LIST_LIMIT]),
+        "password_members_count": members.count(),
+        "pending_invitations": list(invitations[:AFFECTED_LIST_LIMIT]),
+        "pending_invitations_count": invitations.count(),
+    }

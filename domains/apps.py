@@ -24,6 +24,7 @@ class DomainsConfig(AppConfig):
                 done=lambda org: Domain.objects.filter(
                     organization=org, status=Domain.Status.VERIFIED
                 ).exists(),
+                perm="domains.manage",
             )
         )
         email_kind_register(

@@ -150,6 +150,37 @@ def domain_is_checking(domain: Domain, now: datetime | None = None) -> bool:
     return (now or timezone.now()) - domain.check_requested_at < CHECK_STALE_AFTER
 
 
+def domain_checks_expire(
+    *, organization_id: int | None = None, domain_id: int | None = None
+) -> int:
+    """End the checks asked for CHECK_STALE_AFTER ago or more that never
+    reported (no worker took them, or it died): the domain keeps its status,
+    says the check failed and why, and "Verify now" tries again. Returns how
+    many. Idempotent: a conditional update, so a check that reports
+    meanwhile keeps its own result, and a second call changes nothing.
+
+    Called where domains are read, so a page never shows "Checking" past it.
+    One query.
+    """
+    cutoff = timezone.now() - CHECK_STALE_AFTER
+    rows = Domain.objects.filter(check_requested_at__lt=cutoff)
+    if organization_id is not None:
+        rows = rows.filter(organization_id=organization_id)
+    if domain_id is not None:
+        rows = rows.filter(pk=domain_id)
+    return rows.update(check_requested_at=None, detail=check_lost_sentence())
+
+
+def check_lost_sentence() -> str:
+    """What a domain says when the check asked for never reported back."""
+    minutes = round(CHECK_STALE_AFTER.total_seconds() / 60)
+    return _(
+        "The check failed: no task worker ran it within %(minutes)d minutes. "
+        "Make sure a Celery worker is running (celery -A config worker), then "
+        "choose Verify now to try again."
+    ) % {"minutes": minutes}
+
+
 # -- actions by people ------------------------------------------------------------
 
 

@@ -10,13 +10,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from domains.models import Domain
 from domains.names import VERIFICATION_RECORD_PREFIX
 from domains.services import (
     MISSES_BEFORE_FAILING,
     domain_add,
+    domain_checks_expire,
     domain_is_checking,
     domain_record,
     domain_remove,
@@ -26,6 +27,7 @@ from domains.services import (
 from organizations.access import OrgContext, client_ip, org_view, wants_json
 from organizations.broker import publish_watch
 from organizations.errors import ServiceError
+from organizations.workers import worker_missing_for, worker_missing_sentence
 
 
 class DomainAddForm(forms.Form):
@@ -69,11 +71,16 @@ NOT_QUEUED = "task_queue_unreachable"
 
 def check_json(domain: Domain) -> dict:
     """The state of a domain's check: "checking" until the requested one reports."""
+    checking = domain_is_checking(domain)
     return {
         "id": domain.pk,
         "domain": domain.name,
-        "status": "checking" if domain_is_checking(domain) else domain.status,
+        "status": "checking" if checking else domain.status,
         "detail": domain.detail,
+        # Queued a while and no worker heartbeat: the page says so.
+        "worker_missing": checking
+        and domain.check_requested_at is not None
+        and worker_missing_for(domain.check_requested_at),
     }
 
 
@@ -94,7 +101,7 @@ def _list_url(org: OrgContext, domain: Domain | None = None) -> str:
 
 
 @require_http_methods(["GET", "POST"])
-@org_view()
+@org_view("console.view")
 def domain_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
     form = DomainAddForm(request.POST) if request.method == "POST" else DomainAddForm()
     status = 200
@@ -133,6 +140,7 @@ def domain_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
             )
         status = 400
 
+    domain_checks_expire(organization_id=org.organization.pk)
     domains = domains_for_org(org.organization)
     if wants_json(request):
         return JsonResponse([domain_json(d) for d in domains], safe=False)
@@ -145,6 +153,9 @@ def domain_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
                 "txt_name": txt_name,
                 "txt_value": txt_value,
                 "checking": domain_is_checking(domain),
+                "worker_missing": domain_is_checking(domain)
+                and domain.check_requested_at is not None
+                and worker_missing_for(domain.check_requested_at),
                 "name_copy_id": f"txt-name-{domain.pk}",
                 "value_copy_id": f"txt-value-{domain.pk}",
             }
@@ -158,19 +169,22 @@ def domain_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
             "can_manage": org.can("domains.manage"),
             "record_prefix": VERIFICATION_RECORD_PREFIX,
             "misses_before_failing": MISSES_BEFORE_FAILING,
+            "worker_sentence": worker_missing_sentence(),
         },
         status=status,
     )
 
 
 @require_http_methods(["GET", "POST"])
-@org_view()
+@org_view("console.view")
 def domain_verify(
     request: HttpRequest, org: OrgContext, domain_id: int
 ) -> HttpResponse:
     """POST starts a check; GET (JSON) tells whether it is still running."""
     domain = get_object_or_404(Domain, pk=domain_id, organization=org.organization)
     if request.method == "GET":
+        if domain_checks_expire(domain_id=domain.pk):
+            domain.refresh_from_db()
         if wants_json(request):
             return JsonResponse(check_json(domain))
         return redirect(_list_url(org, domain))
@@ -227,13 +241,29 @@ def domain_verify(
     return redirect(_list_url(org, domain))
 
 
-@require_POST
-@org_view()
+@require_http_methods(["GET", "POST"])
+@org_view("console.view")
 def domain_delete(
     request: HttpRequest, org: OrgContext, domain_id: int
 ) -> HttpResponse:
+    """POST removes the domain. A verified one routes people to the
+    organization's sign-in, so the page asks first (GET, or a POST without
+    ``confirm``); scripts (JSON) remove it at once, as before."""
     domain = get_object_or_404(Domain, pk=domain_id, organization=org.organization)
     _require_manage(org)
+    needs_confirmation = domain.status == Domain.Status.VERIFIED and not wants_json(
+        request
+    )
+    if request.method == "GET" or (
+        needs_confirmation and request.POST.get("confirm") != "yes"
+    ):
+        if domain.status != Domain.Status.VERIFIED:
+            return redirect(_list_url(org, domain))
+        return render(
+            request,
+            "domains/domain_remove.html",
+            {"domain": domain, "sso_enforced": org.organization.sso_enforced},
+        )
     try:
         domain_remove(
             actor_membership=org.membership, domain=domain, ip=client_ip(request)

@@ -18,9 +18,15 @@ class InvitationsConfig(AppConfig):
 
         checklist_step_register(
             ChecklistStep(
-                order=50,
+                # After the switch: invitees then join through the IdP, and
+                # nobody gets a password the switch would disable.
+                order=70,
                 label=_("Invite people"),
-                hint=_("Invite your team by email."),
+                hint=_(
+                    "Invite your team by email: after the switch they join "
+                    "through your IdP. Invited before it, they choose a "
+                    "password that the switch disables."
+                ),
                 url_name="invitation_list",
                 done=lambda org: Invitation.objects.filter(organization=org).exists(),
             )

@@ -112,6 +112,17 @@ def sso_is_live(organization: Organization) -> bool:
     return organization.connections.filter(live__isnull=False).exists()
 
 
+def sso_is_tested(organization: Organization) -> bool:
+    """Whether the organization is on its way to single sign-on: one of its
+    connections passed a connection check. From then on, a new account for
+    an invitation would be a password account the switch disables, so
+    invitations wait for the IdP instead (read through the reverse relation,
+    like :func:`sso_is_live`)."""
+    return organization.connections.filter(
+        checks__kind="check", checks__status="passed"
+    ).exists()
+
+
 def token_hash(token: str) -> str:
     """The stored form of an invitation token."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -801,6 +812,15 @@ def _refuse_if_sso_live(invitation: Invitation) -> None:
         )
 
 
+def sso_coming_refusal(organization: Organization) -> str:
+    return _(
+        "%(organization)s is switching to single sign-on, so this invitation "
+        "creates no password account: you will join by signing in through its "
+        "identity provider. Open this link again once the owner has switched "
+        "single sign-on on."
+    ) % {"organization": organization.name}
+
+
 @transaction.atomic
 def invitation_accept_with_password(
     *, token: str, password: str, name: str = "", ip: str | None = None
@@ -808,6 +828,10 @@ def invitation_accept_with_password(
     """Accept before SSO is live: create a password account and its membership."""
     invitation = _by_token(token, lock=True)
     _refuse_if_sso_live(invitation)
+    if sso_is_tested(invitation.organization):
+        raise ServiceError(
+            sso_coming_refusal(invitation.organization), code="sso_coming"
+        )
     # Optional, but shown in the subjects of the invitations this person sends.
     name = name_clean(name, what=_("person"), max_length=150) if name.strip() else ""
     if User.objects.filter(email=invitation.email).exists():

@@ -29,7 +29,9 @@ from invitations.services import (
     invitation_revoke,
     invitations_create,
     invitations_page,
+    sso_coming_refusal,
     sso_is_live,
+    sso_is_tested,
 )
 from organizations.access import (
     OrgContext,
@@ -75,7 +77,7 @@ def _invitation_json(invitation: Invitation) -> dict:
 
 
 @require_http_methods(["GET", "POST"])
-@org_view()
+@org_view("console.view")
 def invitation_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
     """The invitations, newest first; POST ``emails`` and ``role`` invites."""
     state = request.GET.get("state", "")
@@ -130,6 +132,9 @@ def invitation_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
             "state": state,
             "states": STATES,
             "can_manage": org.can("invitations.manage"),
+            # Before the switch, say what it does to an invitee's password.
+            "sso_live": sso_is_live(org.organization),
+            "sso_coming": sso_is_tested(org.organization),
         },
         status=status,
     )
@@ -253,7 +258,12 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         request.session[PENDING_INVITATION_KEY] = invitation.pk
         return redirect(_sso_login_url(organization, invitation.email))
 
-    context: dict = {"invitation": invitation, "invited_org": organization}
+    sso_coming = sso_is_tested(organization)
+    context: dict = {
+        "invitation": invitation,
+        "invited_org": organization,
+        "sso_coming": sso_coming,
+    }
     user = request.user if request.user.is_authenticated else None
     if user is not None:
         if user.email.lower() != invitation.email:
@@ -278,6 +288,10 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         )
         return render(request, "invitations/invitations_accept.html", context)
 
+    if sso_coming:
+        # No password account the switch would disable: the IdP, once live.
+        context["wait_for_sso"] = sso_coming_refusal(organization)
+        return render(request, "invitations/invitations_accept.html", context)
     form = InvitationAcceptForm(
         request.POST if request.method == "POST" else None, email=invitation.email
     )

@@ -31,6 +31,15 @@ if TYPE_CHECKING:
 SSO_SESSION_KEY = "sso_org_ids"
 
 
+class PageRefused(PermissionDenied):
+    """A console page refused to this member (403): the sentence, and a
+    stable code for JSON clients."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class SignedInRequest(HttpRequest):
     """The request an ``org_view`` view is given: its user is signed in."""
 
@@ -105,17 +114,19 @@ def org_context(request: HttpRequest, login_path: str, perm: str) -> OrgContext:
         and not ctx.is_owner
         and not session_signed_in_by_sso(request, ctx.organization)
     ):
-        raise PermissionDenied(
+        raise PageRefused(
             _(
                 "%(organization)s requires single sign-on. Sign out, then sign in "
                 "through your identity provider."
             )
-            % {"organization": ctx.organization.name}
+            % {"organization": ctx.organization.name},
+            code="sso_required",
         )
     if not ctx.can(perm):
-        raise PermissionDenied(role_refusal())
+        raise PageRefused(role_refusal(), code="role_not_allowed")
     if not address_allows(ctx.membership.user, perm):
-        raise PermissionDenied(str(AddressUnproven(ctx.membership.user.email)))
+        refusal = AddressUnproven(ctx.membership.user.email)
+        raise PageRefused(str(refusal), code=refusal.code)
     return ctx
 
 
@@ -132,7 +143,14 @@ def org_view(perm: str = "org.view"):
                 if wants_json(request):
                     return sign_in_first_json()
                 return redirect_to_login(request.get_full_path())
-            ctx = org_context(request, org, perm)
+            try:
+                ctx = org_context(request, org, perm)
+            except PageRefused as exc:
+                if wants_json(request):
+                    return JsonResponse(
+                        {"error": str(exc), "code": exc.code}, status=403
+                    )
+                raise
             request.org = ctx  # type: ignore[attr-defined]  # for the console's templates
             return view(request, ctx, *args, **kwargs)
 

@@ -5,14 +5,15 @@ from django.utils.translation import gettext_lazy as _
 from organizations.access import active_memberships
 
 # (url name, label, permission); a page appears once its URL exists.
+# Members and viewers see only their home: the other pages answer them 403.
 NAV = (
     ("org_overview", _("Overview"), "org.view"),
-    ("domain_list", _("Domains"), "org.view"),
-    ("connection_list", _("Connections"), "org.view"),
-    ("mappings", _("Role mapping"), "org.view"),
-    ("invitation_list", _("Invitations"), "org.view"),
-    ("member_list", _("Members"), "org.view"),
-    ("audit_log", _("Audit log"), "org.view"),
+    ("domain_list", _("Domains"), "console.view"),
+    ("connection_list", _("Connections"), "console.view"),
+    ("mappings", _("Role mapping"), "console.view"),
+    ("invitation_list", _("Invitations"), "console.view"),
+    ("member_list", _("Members"), "console.view"),
+    ("audit_log", _("Audit log"), "console.view"),
 )
 
 

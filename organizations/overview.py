@@ -27,6 +27,8 @@ class ChecklistStep:
     hint: StrOrPromise
     url_name: str
     done: Callable[[Organization], bool]
+    # Who does the step: an admin's checklist says when it is the owner's.
+    perm: str = "console.view"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ def setup_checklist(org: Organization) -> list[dict[str, Any]]:
             "hint": step.hint,
             "done": step.done(org),
             "url": _url(step.url_name, org),
+            "perm": step.perm,
         }
         for step in sorted(_steps.values(), key=lambda s: s.order)
     ]

@@ -6,6 +6,9 @@ ROLE_RANK = {"viewer": 1, "member": 2, "admin": 3, "owner": 4}
 # permission -> the lowest role that holds it
 PERMISSIONS = {
     "org.view": "viewer",
+    # The management pages (domains, connections, role mapping, invitations,
+    # members, audit log): members and viewers get their home page instead.
+    "console.view": "admin",
     "members.manage": "admin",
     "invitations.manage": "admin",
     "mappings.manage": "admin",
@@ -18,7 +21,7 @@ PERMISSIONS = {
 # account's address is proven: someone who signed up with an address they do
 # not own may look around their own organization, and change nothing that
 # reaches other people (docs/ARCHITECTURE.md, "Security model").
-NEEDS_PROVEN_ADDRESS = frozenset(PERMISSIONS) - {"org.view"}
+NEEDS_PROVEN_ADDRESS = frozenset(PERMISSIONS) - {"org.view", "console.view"}
 
 
 def role_has_perm(role_slug: str, perm: str) -> bool:

@@ -6,7 +6,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import path
 
-from organizations.access import OrgContext, org_view, page_number, wants_json
+from organizations.access import (
+    OrgContext,
+    active_memberships,
+    org_view,
+    page_number,
+    wants_json,
+)
 from organizations.overview import panels, setup_checklist
 from organizations.selectors import audit_page
 
@@ -15,7 +21,19 @@ PAGE_SIZE = 50
 
 @org_view()
 def overview(request: HttpRequest, org: OrgContext) -> HttpResponse:
-    checklist = setup_checklist(org.organization)
+    """Owners and admins: the set-up checklist. Members and viewers: their
+    home, their organizations, role and where the role came from; nothing
+    they cannot use."""
+    if not org.can("console.view"):
+        return render(
+            request,
+            "organizations/member_home.html",
+            {"memberships": active_memberships(request)},
+        )
+    checklist = [
+        {**item, "owner_only": not org.can(item["perm"])}
+        for item in setup_checklist(org.organization)
+    ]
     panel_templates, panel_context = panels(org.organization)
     return render(
         request,
@@ -25,11 +43,13 @@ def overview(request: HttpRequest, org: OrgContext) -> HttpResponse:
             "panels": panel_templates,
             "checklist": checklist,
             "done_count": sum(1 for item in checklist if item["done"]),
+            # The first step not done yet: the page leads with it.
+            "next_step": next((item for item in checklist if not item["done"]), None),
         },
     )
 
 
-@org_view()
+@org_view("console.view")
 def audit_log(request: HttpRequest, org: OrgContext) -> HttpResponse:
     page = audit_page(org.organization, page_number(request), PAGE_SIZE)
     if wants_json(request):

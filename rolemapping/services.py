@@ -48,6 +48,7 @@ __all__ = [
     "provisioning_settings_for",
     "provisioning_settings_update",
     "role_for_decision",
+    "role_reason",
     "role_unknown_refusal",
 ]
 
@@ -128,6 +129,29 @@ def role_for_decision(decision: Decision, invitation_role: str | None) -> str | 
     if invitation_role in ROLE_RANK:
         return invitation_role
     return decision.role
+
+
+INVITATION_ROLE_CODE = "invitation_role"
+
+
+def role_reason(decision: Decision, invitation_role: str | None) -> tuple[str, str]:
+    """Why a sign-in got the role :func:`role_for_decision` gives: the
+    decision's own reason and code, unless the role is the invitation's (no
+    mapping matched), which the decision knows nothing of."""
+    if (
+        decision.allowed
+        and not decision.matched_groups
+        and invitation_role in ROLE_RANK
+    ):
+        return (
+            _(
+                "The role of the invitation they accepted (%(role)s): no IdP "
+                "group matched a mapping."
+            )
+            % {"role": invitation_role},
+            INVITATION_ROLE_CODE,
+        )
+    return decision.reason, decision.code
 
 
 def membership_for(
@@ -250,6 +274,7 @@ def membership_apply(
     else:
         invitation_role = None
     role = _role(organization, role_for_decision(decision, invitation_role), membership)
+    reason, reason_code = role_reason(decision, invitation_role)
     matched = _groups_detail(decision.matched_groups)
 
     if membership is None:
@@ -282,8 +307,8 @@ def membership_apply(
                     "by": "idp",
                     "role": role.slug,
                     "source": source,
-                    "reason": decision.reason,
-                    "reason_code": decision.code,
+                    "reason": reason,
+                    "reason_code": reason_code,
                     "matched_groups": matched,
                 },
                 ip=ip,
@@ -320,8 +345,8 @@ def membership_apply(
                 "before": before_role,
                 "after": role.slug,
                 "by": "idp",
-                "reason": decision.reason,
-                "reason_code": decision.code,
+                "reason": reason,
+                "reason_code": reason_code,
                 "matched_groups": matched,
             },
             ip=ip,
@@ -335,8 +360,8 @@ def membership_apply(
             details={
                 "by": "idp",
                 "role": role.slug,
-                "reason": decision.reason,
-                "reason_code": decision.code,
+                "reason": reason,
+                "reason_code": reason_code,
             },
             ip=ip,
         )

@@ -127,7 +127,7 @@ def _preview(
 
 
 @require_http_methods(["GET", "POST"])
-@org_view()
+@org_view("console.view")
 def mappings(request: HttpRequest, org: OrgContext) -> HttpResponse:
     """List the mappings; POST ``idp_group`` and ``role`` adds or changes one."""
     roles = grantable_roles(org.organization)
@@ -320,7 +320,7 @@ def mapping_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
     return redirect("mappings", org.organization.login_path)
 
 
-@org_view()
+@org_view("console.view")
 def member_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
     page = members_page(org.organization, page_number(request), PAGE_SIZE)
     if wants_json(request):

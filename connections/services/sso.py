@@ -78,6 +78,7 @@ __all__ = [
     "signin_event_record",
     "signin_test_preview",
     "signin_test_record",
+    "signin_test_stage",
     "signin_test_steps",
 ]
 
@@ -93,6 +94,9 @@ PRE_IDP_RECORD_CAP = 30
 # that mean nothing to an admin.
 _HIDDEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "s_hash"})
 _MAX_CLAIM_VALUE_CHARS = 300
+# Registered claims that hold a time as seconds since 1970 (RFC 7519, OIDC
+# Core): shown as a date people read, with the number the token carries.
+_TIME_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time", "updated_at"})
 _MAX_CLAIM_LIST_ITEMS = 50
 _MAX_SUMMARY_CLAIMS = 60
 
@@ -735,6 +739,12 @@ def _stage_of(step: str) -> str:
     return "tokens"
 
 
+def signin_test_stage(step: str) -> str:
+    """Which of a test sign-in's stages (``TEST_STAGES``) a failed step is in;
+    "" for no step."""
+    return _stage_of(step) if step else ""
+
+
 def signin_test_steps(
     failed_step: str | None, detail: str, passed_detail: str = ""
 ) -> list[dict[str, str]]:
@@ -768,8 +778,21 @@ def _claims_summary(claims: Mapping[str, Any]) -> list[dict[str, str]]:
     for name in sorted(claims)[:_MAX_SUMMARY_CLAIMS]:
         if name in _HIDDEN_CLAIMS:
             continue
-        summary.append({"name": name[:100], "value": _display(claims[name])})
+        value = claims[name]
+        text = _time_display(value) if name in _TIME_CLAIMS else None
+        summary.append({"name": name[:100], "value": text or _display(value)})
     return summary
+
+
+def _time_display(value: Any) -> str | None:
+    """``2026-12-02 20:31:05 UTC (1796243465)``; None when not a plausible time."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        when = datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return f"{when:%Y-%m-%d %H:%M:%S} UTC ({int(value)})"
 
 
 def _display(value: Any) -> str:

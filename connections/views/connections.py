@@ -19,7 +19,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from connections.forms import ConnectionForm, PublishForm
 from connections.models import Connection, ConnectionCheck
-from connections.selectors import refusals_before_idp, signin_attempts_page
+from connections.selectors import (
+    refusals_before_idp,
+    signin_attempts_page,
+    switch_affected,
+)
 from connections.services.checks import (
     NOT_QUEUED,
     check_deadline,
@@ -37,6 +41,7 @@ from connections.services.connections import (
     connections_for_org,
     latest_finished_check,
 )
+from connections.services.sso import signin_test_stage
 from organizations.access import (
     OrgContext,
     SignedInRequest,
@@ -46,10 +51,22 @@ from organizations.access import (
     wants_json,
 )
 from organizations.errors import PermissionDenied, ServiceError
+from organizations.workers import worker_missing_for, worker_missing_sentence
 
 HISTORY_SIZE = 25
 SIGNINS_PAGE_SIZE = 20
 _FINAL = (ConnectionCheck.Status.PASSED, ConnectionCheck.Status.FAILED)
+
+
+def _waits_for_missing_worker(check: ConnectionCheck | None) -> bool:
+    """A check no worker has started, queued a while ago, and no worker there."""
+    return (
+        check is not None
+        and check.started_at is None
+        and check.status
+        in (ConnectionCheck.Status.QUEUED, ConnectionCheck.Status.RUNNING)
+        and worker_missing_for(check.created_at)
+    )
 
 
 def _connection_or_404(org: OrgContext, connection_id: int) -> Connection:
@@ -106,7 +123,7 @@ def _connection_json(
 
 
 @never_cache
-@org_view()
+@org_view("console.view")
 def connection_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
     # A check lost with its worker shows as failed, not running, from its deadline.
     checks_fail_overdue(organization_id=org.organization.pk)
@@ -176,21 +193,21 @@ def connection_new(request: HttpRequest, org: OrgContext) -> HttpResponse:
 
 
 @never_cache
-@org_view()
+@org_view("console.view")
 def connection_detail(
     request: SignedInRequest, org: OrgContext, connection_id: int
 ) -> HttpResponse:
     connection = _connection_or_404(org, connection_id)
     checks_fail_overdue(connection=connection)
+    # Test sign-ins are in the history too: publishing needs one.
     history = list(
-        ConnectionCheck.objects.filter(
-            connection=connection,
-            kind__in=(ConnectionCheck.Kind.CHECK, ConnectionCheck.Kind.PERIODIC),
-        )
+        ConnectionCheck.objects.filter(connection=connection)
         .select_related("created_by")
         .order_by("-created_at", "-id")[:HISTORY_SIZE]
     )
-    latest = history[0] if history else None
+    latest = next(
+        (c for c in history if c.kind != ConnectionCheck.Kind.TEST_SIGNIN), None
+    )
     tested = connection_draft_tested(connection, latest_finished_check(connection))
     if wants_json(request):
         return JsonResponse(
@@ -220,6 +237,8 @@ def connection_detail(
             "history": history,
             "latest": latest,
             "in_progress": latest is not None and latest.status not in _FINAL,
+            "worker_missing": _waits_for_missing_worker(latest),
+            "worker_sentence": worker_missing_sentence(),
             "draft_tested": tested,
             "draft_is_live": connection.live_id == connection.draft_id,
             "blockers": blockers,
@@ -310,7 +329,7 @@ def connection_test(
 
 
 @never_cache
-@org_view()
+@org_view("console.view")
 def check_detail(
     request: HttpRequest, org: OrgContext, connection_id: int, check_id: int
 ) -> HttpResponse:
@@ -336,6 +355,12 @@ def check_detail(
         check.refresh_from_db()
     steps = check_steps_for_display(check)
     deadline = check_deadline(check)
+    failed_stage = (
+        signin_test_stage(str(check.result.get("step") or ""))
+        if check.kind == ConnectionCheck.Kind.TEST_SIGNIN
+        and check.status == ConnectionCheck.Status.FAILED
+        else ""
+    )
     if wants_json(request):
         return JsonResponse(
             {
@@ -344,6 +369,8 @@ def check_detail(
                 "status": check.status,
                 # Unfinished by then, it is failed (the worker running it was lost).
                 "deadline": deadline.isoformat() if deadline else None,
+                # Queued a while and no worker heartbeat: the page says so.
+                "worker_missing": _waits_for_missing_worker(check),
                 "steps": [
                     {
                         "name": s.get("name", ""),
@@ -369,6 +396,9 @@ def check_detail(
             and check.fingerprint == getattr(connection.draft, "fingerprint", None),
             "is_live_config": check.config_id == connection.live_id,
             "can_manage": org.can("connections.manage"),
+            "failed_stage": failed_stage,
+            "worker_missing": _waits_for_missing_worker(check),
+            "worker_sentence": worker_missing_sentence(),
         },
     )
 
@@ -424,6 +454,7 @@ def connection_publish_view(
             "blockers": blockers,
             "first_publish": first_publish,
             "uris": connection_uris(org.organization),
+            **(switch_affected(org.organization) if first_publish else {}),
         },
         status=status,
     )

@@ -898,7 +898,7 @@ class SsoLogoutView(OIDCLogoutView):
         logout(request)
         if idp_url is None:
             messages.info(request, _("You are signed out."))
-            return redirect("login")
+            return redirect(settings.LOGOUT_REDIRECT_URL)
         state, url = idp_url
         request.session[LOGOUT_STATE_SESSION_KEY] = state
         return HttpResponseRedirect(url)

@@ -272,12 +272,15 @@ def test_starting_a_check_twice_returns_the_one_under_way(
     assert ConnectionCheck.objects.count() == 1
 
 
-def test_admins_and_viewers_see_but_cannot_change(client, org, owner_membership):
+def test_admins_see_but_cannot_change_and_viewers_do_not_see(
+    client, org, owner_membership
+):
     connection = make_connection(owner_membership, ISSUER)
     for role in ("admin", "viewer"):
         client_for(client, make_member(org, role))
         detail = client.get(reverse("connection_detail", args=["acme", connection.pk]))
-        assert detail.status_code == 200
+        # Issue 20: members and viewers get their home page, not this one.
+        assert detail.status_code == (200 if role == "admin" else 403)
         assert "Test configuration</button>" not in detail.content.decode()
         assert client.get(reverse("connection_new", args=["acme"])).status_code == 403
         assert (
@@ -401,18 +404,22 @@ def test_only_those_who_manage_connections_open_a_test_sign_in_result(
         page = client.get(url)
         assert page.status_code == 403
         assert "ceo@acme.test" not in page.content.decode()
-        assert "only those who manage connections" in page.content.decode()
+        # Viewers have no console pages but their home (issue 20).
+        assert (
+            "only those who manage connections"
+            if role == "admin"
+            else "does not allow this"
+        ) in page.content.decode()
         as_json = client.get(url, HTTP_ACCEPT="application/json")
         assert as_json.status_code == 403
         assert "ceo@acme.test" not in as_json.content.decode()
     client_for(client, owner_membership)
     assert client.get(url).status_code == 200
-    # An ordinary check stays readable by every member.
+    # An ordinary check stays readable by admins; viewers have no console
+    # pages but their home (issue 20).
     check = passed_check(connection)
+    check_url = reverse("check_detail", args=["acme", connection.pk, check.pk])
+    client_for(client, make_member(org, "admin"))
+    assert client.get(check_url).status_code == 200
     client_for(client, make_member(org, "viewer"))
-    assert (
-        client.get(
-            reverse("check_detail", args=["acme", connection.pk, check.pk])
-        ).status_code
-        == 200
-    )
+    assert client.get(check_url).status_code == 403

@@ -214,10 +214,23 @@ def sign_in_email_first(page: Any, watch: Any, story: Story, person: Person, ste
 
 
 def expect_overview(page: Any, watch: Any, story: Story, role: str, step: str):
-    """Signed in to the organization's console, with ``role``."""
+    """Signed in to the organization's console, with ``role``: owners and
+    admins see the set-up checklist, members and viewers their home."""
     expect(page).to_have_url(story.url(f"/orgs/{LOGIN_PATH}/"))
-    expect(page.get_by_role("heading", level=1, name=ORG_NAME)).to_be_visible()
-    expect(page.locator("p.lead")).to_contain_text(f"your role: {role}")
+    if role in ("owner", "admin"):
+        expect(page.get_by_role("heading", level=1, name=ORG_NAME)).to_be_visible()
+        expect(page.locator("p.lead")).to_contain_text(f"your role: {role}")
+        expect(page.get_by_role("heading", name="Set-up checklist")).to_be_visible()
+    else:
+        expect(
+            page.get_by_role("heading", level=1, name=f"Welcome to {ORG_NAME}")
+        ).to_be_visible()
+        expect(page.locator("p.lead")).to_contain_text(
+            f"You are a {role.capitalize()} of {ORG_NAME}"
+        )
+        expect(page.get_by_role("heading", name="Set-up checklist")).to_have_count(0)
+        nav = page.get_by_role("navigation", name=ORG_NAME)
+        expect(nav.get_by_role("link", name="Domains")).to_have_count(0)
     watch.check(step)
 
 
@@ -347,12 +360,24 @@ def test_owner_sets_up_sso_from_sign_up_to_enforcement(story: Story, new_page):
     )
     expect(page.locator("[data-poll-url]")).to_have_count(0)
     watch.check("domain-verified")
+    # Removing a verified domain asks first; the owner keeps it.
+    card.get_by_role("button", name=f"Remove {DOMAIN}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Remove the verified domain {DOMAIN}?"
+    )
+    watch.check("domain-remove-confirm")
+    page.get_by_role("link", name="Keep it").click()
+    expect(card.locator(".badge").first).to_have_text("Verified")
 
     # Before the switch: an early teammate joins with a password.
     invite(page, watch, story, [story.carol.email], "viewer", "invite-carol")
     carol_page, carol_watch = open_page(new_page, story, "1-carol")
     carol_page.goto(invitation_link(story, story.carol.email))
     expect(carol_page.get_by_role("heading", name=f"Join {ORG_NAME}")).to_be_visible()
+    # Before the switch, the page says what it will do to this password.
+    expect(carol_page.get_by_role("note")).to_contain_text(
+        "the password you choose here stops working"
+    )
     carol_watch.check("accept-invitation")
     carol_page.get_by_label("Your name").fill("Carol")
     carol_page.get_by_label("Password", exact=True).fill(story.carol.password)
@@ -421,7 +446,16 @@ def test_owner_sets_up_sso_from_sign_up_to_enforcement(story: Story, new_page):
     expect(result).to_contain_text("Failed")
     expect(result.locator("ul li code")).to_have_text(["IT-Admins"])
     expect(page.locator("ol.steps > li").last).to_contain_text("Failed")
+    # The draft is fine: the page sends the owner to Role mapping.
+    failed = page.get_by_role("status").filter(has_text="role step")
+    expect(failed).not_to_contain_text("edit the draft")
+    expect(failed.get_by_role("link", name="Role mapping")).to_be_visible()
     watch.check("test-signin-no-role")
+    # The check history lists the test sign-in too.
+    page.goto(story.connection_url)
+    history = page.get_by_role("region", name="Check history")
+    expect(history).to_contain_text("Test sign-in")
+    watch.check("history-with-test-signin")
 
     # Two groups to roles, and a default role for people in neither.
     page.goto(story.url(f"/orgs/{LOGIN_PATH}/mappings/"))
@@ -459,6 +493,10 @@ def test_owner_sets_up_sso_from_sign_up_to_enforcement(story: Story, new_page):
     expect(page.get_by_role("heading", level=1)).to_have_text(
         f"Switch {ORG_NAME} to single sign-on"
     )
+    # Who the switch affects: Carol's password stops working.
+    affected = page.get_by_role("region", name="Who is affected")
+    expect(affected).to_contain_text("1 member whose password stops working")
+    expect(affected).to_contain_text(story.carol.email)
     page.get_by_label("Type the organization's login path to confirm").fill(LOGIN_PATH)
     watch.check("publish")
     doc_image(page.locator("main"), "publish")
@@ -467,6 +505,14 @@ def test_owner_sets_up_sso_from_sign_up_to_enforcement(story: Story, new_page):
     expect(page.locator("h1")).to_contain_text("Live")
     expect(page.locator(".sidenav")).to_contain_text("SSO enforced")
     watch.check("enforced")
+    # The audit log reads as sentences, not Python values.
+    page.get_by_role("navigation", name=ORG_NAME).get_by_role(
+        "link", name="Audit log"
+    ).click()
+    expect(page.get_by_role("main")).to_contain_text("Single sign-on enforced")
+    expect(page.get_by_role("main")).to_contain_text("Domain verified")
+    expect(page.get_by_role("main")).not_to_contain_text("{'")
+    watch.check("audit-log")
     story.finished.add(1)
 
 
@@ -520,10 +566,26 @@ def test_members_are_sent_to_sso_while_the_owner_keeps_a_password(
     sign_in_at_idp(page, watch, story, story.carol, "idp")
     # Engineering maps to member: the role now comes from the IdP.
     expect_overview(page, watch, story, "member", "signed-in")
+    expect(page.get_by_role("region", name="Your organizations")).to_contain_text(
+        "Your identity provider"
+    )
+    # A member has no management pages: a sentence, not the page.
+    page.goto(story.url(f"/orgs/{LOGIN_PATH}/domains/"))
+    expect(page.get_by_role("main")).to_contain_text("does not allow this")
+    expect_error_status(page, watch, 403)
+    watch.check("domains-forbidden")
 
     owner_page, owner_watch = open_page(new_page, story, "3-owner")
     sign_in_with_password(owner_page, owner_watch, story, story.owner)
     expect_overview(owner_page, owner_watch, story, "owner", "signed-in")
+    owner_page.goto(story.url(f"/orgs/{LOGIN_PATH}/members/"))
+    owner_watch.check("members")
+    # Signing out lands on the email-first sign-in.
+    owner_page.get_by_role("button", name="Sign out").click()
+    expect(owner_page).to_have_url(story.url("/login/"))
+    expect(owner_page.get_by_role("status")).to_contain_text("You are signed out")
+    expect(owner_page.get_by_label("Work email")).to_be_visible()
+    owner_watch.check("signed-out")
     story.finished.add(3)
 
 
@@ -611,3 +673,20 @@ def test_signing_out_ends_the_idp_session_too(story: Story, new_page):
     expect(page.get_by_label("Password")).to_be_empty()
     watch.check("idp-asks-again")
     story.finished.add(5)
+
+
+def test_the_remaining_pages_fit_a_phone_and_pass_axe(story: Story, new_page):
+    """Journey 6: the pages the story does not pass through, each checked like
+    the others (desktop and 375 px, axe, no sideways scrolling)."""
+    page, watch = open_page(new_page, story, "6-pages")
+    for step, path, status in (
+        ("root", "/", 200),  # lands on /login/
+        ("password-reset", "/accounts/password-reset/", 200),
+        ("invitation-unknown", "/invitations/not-a-real-token/", 404),
+        ("not-found", "/no-such-page/", 404),
+    ):
+        page.goto(story.url(path))
+        if status != 200:
+            expect_error_status(page, watch, status)
+        watch.check(step)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")

@@ -207,11 +207,12 @@ def test_a_bad_form_is_a_400_with_a_sentence(owner_client, org):
     assert "owner role is" in response.content.decode()
 
 
-def test_viewers_see_the_list_but_cannot_invite(client, org):
+def test_viewers_neither_see_the_list_nor_invite(client, org):
     viewer = make_member(org, "viewer")
     client.force_login(viewer.user)
     url = reverse("invitation_list", args=["acme"])
-    assert client.get(url).status_code == 200
+    # Issue 20: members and viewers get their home page, not this one.
+    assert client.get(url).status_code == 403
     response = client.post(url, {"emails": "a@acme.test", "role": "viewer"})
     assert response.status_code == 403
     assert not Invitation.objects.exists()

@@ -189,7 +189,7 @@ def test_a_real_smtp_delivery_through_the_email_url_settings(org, invite, smtp_s
 
     assert len(smtp_server.messages) == 2
     envelope = next(m for m in smtp_server.messages if m.rcpt_tos == ["dev@acme.test"])
-    assert envelope.mail_from == "sso-console@localhost"
+    assert envelope.mail_from == "sso-console@example.com"
     parsed = email.message_from_bytes(envelope.content, policy=policy.default)
     assert "Acme Inc" in parsed["Subject"]
     text = parsed.get_body(preferencelist=("plain",)).get_content()

@@ -20,7 +20,7 @@ def test_overview_shows_the_setup_checklist(owner_client, org):
         "Enforce SSO",
     ):
         assert step in body
-    assert "0 of 6 done" in body
+    assert "0 of 7 done" in body
 
 
 def test_members_json_view(owner_client, org):
@@ -71,11 +71,12 @@ def test_list_pages_query_count_does_not_grow(
     assert count(url) == before
 
 
-def test_viewer_reads_but_cannot_change_roles(client, org):
+def test_viewer_neither_reads_nor_changes_roles(client, org):
+    # Issue 20: members and viewers get their home page, not the members page.
     viewer = make_member(org, "viewer")
     target = make_member(org, "member")
     client_for(client, viewer)
-    assert client.get(reverse("member_list", args=["acme"])).status_code == 200
+    assert client.get(reverse("member_list", args=["acme"])).status_code == 403
     response = client.post(
         reverse("member_role", args=["acme", target.pk]), {"role": "admin"}
     )
@@ -128,7 +129,7 @@ def test_anonymous_is_sent_to_sign_in_and_json_gets_401(client, org):
     url = reverse("member_list", args=["acme"])
     response = client.get(url)
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/?next=")
+    assert response["Location"].startswith("/login/?next=")
     assert client.get(url, HTTP_ACCEPT="application/json").status_code == 401
 
 

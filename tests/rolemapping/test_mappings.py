@@ -132,7 +132,8 @@ def test_members_and_viewers_cannot_change_mappings(client, org, map_group):
     member = make_member(org, "member")
     client.force_login(member.user)
 
-    assert client.get(url("mappings")).status_code == 200  # they may read
+    # Issue 20: members and viewers get their home page, not this one.
+    assert client.get(url("mappings")).status_code == 403
     for path, data in (
         (url("mappings"), {"idp_group": "X", "role": "viewer"}),
         (url("mapping_delete", mapping.pk), {}),

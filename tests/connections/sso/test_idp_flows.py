@@ -393,6 +393,6 @@ def test_sign_out_without_idp_logout_stays_local(client, acme, okta, okta_connec
     response = client.post("/sso/logout/")
 
     assert response.status_code == 302
-    assert urlsplit(response["Location"]).path == "/accounts/login/"
+    assert urlsplit(response["Location"]).path == "/login/"
     assert signed_in_user_id(client) is None
     assert client.get("/sso/logout/").status_code == 405
