@@ -9,6 +9,7 @@ NAV = (
     ("org_overview", _("Overview"), "org.view"),
     ("domain_list", _("Domains"), "org.view"),
     ("connection_list", _("Connections"), "org.view"),
+    ("setup_link_list", _("Setup links"), "connections.manage"),
     ("mappings", _("Role mapping"), "org.view"),
     ("invitation_list", _("Invitations"), "org.view"),
     ("member_list", _("Members"), "org.view"),
