@@ -160,7 +160,7 @@ def setup_link_create(
         )
     now = timezone.now()
     earlier = list(
-        SetupLink.objects.select_for_update()
+        SetupLink.objects.select_for_update(no_key=True)
         .filter(
             organization=org, email=email, revoked_at__isnull=True, expires_at__gt=now
         )
@@ -209,7 +209,7 @@ def setup_link_revoke(
 ) -> SetupLink:
     """Revoke ``link``: its browser is refused from its next request on."""
     require_perm(actor_membership, PERM)
-    link = SetupLink.objects.select_for_update().get(
+    link = SetupLink.objects.select_for_update(no_key=True).get(
         pk=link.pk, organization_id=actor_membership.organization_id
     )
     if link.revoked_at is not None:
@@ -287,7 +287,7 @@ def setup_link_open(
     browser is refused (``setup_link_taken``).
     """
     found = setup_link_from_token(token)
-    link = SetupLink.objects.select_for_update().get(pk=found.pk)
+    link = SetupLink.objects.select_for_update(no_key=True).get(pk=found.pk)
     link.organization = found.organization
     _refuse_unusable(link)
     if link.binding_hash:
@@ -350,7 +350,7 @@ def setup_link_for_session(
         )
     rows = SetupLink.objects.select_related("organization", "connection", "created_by")
     if lock:
-        rows = rows.select_for_update(of=("self",))
+        rows = rows.select_for_update(no_key=True, of=("self",))
     link = rows.filter(pk=link_id).first()
     if link is None or not _session_holds(session, link):
         raise SetupLinkRefused(
