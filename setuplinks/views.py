@@ -29,7 +29,7 @@ from connections.services.checks import (
     checks_fail_overdue,
 )
 from connections.services.connections import connection_uris
-from connections.views.sso import test_signin_start
+from connections.views.sso import signin_test_start
 from organizations.access import OrgContext, client_ip, org_view, wants_json
 from organizations.errors import ServiceError
 from setuplinks.forms import SetupLinkForm
@@ -397,7 +397,7 @@ def setup_test_signin(request: HttpRequest, link: SetupLink) -> HttpResponse:
     if connection is None or connection.draft is None:
         messages.error(request, _("Save the connection's details first."))
         return redirect("setup_home")
-    return test_signin_start(
+    return signin_test_start(
         request, connection=connection, delegate=setup_delegate(link)
     )
 

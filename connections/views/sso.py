@@ -1032,10 +1032,10 @@ def connection_test_signin(
         pk=connection_id,
         organization=org.organization,
     )
-    return test_signin_start(request, connection=connection, actor=request.user)
+    return signin_test_start(request, connection=connection, actor=request.user)
 
 
-def test_signin_start(
+def signin_test_start(
     request: HttpRequest,
     *,
     connection: Connection,
