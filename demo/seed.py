@@ -52,6 +52,7 @@ def seed() -> dict[str, Any]:
     return {
         "login_path": org.login_path,
         "domain": domain.name,
+        "domain_id": domain.pk,
         "txt_name": record_name,
         "txt_value": record_value,
         "setup_url": setup_url,

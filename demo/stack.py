@@ -81,6 +81,8 @@ class DemoStack:
     issuer: str = ""
     nameserver: str = ""
     seeded: dict[str, Any] = field(default_factory=dict)
+    # The IdP's control client (tests/fixtures/idp.py's IdP).
+    idp: Any = None
     _dns: Any = None
     _idp_process: subprocess.Popen[bytes] | None = None
     _console: subprocess.Popen[bytes] | None = None
@@ -126,7 +128,7 @@ class DemoStack:
         self._dns.start()
         self.nameserver = self._dns.nameserver
         idp, self._idp_process = start_idp(self.workdir)
-        self.issuer = idp.issuer
+        self.idp, self.issuer = idp, idp.issuer
         idp.add_client(
             CLIENT_ID,
             CLIENT_SECRET,
