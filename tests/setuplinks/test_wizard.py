@@ -189,6 +189,8 @@ def test_the_owner_sees_what_the_it_admin_did_in_the_audit_log(
     page = owner_client.get("/orgs/acme/audit/").content.decode()
 
     assert f"IT admin {IT_EMAIL} via setup link" in page
+    links = owner_client.get("/orgs/acme/setup-links/").content.decode()
+    assert "last used" in links and "audit log" in links
 
 
 def test_publishing_and_the_console_are_beyond_the_link(
