@@ -8,7 +8,7 @@ AXE_MODULES := tests/e2e/node_modules/.package-lock.json
 SERVICES_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/sso_console \
 	CACHE_URL=redis://127.0.0.1:6379/1 CELERY_BROKER_URL=redis://127.0.0.1:6379/0
 
-.PHONY: run test e2e lint typecheck migrations-check check install clean worker bench
+.PHONY: run demo test e2e lint typecheck migrations-check check install clean worker bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ run: $(VENV)/.run-installed .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_demo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# The console with the tests' local OpenID Provider and DNS server, on
+# loopback, and a seeded organization: the whole journey without an Okta
+# account. Needs Node.js 20 (the IdP); Ctrl-C stops everything.
+demo: $(VENV)/.test-installed $(IDP_MODULES)
+	$(BIN)/python -m demo
 
 test: $(VENV)/.test-installed $(IDP_MODULES) $(AXE_MODULES)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "accounts",
     "invitations",
     "connections",
+    "setuplinks",
 ]
 
 MIDDLEWARE = [
@@ -224,6 +225,8 @@ SSO_MAX_GROUPS = env.int("SSO_MAX_GROUPS", default=1000)
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
 DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=2.0)
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+# How long a setup link for a customer's IT admin works (setuplinks).
+SETUP_LINK_TTL_DAYS = env.int("SETUP_LINK_TTL_DAYS", default=7)
 # How long the link that confirms a new owner's address works, in seconds.
 EMAIL_PROOF_MAX_AGE = env.int("EMAIL_PROOF_MAX_AGE", default=3 * 24 * 60 * 60)
 LOGIN_THROTTLE_LIMIT = env.int("LOGIN_THROTTLE_LIMIT", default=5)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("domains.urls")),
     path("", include("invitations.urls")),
     path("", include("connections.urls")),
+    path("", include("setuplinks.urls")),
 ]
 
 handler500 = "config.errors.server_error"

@@ -10,6 +10,7 @@ NAV = (
     ("org_overview", _("Overview"), "org.view"),
     ("domain_list", _("Domains"), "console.view"),
     ("connection_list", _("Connections"), "console.view"),
+    ("setup_link_list", _("Setup links"), "connections.manage"),
     ("mappings", _("Role mapping"), "console.view"),
     ("invitation_list", _("Invitations"), "console.view"),
     ("member_list", _("Members"), "console.view"),

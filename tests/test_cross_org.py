@@ -12,6 +12,7 @@ from domains.models import Domain
 from invitations.models import Invitation
 from organizations.crypto import encrypt_secret
 from rolemapping.models import GroupRoleMapping, Role
+from setuplinks.models import SetupLink
 from tests.factories import make_member, make_org
 
 
@@ -62,8 +63,15 @@ def globex_objects(db):
     mapping = GroupRoleMapping.objects.create(
         organization=globex, idp_group="Everyone", role=role
     )
+    link = SetupLink.objects.create(
+        organization=globex,
+        email="it@globex.test",
+        token_hash="1" * 64,
+        expires_at=timezone.now() + timedelta(days=7),
+    )
     return {
         "org": "globex",
+        "link_id": link.pk,
         "member_id": member.pk,
         "domain_id": domain.pk,
         "connection_id": connection.pk,

@@ -38,6 +38,7 @@ INCLUDED = [
     "connections/email/**/*",
     "connections/sso/**/*",
     "admin/**/*",
+    "setuplinks/**/*",
 ]
 SUFFIXES = {".html", ".txt"}
 

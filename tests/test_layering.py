@@ -20,6 +20,7 @@ LAYERS = [
     "accounts",
     "invitations",
     "connections",
+    "setuplinks",
 ]
 OIDC_FORBIDDEN = ("django.db", "django.http", "django.contrib", "django.shortcuts")
 

@@ -8,8 +8,8 @@ module adds what multi-tenancy needs to that same entry, and takes it out
 again exactly once in the callback:
 
 * ``flow_bind`` binds the entry to the organization, connection,
-  configuration and issuer it was started for (and, for an owner's test
-  sign-in, to that owner), under ``BINDING_KEY``;
+  configuration and issuer it was started for (and, for a test sign-in, to
+  the owner or the delegate who started it), under ``BINDING_KEY``;
 * ``flow_consume`` removes the entry from the session when it is read, and a
   marker in the shared cache (``cache.add`` is atomic in Redis) makes a second
   use fail even when two requests race with the same session, or when an old
@@ -81,6 +81,8 @@ class FlowBinding:
     is_test: bool = False
     # The owner who started a test sign-in; None for a real sign-in.
     actor_id: int | None = None
+    # Or the key of the delegate (a setup link's IT admin) who started it.
+    delegate: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class LoginFlow:
     created_at: float
     is_test: bool = False
     actor_id: int | None = None
+    delegate: str = ""
 
     @property
     def code_challenge(self) -> str:
@@ -196,6 +199,7 @@ def flow_bind(
     next_url: str = "",
     is_test: bool = False,
     actor_id: int | None = None,
+    delegate: str = "",
     ttl: int,
     now: float | None = None,
 ) -> LoginFlow:
@@ -219,6 +223,7 @@ def flow_bind(
         created_at=time.time() if now is None else now,
         is_test=is_test,
         actor_id=actor_id,
+        delegate=delegate,
     )
     entry[BINDING_KEY] = asdict(binding)
     # Reassigning (rather than mutating) marks a Django session as modified.

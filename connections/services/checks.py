@@ -51,13 +51,14 @@ from connections.checks_steps import (
     Step,
     run_check,
 )
+from connections.delegates import DraftDelegate, acting_as
 from connections.models import Connection, ConnectionCheck, ConnectionConfig
 from connections.outbound_guard import as_probe
 from connections.services.connections import SUPPORT_PERMISSION
 from organizations.broker import task_publish
 from organizations.errors import ServiceError
 from organizations.mail import email_enqueue
-from organizations.services import audit, require_perm, require_support
+from organizations.services import audit, require_support
 from organizations.transactions import atomic_with_retry
 from rolemapping.models import Membership
 
@@ -175,15 +176,22 @@ def _enqueue_check(check_id: int) -> None:
 
 @atomic_with_retry
 def connection_check_start(
-    *, actor_membership: Membership, connection: Connection, ip: str | None = None
+    *,
+    actor_membership: Membership | DraftDelegate,
+    connection: Connection,
+    ip: str | None = None,
 ) -> ConnectionCheck:
-    """Queue a check of the draft (or return the one already under way)."""
-    require_perm(actor_membership, "connections.manage")
+    """Queue a check of the draft (or return the one already under way).
+
+    A :class:`DraftDelegate` (a setup link's IT admin) may start one too.
+    """
+    org, user, by = acting_as(actor_membership)
     return _check_start(
-        organization_id=actor_membership.organization_id,
+        organization_id=org.pk,
         connection=connection,
-        actor=actor_membership.user,
+        actor=user,
         ip=ip,
+        details=by,
     )
 
 
@@ -210,7 +218,7 @@ def _check_start(
     *,
     organization_id: int,
     connection: Connection,
-    actor: User,
+    actor: User | None,
     ip: str | None,
     details: dict[str, Any] | None = None,
 ) -> ConnectionCheck:

@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from connections.delegates import DraftDelegate, acting_as
 from connections.models import Connection, ConnectionCheck, ConnectionConfig
 from connections.oidc.discovery import issuer_from_input
 from connections.oidc.errors import OIDCError
@@ -354,7 +355,7 @@ def _cleaned_name(name: str, provider: str | None) -> tuple[str, str]:
 @transaction.atomic
 def connection_create(
     *,
-    actor_membership: Membership,
+    actor_membership: Membership | DraftDelegate,
     name: str,
     issuer_url: str,
     client_id: str,
@@ -367,8 +368,12 @@ def connection_create(
     idp_logout: bool = False,
     ip: str | None = None,
 ) -> Connection:
-    """Create a connection whose draft holds the given configuration."""
-    require_perm(actor_membership, "connections.manage")
+    """Create a connection whose draft holds the given configuration.
+
+    ``actor_membership`` may be a :class:`DraftDelegate` (a setup link's IT
+    admin): the audit row then carries its details instead of a user.
+    """
+    org, user, by = acting_as(actor_membership)
     name, provider = _cleaned_name(name, provider)
     fields = _cleaned_config(
         issuer_url=issuer_url,
@@ -380,7 +385,6 @@ def connection_create(
     )
     if not client_secret:
         raise _secret_missing()
-    org = actor_membership.organization
     connection = Connection.objects.create(
         organization=org, name=name, provider=provider
     )
@@ -388,7 +392,7 @@ def connection_create(
         connection=connection,
         client_secret_encrypted=encrypt_secret(_cleaned_secret(client_secret)),
         idp_logout=bool(idp_logout),
-        created_by=actor_membership.user,
+        created_by=user,
         **fields,
     )
     config.save()
@@ -397,7 +401,7 @@ def connection_create(
     audit(
         action="connection.created",
         organization=org,
-        actor=actor_membership.user,
+        actor=user,
         target=connection.name,
         details={
             "connection_id": connection.pk,
@@ -405,6 +409,7 @@ def connection_create(
             "issuer": config.issuer_url,
             "client_id": config.client_id,
             "config_id": config.pk,
+            **by,
         },
         ip=ip,
     )
@@ -425,7 +430,7 @@ _AUDITED_FIELDS = (
 @atomic_with_retry
 def connection_update(
     *,
-    actor_membership: Membership,
+    actor_membership: Membership | DraftDelegate,
     connection: Connection,
     name: str,
     issuer_url: str,
@@ -443,10 +448,10 @@ def connection_update(
 
     An empty ``client_secret`` keeps the stored one, and ``provider=None``
     the current provider. The live configuration is never touched; the new
-    draft needs a passing check before it can be published.
+    draft needs a passing check before it can be published. A
+    :class:`DraftDelegate` may edit its organization's drafts too.
     """
-    require_perm(actor_membership, "connections.manage")
-    org = actor_membership.organization
+    org, user, by = acting_as(actor_membership)
     # The lock serialises this edit with a concurrent publish.
     connection = _locked_connection(connection.pk, org.pk)
     name, provider = _cleaned_name(name, provider or connection.provider)
@@ -469,7 +474,7 @@ def connection_update(
         connection=connection,
         client_secret_encrypted=ciphertext,
         idp_logout=bool(idp_logout),
-        created_by=actor_membership.user,
+        created_by=user,
         **fields,
     )
     changed = [
@@ -491,13 +496,14 @@ def connection_update(
     audit(
         action="connection.updated",
         organization=org,
-        actor=actor_membership.user,
+        actor=user,
         target=connection.name,
         details={
             "connection_id": connection.pk,
             "changed": changed + (["name/provider"] if renamed else []),
             "client_secret_changed": secret_changed,
             "config_id": connection.draft_id,
+            **by,
         },
         ip=ip,
     )

@@ -43,6 +43,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User, canonical_email
 from accounts.services import user_email_prove
+from connections.delegates import DraftDelegate
 from connections.models import (
     Connection,
     ConnectionCheck,
@@ -871,7 +872,7 @@ def signin_test_record(
     *,
     connection: Connection,
     config: ConnectionConfig,
-    actor: User,
+    actor: User | DraftDelegate,
     passed: bool,
     steps: list[dict[str, str]],
     result: dict[str, Any],
@@ -880,23 +881,26 @@ def signin_test_record(
 ) -> ConnectionCheck:
     """Record an owner's test sign-in of the draft as a check (and an event).
 
+    ``actor`` may be a :class:`DraftDelegate` (a setup link's IT admin): the
+    check then has no ``created_by``, so it never counts as the owner's own
+    test sign-in that the first publish needs, and its result carries the
+    delegate's key (``by``), so only they and the owner see it.
     The result must hold no token: it is shown on the check page.
     """
     organization = connection.organization
-    membership = (
-        Membership.objects.select_related("role")
-        .filter(user=actor, organization=organization, is_active=True)
-        .first()
-    )
-    if membership is None or not role_has_perm(
-        membership.role.slug, "connections.manage"
-    ):
-        raise PermissionDenied(
-            _("Only the organization's owner can run a test sign-in."),
-            code="test_signin_owner_only",
-        )
-    if not address_allows(actor, "connections.manage"):
-        raise AddressUnproven(actor.email)
+    by: dict[str, Any] = {}
+    user: User | None
+    if isinstance(actor, DraftDelegate):
+        if actor.organization.pk != organization.pk:
+            raise PermissionDenied(
+                _("Only the organization's owner can run a test sign-in."),
+                code="test_signin_owner_only",
+            )
+        user, by = None, dict(actor.audit_details)
+        result = {**result, "by": actor.key}
+    else:
+        user = actor
+        _require_test_signin_owner(actor, organization)
     now = timezone.now()
     reference = result.get("reference") or new_reference()
     check = ConnectionCheck.objects.create(
@@ -909,7 +913,7 @@ def signin_test_record(
         ),
         steps=_storable_json(steps),
         result=_storable_json({**result, "reference": reference}),
-        created_by=actor,
+        created_by=user,
         started_at=(datetime.fromtimestamp(started_at, tz=UTC) if started_at else now),
         finished_at=now,
     )
@@ -930,13 +934,31 @@ def signin_test_record(
     audit(
         action="connection.test_signin",
         organization=organization,
-        actor=actor,
+        actor=user,
         target=connection.name,
         details={
             "check_id": check.pk,
             "config_id": config.pk,
             "status": check.status,
+            **by,
         },
         ip=ip,
     )
     return check
+
+
+def _require_test_signin_owner(actor: User, organization: Organization) -> None:
+    membership = (
+        Membership.objects.select_related("role")
+        .filter(user=actor, organization=organization, is_active=True)
+        .first()
+    )
+    if membership is None or not role_has_perm(
+        membership.role.slug, "connections.manage"
+    ):
+        raise PermissionDenied(
+            _("Only the organization's owner can run a test sign-in."),
+            code="test_signin_owner_only",
+        )
+    if not address_allows(actor, "connections.manage"):
+        raise AddressUnproven(actor.email)

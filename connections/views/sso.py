@@ -46,6 +46,7 @@ from mozilla_django_oidc.views import (
 from accounts.models import User
 from accounts.sessions import session_index
 from connections.backend import BACKEND_PATH, OrganizationOIDCBackend, VerifiedSignIn
+from connections.delegates import DraftDelegate, delegate_for_request
 from connections.models import Connection, ConnectionConfig, SignInEvent
 from connections.oidc.errors import OIDCError
 from connections.oidc.flow import FlowError, flow_bind, flow_consume
@@ -333,10 +334,16 @@ def _test_signin_finish(
     steps: list[dict[str, str]],
     result: dict[str, Any],
     started_at: float | None,
+    delegate: DraftDelegate | None = None,
 ) -> HttpResponse:
-    """Record a test sign-in's check and show it (the check page)."""
-    actor = request.user
-    assert actor.is_authenticated  # its callers let only the owner's session in
+    """Record a test sign-in's check and show it (the check page, or the
+    delegate's own page for it)."""
+    actor: User | DraftDelegate
+    if delegate is not None:
+        actor = delegate
+    else:
+        assert request.user.is_authenticated  # callers let only the owner in
+        actor = request.user
     try:
         check = signin_test_record(
             connection=connection,
@@ -359,6 +366,8 @@ def _test_signin_finish(
             status=403,
             is_test=True,
         )
+    if delegate is not None:
+        return redirect(delegate.check_url(check.pk))
     return redirect(check.get_absolute_url())
 
 
@@ -370,9 +379,11 @@ def _test_signin_failed(
     step: str,
     detail: str,
     started_at: float | None = None,
+    delegate: DraftDelegate | None = None,
 ) -> HttpResponse:
     return _test_signin_finish(
         request,
+        delegate=delegate,
         connection=connection,
         config=config,
         passed=False,
@@ -453,6 +464,7 @@ class SsoLoginView(OIDCAuthenticationRequestView):
         next_url: str = "",
         login_hint: str = "",
         actor: User | None = None,
+        delegate: DraftDelegate | None = None,
     ) -> HttpResponse:
         """Start a sign-in at ``config``: the library's fresh state, nonce and
         PKCE S256, bound to the organization, then off to the IdP.
@@ -486,8 +498,9 @@ class SsoLoginView(OIDCAuthenticationRequestView):
             issuer=config.issuer_url,
             redirect_uri=redirect_uri,
             next_url=next_url,
-            is_test=actor is not None,
+            is_test=actor is not None or delegate is not None,
             actor_id=actor.pk if actor is not None else None,
+            delegate=delegate.key if delegate is not None else "",
             ttl=_ttl(),
         )
         return response
@@ -631,6 +644,8 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
     """``/sso/callback/``: the one redirect URI of every connection."""
 
     http_method_names = ["get"]
+    # A test sign-in's setup-link IT admin, when it was theirs.
+    delegate: DraftDelegate | None = None
 
     def get(self, request: HttpRequest) -> HttpResponse:
         # Not the parent's get, which would authenticate() through every
@@ -781,9 +796,20 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         )
 
     def _test_signin(self) -> HttpResponse:
-        """Complete an owner's test sign-in: validate, preview, record; no login."""
+        """Complete a test sign-in: validate, preview, record; no login."""
         request, flow = self.request, self.flow
-        if not request.user.is_authenticated or request.user.pk != flow.actor_id:
+        self.delegate = None
+        if flow.delegate:
+            # A setup link's IT admin: the link is checked again now, so a
+            # revocation while they were at the IdP takes effect.
+            self.delegate = delegate_for_request(request, flow.delegate)
+            allowed = (
+                self.delegate is not None
+                and self.delegate.organization.pk == flow.organization_id
+            )
+        else:
+            allowed = request.user.is_authenticated and request.user.pk == flow.actor_id
+        if not allowed:
             return _fail(
                 request,
                 organization=self.organization,
@@ -791,11 +817,13 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
                 step="test_actor",
                 detail=_(
                     "A test sign-in came back to a browser session that is not the "
-                    "owner's who started it; it was not used."
+                    "one of the owner or setup link that started it, or the setup "
+                    "link is no longer valid; it was not used."
                 ),
                 message=_(
-                    "This test sign-in belongs to another session. Sign in to the "
-                    "console as the owner and start the test again."
+                    "This test sign-in belongs to another session, or the setup "
+                    "link it was started from was revoked or has expired. Start "
+                    "the test again from the console or a valid setup link."
                 ),
                 status=403,
                 is_test=True,
@@ -812,6 +840,7 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
                 step=exc.step,
                 detail=exc.message,
                 started_at=flow.created_at,
+                delegate=self.delegate,
             )
         return self._test_signin_done(verified)
 
@@ -838,6 +867,7 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             steps=steps,
             result=result,
             started_at=self.flow.created_at,
+            delegate=self.delegate,
         )
 
     def login_success(self) -> HttpResponse:
@@ -1002,6 +1032,19 @@ def connection_test_signin(
         pk=connection_id,
         organization=org.organization,
     )
+    return signin_test_start(request, connection=connection, actor=request.user)
+
+
+def signin_test_start(
+    request: HttpRequest,
+    *,
+    connection: Connection,
+    actor: User | None = None,
+    delegate: DraftDelegate | None = None,
+) -> HttpResponse:
+    """Send the browser to the IdP for a test sign-in of ``connection``'s
+    draft, started by the owner (``actor``) or a setup link's IT admin
+    (``delegate``); the callback records the result as a check."""
     if connection.draft is None:
         return _error_page(
             request,
@@ -1013,10 +1056,11 @@ def connection_test_signin(
     starter.setup(request)
     try:
         return starter.sign_in_start(
-            organization=org.organization,
+            organization=connection.organization,
             connection=connection,
             config=connection.draft,
-            actor=request.user,
+            actor=actor,
+            delegate=delegate,
         )
     except OIDCError as exc:
         return _test_signin_failed(
@@ -1025,6 +1069,7 @@ def connection_test_signin(
             config=connection.draft,
             step=exc.step,
             detail=exc.message,
+            delegate=delegate,
         )
 
 

@@ -90,6 +90,25 @@ def test_a_flow_is_bound_to_its_org_connection_config_and_issuer():
     assert session[SESSION_KEY] == {}
 
 
+def test_a_test_sign_in_flow_carries_the_delegate_that_started_it():
+    session, cache = {}, DictCache()
+    started = begin(session, cache, is_test=True, delegate="setup_link:12")
+
+    flow = flow_consume(session, cache, started.state, ttl=TTL, now=1010.0)
+
+    assert (flow.is_test, flow.actor_id, flow.delegate) == (True, None, "setup_link:12")
+
+
+def test_a_binding_stored_before_delegates_existed_still_reads():
+    session, cache = {}, DictCache()
+    started = begin(session, cache, is_test=True, actor_id=5)
+    del session[SESSION_KEY][started.state][BINDING_KEY]["delegate"]
+
+    flow = flow_consume(session, cache, started.state, ttl=TTL, now=1010.0)
+
+    assert (flow.actor_id, flow.delegate) == (5, "")
+
+
 def test_the_binding_lives_in_the_librarys_entry_beside_its_secrets():
     session, cache = {}, DictCache()
     started = begin(session, cache)

@@ -1,0 +1,1 @@
+"""``make demo``: the console with a local IdP and DNS server (demo.stack)."""

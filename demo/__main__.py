@@ -1,0 +1,3 @@
+from demo.stack import main
+
+main()
