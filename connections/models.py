@@ -38,6 +38,9 @@ class ConnectionConfig(models.Model):
     email_claim = models.CharField(max_length=100, default="email")
     leeway_seconds = models.PositiveSmallIntegerField(default=60)
     idp_logout = models.BooleanField(default=False)
+    # Entra ID: resolve a group overage through Microsoft Graph with the
+    # sign-in's access token (needs the GroupMember.Read.All permission).
+    groups_from_graph = models.BooleanField(default=False)
     fingerprint = models.CharField(max_length=64, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -74,12 +77,17 @@ class ConnectionConfig(models.Model):
             "leeway_seconds": self.leeway_seconds,
             "idp_logout": self.idp_logout,
         }
+        # Only when set, so configurations written before it keep their digest.
+        if self.groups_from_graph:
+            material["groups_from_graph"] = True
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
 class Connection(models.Model):
     class Provider(models.TextChoices):
         OKTA = "okta", "Okta"
+        ENTRA = "entra", "Microsoft Entra ID"
+        GOOGLE = "google", "Google Workspace"
         OIDC = "oidc", "Generic OpenID Connect"
 
     class Health(models.TextChoices):
@@ -94,7 +102,7 @@ class Connection(models.Model):
     )
     name = models.CharField(max_length=100)
     provider = models.CharField(
-        max_length=10, choices=Provider.choices, default=Provider.OKTA
+        max_length=10, choices=Provider.choices, default=Provider.OIDC
     )
     draft = models.ForeignKey(
         ConnectionConfig, on_delete=models.PROTECT, related_name="+", null=True

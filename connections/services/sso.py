@@ -51,6 +51,16 @@ from connections.models import (
     SsoIdentity,
 )
 from connections.oidc.flow import LoginFlow
+from connections.oidc.providers import (
+    ProviderProfile,
+    ProviderRuleError,
+    domains_to_verify,
+    email_claim_used,
+    email_trust_problem,
+    identity_subject,
+    profile_for,
+    token_problem,
+)
 from domains.names import email_domain
 from domains.services import org_has_verified_domain
 from invitations.models import Invitation
@@ -305,19 +315,6 @@ def flow_targets(flow: LoginFlow) -> tuple[Organization, Connection, ConnectionC
     return connection.organization, connection, config
 
 
-def _email_verified(claims: Mapping[str, Any], email: str) -> bool:
-    """Whether the IdP verified ``email``, the address read from the claims.
-
-    ``email_verified`` speaks for the ``email`` claim alone (OIDC Core 5.1):
-    with another email claim configured, it vouches for that address only
-    when the ``email`` claim holds the same one.
-    """
-    # Some providers (Amazon Cognito) send the string "true".
-    value = claims.get("email_verified")
-    verified = value is True or (isinstance(value, str) and value.lower() == "true")
-    return verified and _claimed_email(claims, "email") == email
-
-
 def _claimed_email(claims: Mapping[str, Any], email_claim: str) -> str:
     value = claims.get(email_claim)
     if not isinstance(value, str) or not value.isascii():
@@ -354,6 +351,75 @@ def _refuse_domain(
             subject=subject,
             email=email,
         )
+
+
+def _provider_refusal(
+    problem: ProviderRuleError, subject: str, email: str
+) -> SignInRefused:
+    """The person's sentence for a provider rule; the rule's detail for admins."""
+    return SignInRefused(
+        problem.code,
+        _(
+            "Your identity provider's answer does not meet this organization's "
+            "sign-in rules, so you cannot be signed in. Ask your administrator "
+            "and give them the reference below."
+        ),
+        detail=problem.detail,
+        subject=subject,
+        email=email,
+    )
+
+
+def _refuse_untrusted_email(
+    organization: Organization,
+    profile: ProviderProfile,
+    config: ConnectionConfig,
+    claims: Mapping[str, Any],
+    email: str,
+    subject: str,
+    *,
+    lock: bool,
+) -> None:
+    """A first sign-in's address must be one the provider vouches for (its
+    own rule: email_verified, xms_edov, hd) in a domain this organization
+    verified; Google's hosted domain must be verified here too."""
+    problem = email_trust_problem(
+        profile,
+        claims,
+        email=email,
+        email_claim=email_claim_used(profile, claims, config.email_claim),
+        address_in_email_claim=_claimed_email(claims, "email"),
+    )
+    if problem is not None and problem.code == "email_verified":
+        raise SignInRefused(
+            "email_verified",
+            _(
+                "Your identity provider says your email address is not "
+                "verified, so you cannot be signed in. Verify it with your "
+                "identity provider, or ask your administrator."
+            ),
+            detail=problem.detail,
+            subject=subject,
+            email=email,
+        )
+    if problem is not None:
+        raise _provider_refusal(problem, subject, email)
+    _refuse_domain(organization, email, subject, lock=lock)
+    for domain in domains_to_verify(profile, claims):
+        if not org_has_verified_domain(organization, domain, lock=lock):
+            raise _provider_refusal(
+                ProviderRuleError(
+                    "google_hd",
+                    _(
+                        "The Google account's hosted domain (hd: %(domain)s) is "
+                        "not a domain this organization has verified, so it is "
+                        "not one of your Google Workspace accounts."
+                    )
+                    % {"domain": domain[:253]},
+                ),
+                subject,
+                email,
+            )
 
 
 def _refuse_unproven(user: User, subject: str) -> None:
@@ -401,9 +467,15 @@ def _evaluate(
     With ``lock`` (a real sign-in, inside its transaction) the membership is
     read locked, once, for the sync that follows.
     """
-    subject = claims["sub"]
+    profile = profile_for(connection.provider)
     issuer = claims["iss"]
-    email = _claimed_email(claims, config.email_claim)
+    problem = token_problem(profile, issuer, claims)
+    if problem is not None:
+        raise _provider_refusal(problem, str(claims.get("sub", "")), "")
+    subject = identity_subject(profile, claims)
+    email = _claimed_email(
+        claims, email_claim_used(profile, claims, config.email_claim)
+    )
     identity = (
         SsoIdentity.objects.select_related("user")
         .filter(connection=connection, issuer=issuer, subject=subject)
@@ -432,18 +504,9 @@ def _evaluate(
                 % {"claim": config.email_claim},
                 subject=subject,
             )
-        if not _email_verified(claims, email):
-            raise SignInRefused(
-                "email_verified",
-                _(
-                    "Your identity provider says your email address is not "
-                    "verified, so you cannot be signed in. Verify it with your "
-                    "identity provider, or ask your administrator."
-                ),
-                detail=_email_unverified_detail(config.email_claim),
-                subject=subject,
-                email=email,
-            )
+        _refuse_untrusted_email(
+            organization, profile, config, claims, email, subject, lock=lock
+        )
         _refuse_domain(organization, email, subject, lock=lock)
         user = User.objects.filter(email=email).first()
     # Whatever the identity: the account itself must be in this organization's
@@ -518,20 +581,6 @@ def _evaluate(
         invitation=invitation,
         decision=decision,
     )
-
-
-def _email_unverified_detail(email_claim: str) -> str:
-    if email_claim == "email":
-        return _(
-            "The ID token's 'email_verified' is not true; accounts are only "
-            "created or linked for verified addresses."
-        )
-    return _(
-        "The ID token's 'email_verified' is not true for the address in "
-        "'%(claim)s' (it vouches only for the 'email' claim, which must hold the "
-        "same address); accounts are only created or linked for verified "
-        "addresses."
-    ) % {"claim": email_claim}
 
 
 def signin_complete(
@@ -715,6 +764,8 @@ _EMAIL_STEPS = frozenset(
     {
         "email",
         "email_verified",
+        "email_edov",
+        "google_hd",
         "email_domain",
         "inactive",
         "staff_account",
@@ -802,7 +853,12 @@ def signin_test_preview(
     result: dict[str, Any] = {
         "claims": _claims_summary(claims),
         "subject": str(claims.get("sub", ""))[:255],
-        "email": _claimed_email(claims, config.email_claim),
+        "email": _claimed_email(
+            claims,
+            email_claim_used(
+                profile_for(connection.provider), claims, config.email_claim
+            ),
+        ),
         "groups": list(decision.groups),
         "groups_claim": config.groups_claim,
         "groups_claim_status": decision.groups_claim_status,
