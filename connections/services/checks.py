@@ -275,6 +275,7 @@ def _check_input(connection: Connection, config: ConnectionConfig) -> CheckInput
         email_claim=config.email_claim,
         leeway_seconds=config.leeway_seconds,
         okta=connection.provider == Connection.Provider.OKTA,
+        provider=connection.provider,
     )
 
 
