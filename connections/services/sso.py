@@ -73,6 +73,7 @@ from rolemapping.models import Membership, Role
 from rolemapping.provisioning import Decision
 from rolemapping.services import (
     decision_for_signin,
+    group_names_remember,
     membership_apply,
     membership_for,
     role_for_decision,
@@ -960,6 +961,19 @@ def signin_test_record(
         ip=ip,
         reference=reference,
     )
+    labels = result.get("group_labels")
+    if isinstance(labels, list):
+        # Entra group IDs named by Microsoft Graph: shown on the mapping page.
+        group_names_remember(
+            organization=organization,
+            names={
+                str(item.get("id", "")): str(item.get("name", ""))
+                for item in labels
+                if isinstance(item, dict)
+            },
+            actor=actor,
+            ip=ip,
+        )
     audit(
         action="connection.test_signin",
         organization=organization,

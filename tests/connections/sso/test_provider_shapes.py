@@ -219,3 +219,37 @@ def test_okta_custom_server_groups_in_the_id_token_cost_one_request(acme, idp):
         "token": 1,
         "userinfo": 0,
     }
+
+
+def test_test_sign_in_remembers_graphs_group_names_for_the_mapping_page(
+    owner_client, acme, idp, fake_graph
+):
+    add_entra_account(
+        idp,
+        groups=None,
+        _claim_names={"groups": "src1"},
+        _claim_sources={"src1": {"endpoint": "https://graph.windows.net/x"}},
+    )
+    fake_graph.add_groups(None, {ENGINEERING: "Engineering"})
+    map_group(acme, ENGINEERING, "admin")
+    connection = connect(
+        acme,
+        idp.entra_issuer,
+        "entra",
+        scopes="openid email profile",
+        groups_from_graph=True,
+    )
+    started = owner_client.post(f"/orgs/acme/connections/{connection.pk}/test-signin/")
+    assert started.status_code == 302, started.content.decode()[:2000]
+    back = idp.login(idp.http_session(), started["Location"], "ada@acme.test")
+    result = owner_client.get(back, follow=True)
+    page = result.content.decode()
+    assert "Engineering" in page and ENGINEERING in page
+
+    mappings = owner_client.get("/orgs/acme/mappings/").content.decode()
+    row = mappings.split(f"<code>{ENGINEERING}</code>")[1].split("</td>")[0]
+    assert "Engineering" in row
+    as_json = owner_client.get(
+        "/orgs/acme/mappings/", HTTP_ACCEPT="application/json"
+    ).json()
+    assert as_json["mappings"][0]["display_name"] == "Engineering"
