@@ -224,7 +224,7 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         return scopes if "openid" in scopes else ["openid", *scopes]
 
     def profile(self) -> ProviderProfile:
-        return profile_for(self._config().connection.provider)
+        return profile_for(self._config().rules_provider)
 
     def missing_claims(self, payload: dict[str, Any]) -> list[str]:
         """Claims a sign-in decision reads that the ID token lacks; UserInfo is

@@ -402,6 +402,7 @@ def connection_create(
         client_secret_encrypted=encrypt_secret(_cleaned_secret(client_secret)),
         idp_logout=bool(idp_logout),
         groups_from_graph=bool(groups_from_graph),
+        provider=provider,
         created_by=actor_membership.user,
         **fields,
     )
@@ -434,6 +435,7 @@ _AUDITED_FIELDS = (
     "leeway_seconds",
     "idp_logout",
     "groups_from_graph",
+    "provider",
 )
 
 
@@ -487,6 +489,7 @@ def connection_update(
         client_secret_encrypted=ciphertext,
         idp_logout=bool(idp_logout),
         groups_from_graph=bool(groups_from_graph),
+        provider=provider,
         created_by=actor_membership.user,
         **fields,
     )

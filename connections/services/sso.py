@@ -468,7 +468,7 @@ def _evaluate(
     With ``lock`` (a real sign-in, inside its transaction) the membership is
     read locked, once, for the sync that follows.
     """
-    profile = profile_for(connection.provider)
+    profile = profile_for(config.rules_provider)
     issuer = claims["iss"]
     problem = token_problem(profile, issuer, claims)
     if problem is not None:
@@ -857,7 +857,7 @@ def signin_test_preview(
         "email": _claimed_email(
             claims,
             email_claim_used(
-                profile_for(connection.provider), claims, config.email_claim
+                profile_for(config.rules_provider), claims, config.email_claim
             ),
         ),
         "groups": list(decision.groups),

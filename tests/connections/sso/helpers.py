@@ -39,7 +39,7 @@ def make_connection(
         issuer_url=issuer,
         client_id=client_id,
         client_secret_encrypted=encrypt_secret(client_secret),
-        **fields,
+        **({"provider": provider} | fields),
     )
     connection.draft = config
     if live:

@@ -22,6 +22,7 @@ from .helpers import (
     callback,
     make_connection,
     map_group,
+    new_draft,
     signed_in_user_id,
     start_login,
     verify_domain,
@@ -364,3 +365,19 @@ def test_okta_and_oidc_ignore_entra_and_google_claims(client, acme, fake_idp, pr
 
     assert response.status_code == 302
     assert SsoIdentity.objects.get().subject == "00u-ada"
+
+
+def test_a_provider_change_applies_to_sign_ins_only_once_published(
+    client, acme, google
+):
+    connection = acme.connections.get()
+    # The owner switches the draft to generic OIDC (connection_update writes
+    # a new draft with the new provider); the live configuration keeps
+    # Google's rules until that draft is checked and published.
+    new_draft(connection, provider="oidc", scopes="openid email profile")
+    connection.provider = "oidc"
+    connection.save(update_fields=["provider"])
+
+    response = sign_in(client, google, groups=None)
+
+    assert_refused(client, response, "google_hd")
