@@ -116,6 +116,28 @@ _GOOGLE_HD_FIX: Final = gettext_lazy(
 )
 
 
+def _credentials_fix(provider: str) -> str:
+    """Where to copy the client ID and secret from, in the provider's menus."""
+    if provider == ENTRA:
+        return _(
+            "Copy the Application (client) ID from App registrations > (your "
+            "app) > Overview, and a client secret's Value (not its Secret ID) "
+            "from Certificates & secrets, in the Microsoft Entra admin center; "
+            "check that the secret has not expired."
+        )
+    if provider == GOOGLE:
+        return _(
+            "Copy the client ID and client secret again from the Google Cloud "
+            "console > APIs & Services > Credentials > (your OAuth 2.0 client)."
+        )
+    return _(
+        "Copy the client ID and client secret again from the IdP (Okta: "
+        "Applications > your app > General > Client Credentials) and save them "
+        "here; check that the app is active and belongs to this issuer's "
+        "authorization server."
+    )
+
+
 def _clean(text: str, limit: int = 200) -> str:
     text = " ".join(_CONTROL_RE.sub(" ", text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -444,12 +466,7 @@ class _Run:
         credentials = client_auth(
             method, self.inputs.client_id, self.inputs.client_secret
         )
-        fix_credentials = _(
-            "Copy the client ID and client secret again from the IdP (Okta: "
-            "Applications > your app > General > Client Credentials) and save them "
-            "here; check that the app is active and belongs to this issuer's "
-            "authorization server."
-        )
+        fix_credentials = _credentials_fix(self.inputs.provider)
         try:
             # The 200 answer carries an access token: it is dropped unread.
             self.fetch(

@@ -503,3 +503,27 @@ def test_a_jwks_without_a_key_for_the_advertised_algorithm_fails():
     assert step.status == "failed"
     assert "ES256" in step.detail
     assert not outcome.passed
+
+
+@pytest.mark.parametrize(
+    ("provider", "words"),
+    [
+        ("entra", "Certificates & secrets"),
+        ("google", "APIs & Services > Credentials"),
+        ("okta", "General > Client Credentials"),
+    ],
+)
+def test_rejected_credentials_fix_uses_the_providers_menu_names(provider, words):
+    rejected = _oauth_error(401, {"error": "invalid_client"})
+    issuer = ISSUER
+    if provider == "entra":
+        issuer = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+    outcome = run_check(
+        inputs(issuer=issuer, provider=provider, scopes=("openid", "email")),
+        policy=CheckPolicy(),
+        fetch=FakeIdP(token=rejected, doc={**DOC, "issuer": issuer}),
+        resolve=public_resolver,
+    )
+    step = steps(outcome)["client_credentials"]
+    assert step.status == "failed"
+    assert words in step.fix
