@@ -355,16 +355,39 @@ def _refuse_domain(
 
 
 def _provider_refusal(
-    problem: ProviderRuleError, subject: str, email: str
+    problem: ProviderRuleError,
+    organization: Organization,
+    subject: str,
+    email: str,
 ) -> SignInRefused:
     """The person's sentence for a provider rule; the rule's detail for admins."""
+    names = {"organization": organization.name}
+    if problem.code == "google_hd":
+        sentence = _(
+            "Sign in with your %(organization)s Google Workspace account: a "
+            "personal Google account, or one of another organization, cannot "
+            "be used here."
+        )
+    elif problem.code == "entra_tenant":
+        sentence = _(
+            "Sign in with your %(organization)s work account: this Microsoft "
+            "account belongs to another organization's directory."
+        )
+    elif problem.code == "email_edov":
+        sentence = _(
+            "Your work account's email address is not verified in your "
+            "organization's Microsoft Entra ID, so you cannot be signed in. Ask "
+            "your administrator and give them the reference below."
+        )
+    else:
+        sentence = _(
+            "Your identity provider's answer does not meet the sign-in rules of "
+            "%(organization)s, so you cannot be signed in. Ask your "
+            "administrator and give them the reference below."
+        )
     return SignInRefused(
         problem.code,
-        _(
-            "Your identity provider's answer does not meet this organization's "
-            "sign-in rules, so you cannot be signed in. Ask your administrator "
-            "and give them the reference below."
-        ),
+        sentence % names,
         detail=problem.detail,
         subject=subject,
         email=email,
@@ -404,7 +427,7 @@ def _refuse_untrusted_email(
             email=email,
         )
     if problem is not None:
-        raise _provider_refusal(problem, subject, email)
+        raise _provider_refusal(problem, organization, subject, email)
     _refuse_domain(organization, email, subject, lock=lock)
     for domain in domains_to_verify(profile, claims):
         if not org_has_verified_domain(organization, domain, lock=lock):
@@ -418,6 +441,7 @@ def _refuse_untrusted_email(
                     )
                     % {"domain": domain[:253]},
                 ),
+                organization,
                 subject,
                 email,
             )
@@ -472,7 +496,7 @@ def _evaluate(
     issuer = claims["iss"]
     problem = token_problem(profile, issuer, claims)
     if problem is not None:
-        raise _provider_refusal(problem, str(claims.get("sub", "")), "")
+        raise _provider_refusal(problem, organization, str(claims.get("sub", "")), "")
     subject = identity_subject(profile, claims)
     email = _claimed_email(
         claims, email_claim_used(profile, claims, config.email_claim)

@@ -381,3 +381,12 @@ def test_a_provider_change_applies_to_sign_ins_only_once_published(
     response = sign_in(client, google, groups=None)
 
     assert_refused(client, response, "google_hd")
+
+
+def test_refused_people_read_what_to_do_in_their_providers_terms(client, acme, google):
+    response = sign_in(client, google, groups=None)
+
+    page = response.content.decode()
+    assert "Sign in with your Acme Inc Google Workspace account" in page
+    # The admins' detail stays in the sign-in event, not on the person's page.
+    assert "consumer" not in page
