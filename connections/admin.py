@@ -307,6 +307,8 @@ class ConnectionConfigAdmin(ReadOnlyAdmin):
         "email_claim",
         "leeway_seconds",
         "idp_logout",
+        "provider",
+        "groups_from_graph",
         "created_by",
         "created_at",
     )

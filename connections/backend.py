@@ -49,6 +49,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from accounts.models import User
 from connections import outbound
+from connections.graph import graph_groups
 from connections.models import ConnectionConfig
 from connections.oidc.client_auth import client_auth, token_auth_method
 from connections.oidc.discovery import ProviderMetadata, cache_key, fetch_metadata
@@ -56,6 +57,12 @@ from connections.oidc.errors import OIDCError
 from connections.oidc.flow import LoginFlow
 from connections.oidc.jwks import JWKSCache
 from connections.oidc.logout import LogoutToken, logout_token_validate
+from connections.oidc.providers import (
+    ProviderProfile,
+    claims_with_groups,
+    needs_groups_overage_lookup,
+    profile_for,
+)
 from connections.oidc.tokens import accepted_algs, check_userinfo_sub, validate_id_token
 from connections.services.sso import signin_complete
 from organizations.access import client_ip
@@ -132,6 +139,8 @@ class VerifiedSignIn:
     claims: dict[str, Any]
     id_token: str
     used_userinfo: bool
+    # Entra group object IDs -> display names, when Graph named them.
+    group_names: dict[str, str] | None = None
 
 
 class OrganizationOIDCBackend(OIDCAuthenticationBackend):
@@ -215,13 +224,29 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         scopes = self._config().scope_list
         return scopes if "openid" in scopes else ["openid", *scopes]
 
-    def needed_claims(self) -> list[str]:
-        """Claims a sign-in decision reads; UserInfo is asked only if one is missing."""
+    def profile(self) -> ProviderProfile:
+        return profile_for(self._config().rules_provider)
+
+    def missing_claims(self, payload: dict[str, Any]) -> list[str]:
+        """Claims a sign-in decision reads that the ID token lacks; UserInfo is
+        asked only when there is one. Which ones depends on the provider:
+        Entra sends no email_verified and its groups never come from UserInfo
+        (an overage is resolved through Graph), Google sends no groups."""
         config = self._config()
-        needed = [config.email_claim, "email_verified"]
-        if "groups" in config.scope_list:
-            needed.append(config.groups_claim)
-        return needed
+        profile = self.profile()
+        missing = []
+        email_claims = (config.email_claim, *profile.fallback_email_claims)
+        if not any(name in payload for name in email_claims):
+            missing.append(config.email_claim)
+        if profile.requires_email_verified and "email_verified" not in payload:
+            missing.append("email_verified")
+        if (
+            profile.groups_from_userinfo
+            and "groups" in config.scope_list
+            and config.groups_claim not in payload
+        ):
+            missing.append(config.groups_claim)
+        return missing
 
     # ------------------------------------------------------------ sign-out
 
@@ -376,7 +401,7 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         self, access_token: str | None, id_token: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
         """The claims, completed from UserInfo only when a needed one is missing."""
-        missing = [name for name in self.needed_claims() if name not in payload]
+        missing = self.missing_claims(payload)
         endpoint = self.provider_metadata().userinfo_endpoint
         if not missing or not endpoint or not access_token:
             return dict(payload)
@@ -436,8 +461,23 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
         completed = self.get_userinfo(
             access_token if isinstance(access_token, str) else None, id_token, claims
         )
+        used_userinfo = completed != claims
+        group_names = None
+        config = self._config()
+        if (
+            config.groups_from_graph
+            and self.profile().single_tenant_issuer
+            and isinstance(access_token, str)
+            and needs_groups_overage_lookup(completed, config.groups_claim)
+        ):
+            found = graph_groups(access_token)
+            completed = claims_with_groups(completed, config.groups_claim, found.ids)
+            group_names = found.names
         return VerifiedSignIn(
-            claims=completed, id_token=id_token, used_userinfo=completed != claims
+            claims=completed,
+            id_token=id_token,
+            used_userinfo=used_userinfo,
+            group_names=group_names,
         )
 
     # ------------------------------------------------------------ accounts

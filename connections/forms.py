@@ -37,8 +37,12 @@ class ConnectionForm(forms.Form):
         label=_("Provider"),
         choices=Connection.Provider.choices,
         required=False,
-        initial=Connection.Provider.OKTA,
-        help_text=_("Okta adds Okta-specific advice to the check results."),
+        initial=Connection.Provider.OIDC,
+        help_text=_(
+            "Decides the defaults, how an email address is trusted, how people "
+            "are identified, where groups are read from and the check's advice. "
+            "Choose what you connect; it is never guessed from the URL."
+        ),
     )
     issuer_url = forms.CharField(
         label=_("Issuer URL"),
@@ -47,7 +51,9 @@ class ConnectionForm(forms.Form):
         help_text=_(
             "The issuer, or its full /.well-known/openid-configuration URL. Okta: "
             "https://<your-org>.okta.com, or https://<your-org>.okta.com/oauth2/"
-            "default for a custom authorization server."
+            "default for a custom authorization server. Entra ID: "
+            "https://login.microsoftonline.com/<tenant-id>/v2.0. Google: "
+            "https://accounts.google.com."
         ),
     )
     client_id = forms.CharField(
@@ -69,15 +75,22 @@ class ConnectionForm(forms.Form):
         label=_("Scopes"),
         max_length=500,
         required=False,
-        initial=DEFAULT_SCOPES,
-        help_text=_("Separated by spaces; must include openid."),
+        widget=forms.TextInput(attrs={"placeholder": DEFAULT_SCOPES}),
+        help_text=_(
+            "Separated by spaces; must include openid. Empty: the provider's "
+            "defaults ('openid email profile groups' for Okta and other "
+            "providers, 'openid email profile' for Entra ID and Google)."
+        ),
     )
     groups_claim = forms.CharField(
         label=_("Groups claim"),
         max_length=100,
         required=False,
         initial="groups",
-        help_text=_("The ID token claim that lists the person's groups."),
+        help_text=_(
+            "The ID token claim that lists the person's groups (read from "
+            "UserInfo when the ID token lacks it, for Okta and other providers)."
+        ),
     )
     email_claim = forms.CharField(
         label=_("Email claim"),
@@ -95,6 +108,17 @@ class ConnectionForm(forms.Form):
     idp_logout = forms.BooleanField(
         label=_("Also sign out of the IdP when signing out here"),
         required=False,
+    )
+    groups_from_graph = forms.BooleanField(
+        label=_("Entra ID: read groups from Microsoft Graph when a token has too many"),
+        required=False,
+        help_text=_(
+            "Above about 200 groups Entra ID leaves them out of the ID token. "
+            "With this on, the console asks Microsoft Graph for the person's "
+            "groups with the sign-in's access token (grant the app the delegated "
+            "permission GroupMember.Read.All). Off: such sign-ins are refused "
+            "with advice to send only the groups assigned to the application."
+        ),
     )
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
@@ -121,8 +145,8 @@ class ConnectionForm(forms.Form):
             raise forms.ValidationError(exc.message) from None
 
     def clean_scopes(self) -> str:
-        value = " ".join(self.cleaned_data["scopes"].split()) or DEFAULT_SCOPES
-        if "openid" not in value.split():
+        value = " ".join(self.cleaned_data["scopes"].split())
+        if value and "openid" not in value.split():
             raise forms.ValidationError(openid_scope_missing())
         return value
 
@@ -132,16 +156,18 @@ class ConnectionForm(forms.Form):
         leeway = data.get("leeway_seconds")
         return {
             "name": data["name"],
-            # Blank: Okta for a new connection, unchanged on edit.
+            # Blank: generic OIDC for a new connection, unchanged on edit.
             "provider": data.get("provider") or None,
             "issuer_url": data["issuer_url"],
             "client_id": data["client_id"],
             "client_secret": data.get("client_secret") or "",
-            "scopes": data.get("scopes") or DEFAULT_SCOPES,
-            "groups_claim": data.get("groups_claim") or "groups",
+            # Empty: the provider's defaults, chosen by the service.
+            "scopes": data.get("scopes") or "",
+            "groups_claim": data.get("groups_claim") or "",
             "email_claim": data.get("email_claim") or "email",
             "leeway_seconds": 60 if leeway is None else leeway,
             "idp_logout": bool(data.get("idp_logout")),
+            "groups_from_graph": bool(data.get("groups_from_graph")),
         }
 
     @classmethod
@@ -161,6 +187,7 @@ class ConnectionForm(forms.Form):
                 "email_claim": draft.email_claim,
                 "leeway_seconds": draft.leeway_seconds,
                 "idp_logout": draft.idp_logout,
+                "groups_from_graph": draft.groups_from_graph,
             }
         return initial
 

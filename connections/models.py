@@ -38,6 +38,14 @@ class ConnectionConfig(models.Model):
     email_claim = models.CharField(max_length=100, default="email")
     leeway_seconds = models.PositiveSmallIntegerField(default=60)
     idp_logout = models.BooleanField(default=False)
+    # Entra ID: resolve a group overage through Microsoft Graph with the
+    # sign-in's access token (needs the GroupMember.Read.All permission).
+    groups_from_graph = models.BooleanField(default=False)
+    # The provider whose rules this configuration was saved (and is checked
+    # and signed in) with, so changing the provider changes the live sign-in
+    # only when the new draft is published. Empty for configurations written
+    # before providers: the connection's provider applies.
+    provider = models.CharField(max_length=10, blank=True, default="")
     fingerprint = models.CharField(max_length=64, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -61,6 +69,12 @@ class ConnectionConfig(models.Model):
     def scope_list(self) -> list[str]:
         return self.scopes.split()
 
+    @property
+    def rules_provider(self) -> str:
+        """The provider whose trust rules apply to sign-ins through this
+        configuration (``connection`` is read only for older rows)."""
+        return self.provider or self.connection.provider
+
     def compute_fingerprint(self) -> str:
         """A digest of every field sign-in depends on, the secret's plaintext too."""
         secret_digest = hashlib.sha256(self.client_secret.encode()).hexdigest()
@@ -74,12 +88,19 @@ class ConnectionConfig(models.Model):
             "leeway_seconds": self.leeway_seconds,
             "idp_logout": self.idp_logout,
         }
+        # Only when set, so configurations written before it keep their digest.
+        if self.groups_from_graph:
+            material["groups_from_graph"] = True
+        if self.provider:
+            material["provider"] = self.provider
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
 class Connection(models.Model):
     class Provider(models.TextChoices):
         OKTA = "okta", "Okta"
+        ENTRA = "entra", "Microsoft Entra ID"
+        GOOGLE = "google", "Google Workspace"
         OIDC = "oidc", "Generic OpenID Connect"
 
     class Health(models.TextChoices):
@@ -94,7 +115,7 @@ class Connection(models.Model):
     )
     name = models.CharField(max_length=100)
     provider = models.CharField(
-        max_length=10, choices=Provider.choices, default=Provider.OKTA
+        max_length=10, choices=Provider.choices, default=Provider.OIDC
     )
     draft = models.ForeignKey(
         ConnectionConfig, on_delete=models.PROTECT, related_name="+", null=True

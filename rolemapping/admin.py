@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from organizations.admin import ReadOnlyAdmin
-from rolemapping.models import GroupRoleMapping, Membership, Role
+from rolemapping.models import GroupRoleMapping, IdpGroupName, Membership, Role
 
 _ORGANIZATION_SEARCH = ("organization__name", "=organization__login_path")
 
@@ -69,4 +69,16 @@ class GroupRoleMappingAdmin(ReadOnlyAdmin):
         "The IdP group, or the organization's name or login path (exact)."
     )
     fields = ("organization", "idp_group", "role", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(IdpGroupName)
+class IdpGroupNameAdmin(ReadOnlyAdmin):
+    list_display = ("idp_group", "display_name", "organization", "updated_at")
+    list_select_related = ("organization",)
+    search_fields = ("idp_group", "display_name", *_ORGANIZATION_SEARCH)
+    search_help_text = _(
+        "The IdP group or its name, or the organization's name or login path (exact)."
+    )
+    fields = ("organization", "idp_group", "display_name", "updated_at")
     readonly_fields = fields

@@ -27,7 +27,12 @@ class MappingForm(forms.Form):
     idp_group = forms.CharField(
         label=_("IdP group"),
         max_length=255,
-        help_text=_("Exactly as the IdP sends it in the groups claim (case matters)."),
+        help_text=_(
+            "Exactly as the IdP sends it in the groups claim (case matters). "
+            "Microsoft Entra ID sends group object IDs, such as "
+            "a1b2c3d4-0000-4000-8000-000000000001: paste the ID from Entra admin "
+            "center > Groups > (the group) > Object ID."
+        ),
         error_messages={
             "required": _("Enter the group's name exactly as your IdP sends it."),
         },

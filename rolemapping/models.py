@@ -91,3 +91,29 @@ class GroupRoleMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.idp_group} -> {self.role_id}"
+
+
+class IdpGroupName(models.Model):
+    """A name the IdP gave one of its group identifiers (Entra ID sends group
+    object IDs; Microsoft Graph names them during an owner's test sign-in), so
+    the mapping page can show "Engineering" beside a GUID. Display only:
+    sign-in decisions read ``GroupRoleMapping.idp_group``, never this."""
+
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.CASCADE,
+        related_name="idp_group_names",
+    )
+    idp_group = models.CharField(max_length=255)
+    display_name = models.CharField(max_length=256)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "idp_group"], name="idp_group_name_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.idp_group} ({self.display_name})"

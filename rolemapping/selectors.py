@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.paginator import Page, Paginator
+from django.db.models import OuterRef, Subquery
 
 from organizations.models import Organization
-from rolemapping.models import GroupRoleMapping, Membership, Role
+from rolemapping.models import GroupRoleMapping, IdpGroupName, Membership, Role
 
 
 def org_mappings(organization: Organization) -> dict[str, str]:
@@ -23,12 +25,16 @@ def org_mappings(organization: Organization) -> dict[str, str]:
     )
 
 
-def mappings_page(
-    organization: Organization, number: int, size: int
-) -> Page[GroupRoleMapping]:
+def mappings_page(organization: Organization, number: int, size: int) -> Page[Any]:
+    # ``display_name``: the name the IdP gave the group (Entra's GUIDs), when
+    # one is known; a subquery, so the page stays one query.
+    names = IdpGroupName.objects.filter(
+        organization=OuterRef("organization"), idp_group=OuterRef("idp_group")
+    ).values("display_name")[:1]
     mappings = (
         GroupRoleMapping.objects.filter(organization=organization)
         .select_related("role")
+        .annotate(display_name=Subquery(names))
         .order_by("idp_group", "id")
     )
     return Paginator(mappings, size).get_page(number)

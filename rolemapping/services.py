@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from organizations.errors import PermissionDenied, ServiceError
 from organizations.models import Organization
 from organizations.services import audit, require_perm
-from rolemapping.models import GroupRoleMapping, Membership, Role
+from rolemapping.models import GroupRoleMapping, IdpGroupName, Membership, Role
 from rolemapping.provisioning import (
     ROLE_RANK,
     Decision,
@@ -37,6 +37,7 @@ __all__ = [
     "Impact",
     "decision_for_signin",
     "grantable_role",
+    "group_names_remember",
     "impact_preview",
     "idp_group_clean",
     "mapping_delete",
@@ -479,6 +480,65 @@ def mapping_set(
         ip=ip,
     )
     return mapping
+
+
+# At most this many names are kept from one sign-in (Graph's pages are bounded
+# too); a name is cut to the column's length.
+GROUP_NAMES_LIMIT = 2000
+
+
+@transaction.atomic
+def group_names_remember(
+    *,
+    organization: Organization,
+    names: Mapping[str, str],
+    actor: Any,
+    ip: str | None = None,
+) -> int:
+    """Remember the names an IdP gave its group identifiers (display only).
+
+    Called with what Microsoft Graph answered during an owner's test sign-in;
+    returns how many names were new or changed. Names never decide a role.
+    """
+    wanted = {
+        group[:IDP_GROUP_MAX_LENGTH]: name[:256]
+        for group, name in list(names.items())[:GROUP_NAMES_LIMIT]
+        if isinstance(group, str) and group and isinstance(name, str) and name
+    }
+    if not wanted:
+        return 0
+    known = dict(
+        IdpGroupName.objects.filter(organization=organization, idp_group__in=wanted)
+        .order_by()
+        .values_list("idp_group", "display_name")
+    )
+    changed = {g: n for g, n in wanted.items() if known.get(g) != n}
+    if not changed:
+        return 0
+    now = timezone.now()
+    IdpGroupName.objects.filter(
+        organization=organization, idp_group__in=[g for g in changed if g in known]
+    ).delete()
+    IdpGroupName.objects.bulk_create(
+        [
+            IdpGroupName(
+                organization=organization,
+                idp_group=group,
+                display_name=name,
+                updated_at=now,
+            )
+            for group, name in changed.items()
+        ]
+    )
+    audit(
+        action="mapping.group_names_remembered",
+        organization=organization,
+        actor=actor,
+        target="",
+        details={"count": len(changed)},
+        ip=ip,
+    )
+    return len(changed)
 
 
 @transaction.atomic

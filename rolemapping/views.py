@@ -140,7 +140,12 @@ def mappings(request: HttpRequest, org: OrgContext) -> HttpResponse:
                     "only_mapped_groups": org.organization.only_mapped_groups,
                     "invitation_only": org.organization.invitation_only,
                     "mappings": [
-                        {"id": m.pk, "idp_group": m.idp_group, "role": m.role.slug}
+                        {
+                            "id": m.pk,
+                            "idp_group": m.idp_group,
+                            "role": m.role.slug,
+                            "display_name": m.display_name or "",
+                        }
                         for m in page
                     ],
                 }

@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.dns",
     "tests.fixtures.e2e",
     "tests.fixtures.postgres",
+    "tests.fixtures.graph",
 ]
 
 

@@ -7,7 +7,7 @@ from email.utils import parsedate_to_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from connections.checks_steps.results import PASSED, WARNING, Step
+from connections.checks_steps.results import FAILED, PASSED, WARNING, Step
 
 
 def clock_offset(date_header: str, sent_at: float, received_at: float) -> float:
@@ -60,21 +60,23 @@ def clock_step(
         )
     seconds = round(offset)
     if abs(offset) > leeway + 1:
+        # Every ID token would be refused as expired or not yet valid (or
+        # accepted later than it should be): a failure, before anyone publishes.
         values = {"seconds": abs(seconds), "leeway": leeway}
         return Step(
             "clock",
-            WARNING,
+            FAILED,
             (
                 _(
                     "The IdP's clock is about %(seconds)d seconds ahead of this "
                     "server's, more than the %(leeway)d-second leeway: ID tokens "
-                    "may be refused as expired or not yet valid."
+                    "would be refused as expired or not yet valid."
                 )
                 if offset > 0
                 else _(
                     "The IdP's clock is about %(seconds)d seconds behind this "
                     "server's, more than the %(leeway)d-second leeway: ID tokens "
-                    "may be refused as expired or not yet valid."
+                    "would be refused as expired or not yet valid."
                 )
             )
             % values,

@@ -39,6 +39,9 @@ class CheckInput:
     email_claim: str = "email"
     leeway_seconds: int = 60
     okta: bool = False
+    # The connection's provider (connections.oidc.providers): its own rules
+    # and advice in its own menu names.
+    provider: str = "oidc"
 
 
 @dataclass(frozen=True)

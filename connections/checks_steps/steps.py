@@ -48,6 +48,14 @@ from connections.oidc.errors import (
     quoted,
 )
 from connections.oidc.jwks import ASYMMETRIC_ALGS, key_problem
+from connections.oidc.providers import (
+    ENTRA,
+    GOOGLE,
+    OKTA,
+    issuer_problem,
+    okta_custom_server,
+    profile_for,
+)
 from connections.oidc.tokens import accepted_algs
 from connections.outbound import basic_credentials, redact
 
@@ -81,6 +89,53 @@ _OKTA_GROUPS_FIX: Final = gettext_lazy(
     "app's Sign On > OpenID Connect ID Token > Groups claim filter to '%(claim)s' "
     "'Matches regex' '.*'."
 )
+
+_OKTA_CUSTOM_SERVER_GROUPS_FIX: Final = gettext_lazy(
+    "In the Okta Admin Console, open Security > API > Authorization Servers > "
+    "(this server) > Claims > Add Claim: Name '%(claim)s', Include in token type "
+    "'ID Token' 'Always', Value type 'Groups', Filter 'Matches regex' '.*' (or "
+    "a narrower filter), Include in 'Any scope'. Then run the check again."
+)
+_ENTRA_GROUPS_FIX: Final = gettext_lazy(
+    "In the Microsoft Entra admin center, open App registrations > (your app) > "
+    "Token configuration > Add groups claim, choose 'Groups assigned to the "
+    "application' and, for the ID token, 'Group ID'. Entra ID sends group "
+    "object IDs (GUIDs): map those on the role mapping page."
+)
+_GOOGLE_HD_NOTE: Final = gettext_lazy(
+    "Google does not say before sign-in whether this OAuth client admits only "
+    "your Workspace's accounts; every sign-in is checked instead: its 'hd' "
+    "(hosted domain) must be a domain this organization has verified, so "
+    "consumer Google accounts are refused. Google sends no groups: people get "
+    "the default role or their invitation's."
+)
+_GOOGLE_HD_FIX: Final = gettext_lazy(
+    "In the Google Cloud console, open APIs & Services > OAuth consent screen "
+    "and set User type to 'Internal', so only your Workspace's accounts can "
+    "sign in at all; run a test sign-in to see the 'hd' claim."
+)
+
+
+def _credentials_fix(provider: str) -> str:
+    """Where to copy the client ID and secret from, in the provider's menus."""
+    if provider == ENTRA:
+        return _(
+            "Copy the Application (client) ID from App registrations > (your "
+            "app) > Overview, and a client secret's Value (not its Secret ID) "
+            "from Certificates & secrets, in the Microsoft Entra admin center; "
+            "check that the secret has not expired."
+        )
+    if provider == GOOGLE:
+        return _(
+            "Copy the client ID and client secret again from the Google Cloud "
+            "console > APIs & Services > Credentials > (your OAuth 2.0 client)."
+        )
+    return _(
+        "Copy the client ID and client secret again from the IdP (Okta: "
+        "Applications > your app > General > Client Credentials) and save them "
+        "here; check that the app is active and belongs to this issuer's "
+        "authorization server."
+    )
 
 
 def _clean(text: str, limit: int = 200) -> str:
@@ -188,6 +243,12 @@ class _Run:
         problem = self.urls.problem(self.inputs.issuer, _("issuer URL"))
         if problem:
             detail, fix = problem
+            return Step("url_policy", FAILED, detail, fix)
+        # The provider's own rule for the issuer (Entra: one tenant, never
+        # /common), before anything is fetched from it.
+        shape = issuer_problem(profile_for(self.inputs.provider), self.inputs.issuer)
+        if shape:
+            detail, fix = shape
             return Step("url_policy", FAILED, detail, fix)
         host = urlsplit(self.inputs.issuer).hostname or ""
         names = {
@@ -406,12 +467,7 @@ class _Run:
         credentials = client_auth(
             method, self.inputs.client_id, self.inputs.client_secret
         )
-        fix_credentials = _(
-            "Copy the client ID and client secret again from the IdP (Okta: "
-            "Applications > your app > General > Client Credentials) and save them "
-            "here; check that the app is active and belongs to this issuer's "
-            "authorization server."
-        )
+        fix_credentials = _credentials_fix(self.inputs.provider)
         try:
             # The 200 answer carries an access token: it is dropped unread.
             self.fetch(
@@ -571,7 +627,12 @@ class _Run:
                     )
                     % groups
                 )
-            if inputs.okta or looks_like_okta(inputs.issuer):
+            if inputs.provider == ENTRA:
+                fixes.append(str(_ENTRA_GROUPS_FIX))
+            elif inputs.provider == GOOGLE:
+                # Google sends no groups at all: not a problem to fix here.
+                problems.pop()
+            elif inputs.okta or looks_like_okta(inputs.issuer):
                 fixes.append(str(_OKTA_GROUPS_FIX) % groups)
             else:
                 fixes.append(
@@ -596,6 +657,29 @@ class _Run:
                     "(for example 'email'), and include the 'email' scope."
                 )
             )
+        if (
+            inputs.provider == OKTA
+            and okta_custom_server(inputs.issuer)
+            and not groups_ok
+            and (claims or supported_scopes)
+        ):
+            # A custom authorization server ignores the app's groups filter:
+            # without a groups claim on the server nobody's groups arrive and
+            # every group mapping is dead. The org server has the app's filter.
+            return Step(
+                "scopes_claims",
+                FAILED,
+                _(
+                    "This Okta custom authorization server has no '%(claim)s' "
+                    "claim, so no groups would reach this console (the app's "
+                    "groups claim filter does not apply to custom servers)."
+                )
+                % groups,
+                str(_OKTA_CUSTOM_SERVER_GROUPS_FIX) % groups,
+            )
+        if inputs.provider == GOOGLE:
+            problems.append(str(_GOOGLE_HD_NOTE))
+            fixes.append(str(_GOOGLE_HD_FIX))
         if problems:
             return Step("scopes_claims", WARNING, " ".join(problems), " ".join(fixes))
         return Step(

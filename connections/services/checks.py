@@ -282,7 +282,8 @@ def _check_input(connection: Connection, config: ConnectionConfig) -> CheckInput
         groups_claim=config.groups_claim,
         email_claim=config.email_claim,
         leeway_seconds=config.leeway_seconds,
-        okta=connection.provider == Connection.Provider.OKTA,
+        okta=config.rules_provider == Connection.Provider.OKTA,
+        provider=config.rules_provider,
     )
 
 

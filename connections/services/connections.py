@@ -40,6 +40,7 @@ from connections.delegates import DraftDelegate, acting_as
 from connections.models import Connection, ConnectionCheck, ConnectionConfig
 from connections.oidc.discovery import issuer_from_input
 from connections.oidc.errors import OIDCError
+from connections.oidc.providers import issuer_problem, profile_for
 from domains.models import Domain
 from organizations.crypto import encrypt_secret, rotate_secret
 from organizations.errors import PermissionDenied, ServiceError
@@ -226,6 +227,7 @@ def connection_draft_tested(
 
 def _cleaned_config(
     *,
+    provider: str,
     issuer_url: str,
     client_id: str,
     scopes: str,
@@ -252,6 +254,10 @@ def _cleaned_config(
             _("The issuer URL must be at most 500 characters."),
             code="issuer_too_long",
         )
+    profile = profile_for(provider)
+    problem = issuer_problem(profile, issuer)
+    if problem is not None:
+        raise ServiceError(" ".join(problem), code="issuer_not_single_tenant")
     client_id = (client_id or "").strip()
     if not client_id or len(client_id) > 255 or not client_id.isprintable():
         raise ServiceError(
@@ -261,7 +267,9 @@ def _cleaned_config(
             ),
             code="client_id_invalid",
         )
-    scope_list = (scopes or DEFAULT_SCOPES).split()
+    # Left empty: the provider's defaults (Entra and Google have no 'groups'
+    # scope and refuse unknown ones).
+    scope_list = (scopes or profile.scopes).split()
     if any(not _SCOPE_RE.fullmatch(scope) for scope in scope_list):
         raise ServiceError(
             _(
@@ -273,7 +281,7 @@ def _cleaned_config(
     if "openid" not in scope_list:
         raise ServiceError(openid_scope_missing(), code="scope_openid_missing")
     scope_list = list(dict.fromkeys(scope_list))
-    groups_claim = (groups_claim or "").strip() or "groups"
+    groups_claim = (groups_claim or "").strip() or profile.groups_claim
     if not _CLAIM_RE.fullmatch(groups_claim):
         raise ServiceError(
             _(
@@ -343,10 +351,14 @@ def _cleaned_secret(client_secret: str) -> str:
 
 def _cleaned_name(name: str, provider: str | None) -> tuple[str, str]:
     name = name_clean(name, what=_("connection"))
-    provider = provider or Connection.Provider.OKTA
+    # The contract: scripts that leave the provider out get generic OIDC.
+    provider = provider or Connection.Provider.OIDC
     if provider not in Connection.Provider.values:
         raise ServiceError(
-            _("Choose Okta or Generic OpenID Connect as the provider."),
+            _(
+                "Choose the provider: okta, entra (Microsoft Entra ID), google "
+                "(Google Workspace) or oidc (any other OpenID Provider)."
+            ),
             code="provider_invalid",
         )
     return name, provider
@@ -360,12 +372,13 @@ def connection_create(
     issuer_url: str,
     client_id: str,
     client_secret: str,
-    provider: str | None = Connection.Provider.OKTA,
-    scopes: str = DEFAULT_SCOPES,
-    groups_claim: str = "groups",
+    provider: str | None = Connection.Provider.OIDC,
+    scopes: str = "",
+    groups_claim: str = "",
     email_claim: str = "email",
     leeway_seconds: int = 60,
     idp_logout: bool = False,
+    groups_from_graph: bool = False,
     ip: str | None = None,
 ) -> Connection:
     """Create a connection whose draft holds the given configuration.
@@ -376,6 +389,7 @@ def connection_create(
     org, user, by = acting_as(actor_membership)
     name, provider = _cleaned_name(name, provider)
     fields = _cleaned_config(
+        provider=provider,
         issuer_url=issuer_url,
         client_id=client_id,
         scopes=scopes,
@@ -392,6 +406,8 @@ def connection_create(
         connection=connection,
         client_secret_encrypted=encrypt_secret(_cleaned_secret(client_secret)),
         idp_logout=bool(idp_logout),
+        groups_from_graph=bool(groups_from_graph),
+        provider=provider,
         created_by=user,
         **fields,
     )
@@ -424,6 +440,8 @@ _AUDITED_FIELDS = (
     "email_claim",
     "leeway_seconds",
     "idp_logout",
+    "groups_from_graph",
+    "provider",
 )
 
 
@@ -437,11 +455,12 @@ def connection_update(
     client_id: str,
     client_secret: str = "",
     provider: str | None = None,
-    scopes: str = DEFAULT_SCOPES,
-    groups_claim: str = "groups",
+    scopes: str = "",
+    groups_claim: str = "",
     email_claim: str = "email",
     leeway_seconds: int = 60,
     idp_logout: bool = False,
+    groups_from_graph: bool = False,
     ip: str | None = None,
 ) -> Connection:
     """Edit the draft: a new configuration row, unless nothing changed.
@@ -456,6 +475,7 @@ def connection_update(
     connection = _locked_connection(connection.pk, org.pk)
     name, provider = _cleaned_name(name, provider or connection.provider)
     fields = _cleaned_config(
+        provider=provider,
         issuer_url=issuer_url,
         client_id=client_id,
         scopes=scopes,
@@ -474,6 +494,8 @@ def connection_update(
         connection=connection,
         client_secret_encrypted=ciphertext,
         idp_logout=bool(idp_logout),
+        groups_from_graph=bool(groups_from_graph),
+        provider=provider,
         created_by=user,
         **fields,
     )
@@ -488,7 +510,9 @@ def connection_update(
     renamed = (name, provider) != (connection.name, connection.provider)
     if not changed and not secret_changed and not renamed:
         return connection
-    if changed or secret_changed:
+    # The provider decides the trust rules: a draft checked under another
+    # provider's rules is not the one being published, so it is a new row.
+    if changed or secret_changed or provider != connection.provider:
         candidate.save()
         connection.draft = candidate
     connection.name, connection.provider = name, provider

@@ -52,6 +52,16 @@ from connections.models import (
     SsoIdentity,
 )
 from connections.oidc.flow import LoginFlow
+from connections.oidc.providers import (
+    ProviderProfile,
+    ProviderRuleError,
+    domains_to_verify,
+    email_claim_used,
+    email_trust_problem,
+    identity_subject,
+    profile_for,
+    token_problem,
+)
 from domains.names import email_domain
 from domains.services import org_has_verified_domain
 from invitations.models import Invitation
@@ -64,6 +74,7 @@ from rolemapping.models import Membership, Role
 from rolemapping.provisioning import Decision
 from rolemapping.services import (
     decision_for_signin,
+    group_names_remember,
     membership_apply,
     membership_for,
     role_for_decision,
@@ -310,19 +321,6 @@ def flow_targets(flow: LoginFlow) -> tuple[Organization, Connection, ConnectionC
     return connection.organization, connection, config
 
 
-def _email_verified(claims: Mapping[str, Any], email: str) -> bool:
-    """Whether the IdP verified ``email``, the address read from the claims.
-
-    ``email_verified`` speaks for the ``email`` claim alone (OIDC Core 5.1):
-    with another email claim configured, it vouches for that address only
-    when the ``email`` claim holds the same one.
-    """
-    # Some providers (Amazon Cognito) send the string "true".
-    value = claims.get("email_verified")
-    verified = value is True or (isinstance(value, str) and value.lower() == "true")
-    return verified and _claimed_email(claims, "email") == email
-
-
 def _claimed_email(claims: Mapping[str, Any], email_claim: str) -> str:
     value = claims.get(email_claim)
     if not isinstance(value, str) or not value.isascii():
@@ -359,6 +357,99 @@ def _refuse_domain(
             subject=subject,
             email=email,
         )
+
+
+def _provider_refusal(
+    problem: ProviderRuleError,
+    organization: Organization,
+    subject: str,
+    email: str,
+) -> SignInRefused:
+    """The person's sentence for a provider rule; the rule's detail for admins."""
+    names = {"organization": organization.name}
+    if problem.code == "google_hd":
+        sentence = _(
+            "Sign in with your %(organization)s Google Workspace account: a "
+            "personal Google account, or one of another organization, cannot "
+            "be used here."
+        )
+    elif problem.code == "entra_tenant":
+        sentence = _(
+            "Sign in with your %(organization)s work account: this Microsoft "
+            "account belongs to another organization's directory."
+        )
+    elif problem.code == "email_edov":
+        sentence = _(
+            "Your work account's email address is not verified in your "
+            "organization's Microsoft Entra ID, so you cannot be signed in. Ask "
+            "your administrator and give them the reference below."
+        )
+    else:
+        sentence = _(
+            "Your identity provider's answer does not meet the sign-in rules of "
+            "%(organization)s, so you cannot be signed in. Ask your "
+            "administrator and give them the reference below."
+        )
+    return SignInRefused(
+        problem.code,
+        sentence % names,
+        detail=problem.detail,
+        subject=subject,
+        email=email,
+    )
+
+
+def _refuse_untrusted_email(
+    organization: Organization,
+    profile: ProviderProfile,
+    config: ConnectionConfig,
+    claims: Mapping[str, Any],
+    email: str,
+    subject: str,
+    *,
+    lock: bool,
+) -> None:
+    """A first sign-in's address must be one the provider vouches for (its
+    own rule: email_verified, xms_edov, hd) in a domain this organization
+    verified; Google's hosted domain must be verified here too."""
+    problem = email_trust_problem(
+        profile,
+        claims,
+        email=email,
+        email_claim=email_claim_used(profile, claims, config.email_claim),
+        address_in_email_claim=_claimed_email(claims, "email"),
+    )
+    if problem is not None and problem.code == "email_verified":
+        raise SignInRefused(
+            "email_verified",
+            _(
+                "Your identity provider says your email address is not "
+                "verified, so you cannot be signed in. Verify it with your "
+                "identity provider, or ask your administrator."
+            ),
+            detail=problem.detail,
+            subject=subject,
+            email=email,
+        )
+    if problem is not None:
+        raise _provider_refusal(problem, organization, subject, email)
+    _refuse_domain(organization, email, subject, lock=lock)
+    for domain in domains_to_verify(profile, claims):
+        if not org_has_verified_domain(organization, domain, lock=lock):
+            raise _provider_refusal(
+                ProviderRuleError(
+                    "google_hd",
+                    _(
+                        "The Google account's hosted domain (hd: %(domain)s) is "
+                        "not a domain this organization has verified, so it is "
+                        "not one of your Google Workspace accounts."
+                    )
+                    % {"domain": domain[:253]},
+                ),
+                organization,
+                subject,
+                email,
+            )
 
 
 def _refuse_unproven(user: User, subject: str) -> None:
@@ -406,9 +497,15 @@ def _evaluate(
     With ``lock`` (a real sign-in, inside its transaction) the membership is
     read locked, once, for the sync that follows.
     """
-    subject = claims["sub"]
+    profile = profile_for(config.rules_provider)
     issuer = claims["iss"]
-    email = _claimed_email(claims, config.email_claim)
+    problem = token_problem(profile, issuer, claims)
+    if problem is not None:
+        raise _provider_refusal(problem, organization, str(claims.get("sub", "")), "")
+    subject = identity_subject(profile, claims)
+    email = _claimed_email(
+        claims, email_claim_used(profile, claims, config.email_claim)
+    )
     identity = (
         SsoIdentity.objects.select_related("user")
         .filter(connection=connection, issuer=issuer, subject=subject)
@@ -437,18 +534,9 @@ def _evaluate(
                 % {"claim": config.email_claim},
                 subject=subject,
             )
-        if not _email_verified(claims, email):
-            raise SignInRefused(
-                "email_verified",
-                _(
-                    "Your identity provider says your email address is not "
-                    "verified, so you cannot be signed in. Verify it with your "
-                    "identity provider, or ask your administrator."
-                ),
-                detail=_email_unverified_detail(config.email_claim),
-                subject=subject,
-                email=email,
-            )
+        _refuse_untrusted_email(
+            organization, profile, config, claims, email, subject, lock=lock
+        )
         _refuse_domain(organization, email, subject, lock=lock)
         user = User.objects.filter(email=email).first()
     # Whatever the identity: the account itself must be in this organization's
@@ -523,20 +611,6 @@ def _evaluate(
         invitation=invitation,
         decision=decision,
     )
-
-
-def _email_unverified_detail(email_claim: str) -> str:
-    if email_claim == "email":
-        return _(
-            "The ID token's 'email_verified' is not true; accounts are only "
-            "created or linked for verified addresses."
-        )
-    return _(
-        "The ID token's 'email_verified' is not true for the address in "
-        "'%(claim)s' (it vouches only for the 'email' claim, which must hold the "
-        "same address); accounts are only created or linked for verified "
-        "addresses."
-    ) % {"claim": email_claim}
 
 
 def signin_complete(
@@ -720,6 +794,8 @@ _EMAIL_STEPS = frozenset(
     {
         "email",
         "email_verified",
+        "email_edov",
+        "google_hd",
         "email_domain",
         "inactive",
         "staff_account",
@@ -826,7 +902,12 @@ def signin_test_preview(
     result: dict[str, Any] = {
         "claims": _claims_summary(claims),
         "subject": str(claims.get("sub", ""))[:255],
-        "email": _claimed_email(claims, config.email_claim),
+        "email": _claimed_email(
+            claims,
+            email_claim_used(
+                profile_for(config.rules_provider), claims, config.email_claim
+            ),
+        ),
         "groups": list(decision.groups),
         "groups_claim": config.groups_claim,
         "groups_claim_status": decision.groups_claim_status,
@@ -931,6 +1012,19 @@ def signin_test_record(
         ip=ip,
         reference=reference,
     )
+    labels = result.get("group_labels")
+    if isinstance(labels, list):
+        # Entra group IDs named by Microsoft Graph: shown on the mapping page.
+        group_names_remember(
+            organization=organization,
+            names={
+                str(item.get("id", "")): str(item.get("name", ""))
+                for item in labels
+                if isinstance(item, dict)
+            },
+            actor=actor,
+            ip=ip,
+        )
     audit(
         action="connection.test_signin",
         organization=organization,

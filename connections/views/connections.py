@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from connections.forms import ConnectionForm, PublishForm
 from connections.models import Connection, ConnectionCheck
+from connections.oidc.providers import profile_for
 from connections.selectors import (
     refusals_before_idp,
     signin_attempts_page,
@@ -246,6 +247,7 @@ def connection_detail(
             "refusals": refusals,
             "can_manage": can_manage,
             "can_publish": org.can("sso.enforce"),
+            "profile": profile_for(connection.provider),
         },
     )
 

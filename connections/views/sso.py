@@ -852,6 +852,13 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             claims=verified.claims,
         )
         result["used_userinfo"] = verified.used_userinfo
+        if verified.group_names:
+            # Entra group object IDs with the names Graph gave, for the owner
+            # to recognise them when mapping groups to roles.
+            result["group_labels"] = [
+                {"id": group, "name": verified.group_names.get(group, "")}
+                for group in result["groups"]
+            ]
         passed = bool(result["allowed"])
         steps = signin_test_steps(
             None if passed else result["step"] or "role",

@@ -48,6 +48,7 @@ def make_connection(
     return connection_create(
         actor_membership=membership,
         name=fields.pop("name", "Okta"),
+        provider=fields.pop("provider", "okta"),
         issuer_url=issuer,
         client_id=client_id,
         client_secret=secret,

@@ -14,7 +14,9 @@ from tests.connections.conftest import (
     make_connection,
     steps_by_key,
 )
-from tests.fixtures.idp import DISCOVERY_SUFFIX
+from tests.fixtures.idp import DISCOVERY_SUFFIX, PATH_ISSUER_SUFFIX
+
+PATH_DISCOVERY = PATH_ISSUER_SUFFIX + DISCOVERY_SUFFIX
 
 STEP_KEYS = [
     "url_policy",
@@ -360,3 +362,53 @@ def test_a_secret_with_form_characters_passes_the_check_at_a_real_idp(
     check = run_check(owner_membership, connection)
     steps = {s["key"]: s for s in check.steps}
     assert steps["client_credentials"]["status"] == "passed", steps
+
+
+def test_an_entra_shaped_tenant_issuer_passes_every_step(
+    idp, owner_membership, run_check
+):
+    connection = make_connection(
+        owner_membership,
+        idp.entra_issuer,
+        provider="entra",
+        scopes="openid email profile",
+    )
+    check = run_check(owner_membership, connection)
+    assert check.status == "passed", check.steps
+    assert {s["status"] for s in check.steps} == {"passed"}, check.steps
+
+
+def test_a_google_shaped_client_passes_with_the_hosted_domain_warning(
+    idp, owner_membership, run_check
+):
+    connection = make_connection(
+        owner_membership, idp.issuer, provider="google", scopes="openid email profile"
+    )
+    check = run_check(owner_membership, connection)
+    assert check.status == "passed", check.steps
+    step = steps_by_key(check)["scopes_claims"]
+    assert step["status"] == "warning"
+    assert "'hd'" in step["detail"]
+
+
+def test_an_okta_custom_server_without_a_groups_claim_blocks_publishing(
+    idp, owner_membership, run_check
+):
+    doc = {
+        **idp.metadata,
+        "issuer": idp.path_issuer,
+        "claims_supported": ["sub", "email", "name"],
+        "scopes_supported": ["openid", "email", "profile"],
+    }
+    idp.set_fault(PATH_DISCOVERY, 200, body=doc)
+    connection = make_connection(
+        owner_membership,
+        idp.path_issuer,
+        provider="okta",
+        scopes="openid email profile",
+    )
+    check = run_check(owner_membership, connection)
+    step = steps_by_key(check)["scopes_claims"]
+    assert step["status"] == "failed"
+    assert "Add Claim" in step["fix"]
+    assert check.status == "failed"

@@ -258,10 +258,10 @@ def test_a_hostile_error_code_is_not_echoed():
     assert "<script>" not in steps(outcome)["client_credentials"].detail
 
 
-def test_clock_far_off_warns_past_the_leeway():
+def test_clock_far_off_fails_past_the_leeway():
     date = formatdate(timeval=1_000_000_000 + 300, usegmt=True)
     step = clock_step(date, 1_000_000_000, 1_000_000_000, leeway=60)
-    assert step.status == "warning"
+    assert step.status == "failed"
     assert "300 seconds ahead of" in step.detail
     assert "NTP" in step.fix
 
@@ -269,7 +269,7 @@ def test_clock_far_off_warns_past_the_leeway():
 def test_clock_behind_is_reported_as_behind():
     date = formatdate(timeval=1_000_000_000 - 120, usegmt=True)
     step = clock_step(date, 1_000_000_000, 1_000_000_000, leeway=60)
-    assert step.status == "warning"
+    assert step.status == "failed"
     assert "behind" in step.detail
 
 
@@ -293,8 +293,8 @@ def test_the_clock_step_uses_the_discovery_date_header():
         fetch=FakeIdP(date=late),
         resolve=public_resolver,
     )
-    assert steps(outcome)["clock"].status == "warning"
-    assert outcome.passed  # a warning, not a failure
+    assert steps(outcome)["clock"].status == "failed"
+    assert not outcome.passed  # ID tokens would be refused: no publish
     assert -3602 <= outcome.summary["clock_offset_seconds"] <= -3598
 
 
@@ -365,3 +365,165 @@ def test_an_html_escaped_secret_is_redacted():
         resolve=public_resolver,
     )
     assert "SECRET-tail-0123" not in steps(outcome)["client_credentials"].detail
+
+
+# ---------------------------------------------------------------- providers
+
+TENANT = "3f6a5c1e-0b7d-4c2a-9e8f-1a2b3c4d5e6f"
+
+
+@pytest.mark.parametrize("segment", ["common", "organizations", "{tenantid}"])
+def test_entra_multi_tenant_issuer_fails_the_first_step_with_the_fix(segment):
+    issuer = f"https://login.microsoftonline.com/{segment}/v2.0"
+    fake = FakeIdP(doc={**DOC, "issuer": issuer})
+    outcome = run_check(
+        inputs(issuer=issuer, provider="entra"),
+        policy=CheckPolicy(),
+        fetch=fake,
+        resolve=public_resolver,
+    )
+    step = steps(outcome)["url_policy"]
+    assert step.status == "failed"
+    assert "Directory (tenant) ID" in step.fix
+    assert not outcome.passed
+    assert fake.calls == []  # nothing fetched from a multi-tenant endpoint
+
+
+def test_entra_tenant_issuer_passes_the_first_step():
+    issuer = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+    doc = {**DOC, "issuer": issuer}
+    outcome = run_check(
+        inputs(issuer=issuer, provider="entra"),
+        policy=CheckPolicy(),
+        fetch=FakeIdP(doc=doc),
+        resolve=public_resolver,
+    )
+    assert steps(outcome)["url_policy"].status == "passed"
+    assert outcome.passed
+
+
+def test_entra_without_a_groups_claim_warns_with_entras_menu_names():
+    issuer = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+    doc = {
+        **DOC,
+        "issuer": issuer,
+        "scopes_supported": ["openid", "email", "profile", "offline_access"],
+        "claims_supported": ["sub", "email", "preferred_username", "tid"],
+    }
+    outcome = run_check(
+        inputs(issuer=issuer, provider="entra", scopes=("openid", "email")),
+        policy=CheckPolicy(),
+        fetch=FakeIdP(doc=doc),
+        resolve=public_resolver,
+    )
+    step = steps(outcome)["scopes_claims"]
+    assert step.status == "warning"
+    assert "Token configuration > Add groups claim" in step.fix
+    assert "Okta" not in step.fix
+
+
+OKTA_CUSTOM = "https://acme.okta.example/oauth2/default"
+CUSTOM_DOC = {
+    **DOC,
+    "issuer": OKTA_CUSTOM,
+    "scopes_supported": ["openid", "email", "profile"],
+    "claims_supported": ["sub", "email", "name"],
+}
+
+
+def test_okta_custom_server_without_a_groups_claim_fails_with_the_fix():
+    outcome = run_check(
+        inputs(issuer=OKTA_CUSTOM, provider="okta", okta=True),
+        policy=CheckPolicy(),
+        fetch=FakeIdP(doc=CUSTOM_DOC),
+        resolve=public_resolver,
+    )
+    step = steps(outcome)["scopes_claims"]
+    assert step.status == "failed"
+    assert "custom authorization server" in step.detail
+    assert "Authorization Servers > (this server) > Claims > Add Claim" in step.fix
+    assert not outcome.passed
+
+
+def test_okta_custom_server_with_a_groups_claim_passes():
+    doc = {**CUSTOM_DOC, "claims_supported": ["sub", "email", "groups"]}
+    outcome = run_check(
+        inputs(
+            issuer=OKTA_CUSTOM,
+            provider="okta",
+            okta=True,
+            scopes=("openid", "email", "profile"),
+        ),
+        policy=CheckPolicy(),
+        fetch=FakeIdP(doc=doc),
+        resolve=public_resolver,
+    )
+    assert steps(outcome)["scopes_claims"].status == "passed"
+    assert outcome.passed
+
+
+def test_okta_org_server_without_a_groups_claim_only_warns():
+    doc = {**CUSTOM_DOC, "issuer": ISSUER}
+    outcome = run_check(
+        inputs(provider="okta", okta=True),
+        policy=CheckPolicy(),
+        fetch=FakeIdP(doc=doc),
+        resolve=public_resolver,
+    )
+    assert steps(outcome)["scopes_claims"].status == "warning"
+    assert outcome.passed
+
+
+def test_google_warns_that_the_hosted_domain_is_checked_at_each_sign_in():
+    doc = {
+        **DOC,
+        "scopes_supported": ["openid", "email", "profile"],
+        "claims_supported": ["sub", "email", "email_verified", "hd"],
+    }
+    outcome = run_check(
+        inputs(provider="google", scopes=("openid", "email", "profile")),
+        policy=CheckPolicy(),
+        fetch=FakeIdP(doc=doc),
+        resolve=public_resolver,
+    )
+    step = steps(outcome)["scopes_claims"]
+    assert step.status == "warning"
+    assert "'hd'" in step.detail and "consumer Google accounts" in step.detail
+    assert "OAuth consent screen" in step.fix and "'Internal'" in step.fix
+    assert "groups" not in step.fix
+    assert outcome.passed  # a warning: it cannot be known before a sign-in
+
+
+def test_a_jwks_without_a_key_for_the_advertised_algorithm_fails():
+    doc = {**DOC, "id_token_signing_alg_values_supported": ["ES256"]}
+    outcome = run_check(
+        inputs(), policy=CheckPolicy(), fetch=FakeIdP(doc=doc), resolve=public_resolver
+    )
+    step = steps(outcome)["jwks"]
+    assert step.status == "failed"
+    assert "ES256" in step.detail
+    assert not outcome.passed
+
+
+@pytest.mark.parametrize(
+    ("provider", "words"),
+    [
+        ("entra", "Certificates & secrets"),
+        ("google", "APIs & Services > Credentials"),
+        ("okta", "General > Client Credentials"),
+    ],
+)
+def test_rejected_credentials_fix_uses_the_providers_menu_names(provider, words):
+    rejected = _oauth_error(401, {"error": "invalid_client"})
+    issuer = ISSUER
+    if provider == "entra":
+        issuer = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+    outcome = run_check(
+        inputs(issuer=issuer, provider=provider, scopes=("openid", "email")),
+        policy=CheckPolicy(),
+        fetch=FakeIdP(token=rejected, doc={**DOC, "issuer": issuer}),
+        resolve=public_resolver,
+    )
+    step = steps(outcome)["client_credentials"]
+    assert step.status == "failed"
+    assert words in step.fix

@@ -391,6 +391,7 @@ def test_owner_sets_up_sso_from_sign_up_to_enforcement(story: Story, new_page):
     watch.check("connections-empty")
     page.get_by_role("link", name="Add a connection").click()
     page.get_by_label("Name").fill(CONNECTION_NAME)
+    page.get_by_label("Provider").select_option("okta")
     page.get_by_label("Issuer URL").fill(story.idp.path_issuer)
     page.get_by_label("Client ID").fill(CLIENT_ID)
     page.get_by_label("Client secret").fill(CLIENT_SECRET)

@@ -16,6 +16,9 @@
  *                        many ms late (see POST /__test__/latency)
  *   quiet                true (default): no per-request or library notices
  *
+ * Issuer paths ending in /v2.0 are shaped like Microsoft Entra ID (a tenant's
+ * issuer is /<tenant-id>/v2.0): no email_verified, and groups sent with `openid`.
+ *
  * Issuers: http://127.0.0.1:PORT and http://127.0.0.1:PORT/oauth2/default. Each has
  * its own sessions and cookies; signing keys, clients and accounts are shared.
  * Endpoints (root issuer; the path issuer has the same under /oauth2/default/v1/...):
@@ -55,7 +58,11 @@
  *        when the metadata is invalid
  *   DELETE /__test__/clients/:client_id
  *   POST /__test__/accounts                 upsert one account: {sub, email,
- *        email_verified=true, groups=[] (null omits the claim), password, name?}
+ *        email_verified=true, groups=[] (null omits the claim), password, name?,
+ *        claims? (more claims, e.g. tid, oid, hd, xms_edov, upn, or Entra's
+ *        _claim_names/_claim_sources overage pointer), omit? (claim names never
+ *        sent), userinfo_only? (claim names left out of the ID token and served
+ *        by UserInfo only, as Okta custom servers often do with groups)}
  *   PUT  /__test__/accounts/:sub/groups     {"groups": [...] | null}
  *   DELETE /__test__/accounts/:sub
  *   GET  /__test__/keys                     {"kids": [...]} (signing order)
@@ -93,11 +100,22 @@ const HOST = '127.0.0.1';
 const CONTROL_PREFIX = '/__test__/';
 const MAX_BODY_BYTES = 1024 * 1024;
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+// Claims an account's `claims` may add that providers send with `openid`: Entra
+// ID's tenant, object id, UPN and email-domain-owner flag, Google's hosted domain.
+const PROVIDER_CLAIMS = ['tid', 'oid', 'upn', 'xms_edov', 'hd'];
 const SCOPE_CLAIMS = {
-  openid: ['sub'],
+  openid: ['sub', ...PROVIDER_CLAIMS],
   email: ['email', 'email_verified'],
   profile: ['name', 'preferred_username'],
   groups: ['groups'],
+};
+// An issuer whose path ends in /v2.0 is shaped like Microsoft Entra ID: no
+// email_verified ever, and groups come with `openid` (Entra puts them in by the
+// app's token configuration, not by a scope).
+const ENTRA_SCOPE_CLAIMS = {
+  ...SCOPE_CLAIMS,
+  openid: ['sub', ...PROVIDER_CLAIMS, 'groups'],
+  email: ['email'],
 };
 
 const configPath = process.argv[2] || process.env.IDP_CONFIG;
@@ -279,7 +297,7 @@ function findAccount(_ctx, sub) {
   return {
     accountId: sub,
     // Read at token time so that set_groups() shows in the next ID token.
-    async claims() {
+    async claims(use) {
       const current = accounts.get(sub) ?? account;
       const claims = {
         sub,
@@ -289,6 +307,11 @@ function findAccount(_ctx, sub) {
       };
       if (current.name != null) claims.name = current.name;
       if (current.groups != null) claims.groups = [...current.groups];
+      Object.assign(claims, structuredClone(current.claims));
+      for (const name of current.omit) delete claims[name];
+      if (use === 'id_token') {
+        for (const name of current.userinfo_only) delete claims[name];
+      }
       return claims;
     },
   };
@@ -349,7 +372,7 @@ function providerConfig(mountPath) {
   const v1 = mountPath ? '/v1' : '/oauth2/v1';
   return {
     adapter: mounts.get(mountPath).adapter,
-    claims: SCOPE_CLAIMS,
+    claims: mountPath.endsWith('/v2.0') ? ENTRA_SCOPE_CLAIMS : SCOPE_CLAIMS,
     scopes: ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).slice(1)],
     conformIdTokenClaims: false,
     clientBasedCORS: () => false,
@@ -604,6 +627,17 @@ function normalizeAccount(body) {
       && groups.every((group) => typeof group === 'string'))) {
     throw new HttpError(400, 'groups must be a list of strings or null');
   }
+  const claims = body.claims ?? {};
+  if (typeof claims !== 'object' || Array.isArray(claims)) {
+    throw new HttpError(400, 'claims must be an object');
+  }
+  const names = (key) => {
+    const value = body[key] ?? [];
+    if (!Array.isArray(value) || !value.every((name) => typeof name === 'string')) {
+      throw new HttpError(400, `${key} must be a list of claim names`);
+    }
+    return value;
+  };
   return {
     sub,
     email,
@@ -611,6 +645,9 @@ function normalizeAccount(body) {
     groups,
     password: String(body.password ?? 'pw'),
     name: body.name ?? null,
+    claims,
+    omit: names('omit'),
+    userinfo_only: names('userinfo_only'),
   };
 }
 

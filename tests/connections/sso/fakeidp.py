@@ -180,7 +180,9 @@ class FakeIdP:
     # ------------------------------------------------------------ answers
 
     def answer(self, request: SeenRequest) -> Reply:
-        if request.path == "/.well-known/openid-configuration":
+        if request.path == urlsplit(self.issuer).path.rstrip("/") + (
+            "/.well-known/openid-configuration"
+        ):
             return Reply.json(self.metadata)
         if request.path == self.jwks_path:
             return Reply.json({"keys": self.jwks_keys})

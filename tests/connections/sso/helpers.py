@@ -27,18 +27,19 @@ def make_connection(
     client_id: str = CLIENT_ID,
     client_secret: str = CLIENT_SECRET,
     live: bool = True,
+    provider: str = Connection.Provider.OIDC,
     **fields: Any,
 ) -> Connection:
     """A connection whose draft (and, with ``live``, live) configuration is set."""
     connection = Connection.objects.create(
-        organization=org, name="Company IdP", provider=Connection.Provider.OIDC
+        organization=org, name="Company IdP", provider=provider
     )
     config = ConnectionConfig.objects.create(
         connection=connection,
         issuer_url=issuer,
         client_id=client_id,
         client_secret_encrypted=encrypt_secret(client_secret),
-        **fields,
+        **({"provider": provider} | fields),
     )
     connection.draft = config
     if live:
