@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "domains",
     "accounts",
     "invitations",
+    "directory",
     "connections",
 ]
 
@@ -213,6 +214,11 @@ OIDC_MAX_STATES = 10
 SSO_MAX_GROUPS = env.int("SSO_MAX_GROUPS", default=1000)
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
 DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=2.0)
+# Directory sync (SCIM): requests a token may make per minute, and the
+# largest request body accepted (a group PATCH of many members fits).
+SCIM_RATE_LIMIT_PER_MINUTE = env.int("SCIM_RATE_LIMIT_PER_MINUTE", default=1200)
+SCIM_MAX_BODY_BYTES = env.int("SCIM_MAX_BODY_BYTES", default=512 * 1024)
+
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 # How long the link that confirms a new owner's address works, in seconds.
 EMAIL_PROOF_MAX_AGE = env.int("EMAIL_PROOF_MAX_AGE", default=3 * 24 * 60 * 60)

@@ -12,6 +12,7 @@ NAV = (
     ("mappings", _("Role mapping"), "org.view"),
     ("invitation_list", _("Invitations"), "org.view"),
     ("member_list", _("Members"), "org.view"),
+    ("directory", _("Directory sync"), "directory.manage"),
     ("audit_log", _("Audit log"), "org.view"),
 )
 

@@ -19,6 +19,7 @@ LAYERS = [
     "domains",
     "accounts",
     "invitations",
+    "directory",
     "connections",
 ]
 OIDC_FORBIDDEN = ("django.db", "django.http", "django.contrib", "django.shortcuts")

@@ -59,6 +59,7 @@ from organizations.errors import AddressUnproven, PermissionDenied, ServiceError
 from organizations.models import Organization
 from organizations.permissions import address_allows, role_has_perm
 from organizations.services import audit
+from rolemapping.directory_members import directory_suspended_refusal
 from rolemapping.models import Membership, Role
 from rolemapping.provisioning import Decision
 from rolemapping.services import (
@@ -474,6 +475,19 @@ def _evaluate(
     membership = (
         membership_for(organization, user, lock=lock) if user is not None else None
     )
+    if membership is not None and membership.directory_suspended:
+        refusal = directory_suspended_refusal()
+        raise SignInRefused(
+            refusal.code,
+            str(refusal),
+            detail=_(
+                "The organization's directory (SCIM) deactivated or deleted this "
+                "person; a sign-in does not bring them back until the directory "
+                "reactivates them."
+            ),
+            subject=subject,
+            email=account_email,
+        )
     try:
         if invitation_id is None and membership is not None and membership.is_active:
             # Nobody is invited while an active member (inviting refuses
@@ -721,6 +735,7 @@ _EMAIL_STEPS = frozenset(
         "unproven_account",
         "invitation",
         "invitation_only",
+        "directory_deactivated",
     }
 )
 
