@@ -34,8 +34,8 @@ class Scim:
     def call(
         self, method: str, path: str, body: Any = None, *, raw: bytes | None = None
     ):
-        data = raw if raw is not None else (
-            json.dumps(body) if body is not None else ""
+        data = (
+            raw if raw is not None else (json.dumps(body) if body is not None else "")
         )
         return self.client.generic(
             method,
