@@ -11,6 +11,7 @@ from django.test import Client
 
 from directory.services import token_create
 from domains.models import Domain
+from organizations.models import Organization
 from rolemapping.models import Membership
 
 # Not .test: scim2-models validates emails[].value, and reserved names fail.
@@ -74,6 +75,9 @@ def domain(org):
 
 @pytest.fixture
 def token(org, domain):
+    # Everyone the directory pushes gets in as a member unless a group maps.
+    Organization.objects.filter(pk=org.pk).update(default_role="member")
+    org.refresh_from_db()
     _row, raw = token_create(actor_membership=owner_membership(org), name="Okta")
     return raw
 
