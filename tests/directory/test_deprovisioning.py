@@ -197,7 +197,7 @@ def test_a_scim_created_member_is_linked_to_their_identity_at_first_sign_in(
     membership.refresh_from_db()
     assert membership.is_active and membership.managed_by_directory
     assert membership.user.email_verified_at is not None
-    assert membership.user.identities.count() == 1  # type: ignore[attr-defined]
+    assert membership.user.identities.count() == 1
     assert signed_in(browser)
 
 
