@@ -278,13 +278,16 @@ def user_groups(scim_user: ScimUser) -> list[str]:
     return list(names)
 
 
-def _membership_sync(token: ScimToken, scim_user: ScimUser, ip: str | None) -> None:
+def _membership_sync(
+    token: ScimToken, scim_user: ScimUser, ip: str | None, *, new: bool = False
+) -> None:
     organization = token.organization
     if scim_user.active:
         membership_directory_set(
             organization=organization,
             user=scim_user.user,
-            groups=user_groups(scim_user),
+            # A user just created is in no group yet.
+            groups=[] if new else user_groups(scim_user),
             token_name=token.name,
             ip=ip,
         )
@@ -346,7 +349,7 @@ def scim_user_create(
         ip=ip,
     )
     try:
-        _membership_sync(token, row, ip)
+        _membership_sync(token, row, ip, new=True)
     except ServiceError as exc:
         raise _owner_refusal_as_scim(exc) from exc
     return row

@@ -86,7 +86,9 @@ def base_url(login_path: str) -> str:
 
 
 def _trim(value: str | None, limit: int) -> str:
-    return (value or "").strip()[:limit]
+    """A profile value as kept: without control or invisible formatting
+    characters (a bidirectional override would garble the console's pages)."""
+    return "".join(ch for ch in (value or "") if ch.isprintable()).strip()[:limit]
 
 
 def user_fields(resource: Any) -> ScimUserFields:
