@@ -8,10 +8,11 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from directory.models import ScimToken
 from directory.selectors import directory_summary
 from directory.services import token_create, token_revoke
 from directory.views.scim import base_url
@@ -90,6 +91,7 @@ def directory_page(request: HttpRequest, org: OrgContext) -> HttpResponse:
 def token_revoke_view(
     request: HttpRequest, org: OrgContext, token_id: int
 ) -> HttpResponse:
+    get_object_or_404(ScimToken, pk=token_id, organization=org.organization)
     try:
         token = token_revoke(
             actor_membership=org.membership, token_id=token_id, ip=client_ip(request)
