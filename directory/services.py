@@ -483,8 +483,13 @@ def _members_of(organization: Organization, ids: tuple[str, ...]) -> list[ScimUs
 
 
 def _resync(token: ScimToken, users: list[ScimUser], ip: str | None) -> None:
-    """Re-decide the role of each active member whose groups changed."""
-    for scim_user in users:
+    """Re-decide the role of each active member whose groups changed.
+
+    Memberships are locked in the order of their person's id, so two group
+    changes of the same people (Entra sends them in parallel) never wait
+    for each other in a cycle."""
+    unique = {scim_user.pk: scim_user for scim_user in users}
+    for scim_user in sorted(unique.values(), key=lambda row: row.user_id):
         if scim_user.active:
             _membership_sync(token, scim_user, ip)
 
