@@ -285,3 +285,21 @@ def test_invisible_formatting_characters_are_dropped_from_profile_values(scim):
 
     assert response.status_code == 201
     assert response.json()["displayName"] == "Ada"
+
+
+def test_the_page_shows_counts_and_the_last_sync_events(scim, owner_client):
+    scim.post("Users", user_body(f"ada@{DOMAIN}"))
+    scim.post("Groups", {"displayName": "Eng"})
+
+    page = owner_client.get(reverse("directory", args=["acme"])).content.decode()
+    data = owner_client.get(
+        reverse("directory", args=["acme"]), HTTP_ACCEPT="application/json"
+    ).json()
+
+    assert "directory.user_created" in page and "directory.group_created" in page
+    assert "1 user provisioned" in page
+    assert (data["users"], data["active_users"], data["groups"]) == (1, 1, 1)
+    assert data["tokens"][0]["last_used_at"] is not None
+    assert "token" not in data["tokens"][0]
+    audit = owner_client.get(reverse("audit_log", args=["acme"])).content.decode()
+    assert "Directory token “Okta”" in audit
