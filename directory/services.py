@@ -321,18 +321,18 @@ def scim_user_create(
         )
     user = _account_for(email, fields)
     try:
-        with transaction.atomic():
-            row = ScimUser.objects.create(
-                organization=organization,
-                user=user,
-                user_name=fields.user_name.strip()[:254],
-                user_name_key=email,
-                external_id=fields.external_id,
-                given_name=fields.given_name,
-                family_name=fields.family_name,
-                display_name=fields.display_name,
-                active=fields.active is not False,
-            )
+        # No savepoint: a conflict ends this whole create.
+        row = ScimUser.objects.create(
+            organization=organization,
+            user=user,
+            user_name=fields.user_name.strip()[:254],
+            user_name_key=email,
+            external_id=fields.external_id,
+            given_name=fields.given_name,
+            family_name=fields.family_name,
+            display_name=fields.display_name,
+            active=fields.active is not False,
+        )
     except IntegrityError as exc:  # a concurrent retry of the same POST
         raise DirectoryRefused(
             _("A user with this userName is already provisioned."),

@@ -93,7 +93,8 @@ def _is_owner(organization: Organization, user: User, m: Membership | None) -> b
     )
 
 
-@transaction.atomic
+# No savepoint of its own: a refusal here ends the caller's whole change.
+@transaction.atomic(savepoint=False)
 def membership_directory_set(
     *,
     organization: Organization,
@@ -233,7 +234,7 @@ def membership_directory_set(
     return membership
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def membership_directory_deactivate(
     *,
     organization: Organization,
