@@ -283,7 +283,7 @@ def _membership_sync(
 ) -> None:
     organization = token.organization
     if scim_user.active:
-        membership_directory_set(
+        kept = membership_directory_set(
             organization=organization,
             user=scim_user.user,
             # A user just created is in no group yet.
@@ -291,6 +291,9 @@ def _membership_sync(
             token_name=token.name,
             ip=ip,
         )
+        if kept is None and not new:
+            # Their groups no longer let them in: as a deactivation, at once.
+            sessions_end(organization_id=organization.pk, user_id=scim_user.user_id)
         return
     membership_directory_deactivate(
         organization=organization, user=scim_user.user, token_name=token.name, ip=ip

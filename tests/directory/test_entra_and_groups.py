@@ -273,3 +273,30 @@ def test_directory_managed_members_are_locked_from_manual_role_edits(
         reverse("member_list", args=["acme"]), HTTP_ACCEPT="application/json"
     ).json()
     assert {m["email"]: m["managed_by_directory"] for m in data}[f"ada@{DOMAIN}"]
+
+
+def test_leaving_the_last_mapped_group_ends_the_persons_sessions(scim, org):
+    from django.test import Client
+
+    from tests.factories import PASSWORD, make_member, make_user
+
+    map_group(org, "Engineering", "member")
+    Organization.objects.filter(pk=org.pk).update(only_mapped_groups=True)
+    email = f"ada@{DOMAIN}"
+    make_member(org, user=make_user(email))
+    ada = scim.post("Users", user_body(email)).json()["id"]
+    group = scim.post(
+        "Groups", {"displayName": "Engineering", "members": [{"value": ada}]}
+    ).json()
+    browser = Client()
+    browser.post(reverse("login"), {"username": email, "password": PASSWORD})
+    assert browser.get(reverse("me"), HTTP_ACCEPT="application/json").status_code == 200
+
+    scim.patch(
+        f"Groups/{group['id']}",
+        patch({"op": "Remove", "path": "members", "value": [{"value": ada}]}),
+    )
+
+    assert browser.get(reverse("me"), HTTP_ACCEPT="application/json").status_code == 401
+    membership = Membership.objects.get(user__email=email)
+    assert membership.is_active is False and not membership.directory_suspended
