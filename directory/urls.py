@@ -15,7 +15,7 @@ urlpatterns = [
     path("docs/scim-setup/", scim_guide, name="scim_guide"),
     path("scim/v2/<str:org>/", scim_endpoint, name="scim_base"),
     re_path(
-        r"^scim/v2/(?P<org>[^/]+)/(?P<resource>[A-Za-z]+)(?:/(?P<scim_id>[^/]+))?/?$",
+        r"^scim/v2/(?P<org>[^/]+)/(?P<resource>[^/]+)(?:/(?P<scim_id>[^/]+))?/?$",
         scim_endpoint,
         name="scim_resource",
     ),

@@ -30,6 +30,7 @@ from scim2_models import (
     Patch,
     PatchOp,
     ResourceType,
+    ResponseParameters,
     SearchRequest,
     ServiceProviderConfig,
     Sort,
@@ -49,6 +50,8 @@ __all__ = [
     "list_response",
     "page_params",
     "patch_from_payload",
+    "response_params",
+    "search_from_payload",
     "resource_types",
     "schemas",
     "service_provider_config",
@@ -326,8 +329,91 @@ def filter_terms(
     return found
 
 
+def response_params(model: type, attributes: str | None, excluded: str | None) -> Any:
+    """RFC 7644 §3.9 ``attributes`` / ``excludedAttributes`` for ``model``'s
+    answers, or None when neither is given."""
+    if not attributes and not excluded:
+        return None
+    if len(attributes or "") + len(excluded or "") > 2000:
+        raise ScimError(400, _("Too many attributes asked for."), "invalidValue")
+    try:
+        return _generic(ResponseParameters, model).model_validate(
+            {"attributes": attributes or None, "excludedAttributes": excluded or None}
+        )
+    except ValidationError as exc:
+        raise _from_validation(exc) from exc
+    except SCIMException as exc:
+        raise _from_scim_exception(exc) from exc
+    except (ValueError, TypeError) as exc:
+        raise ScimError(
+            400, _("The attributes cannot be read."), "invalidPath"
+        ) from exc
+
+
+def excludes(params: Any, attribute: str) -> bool:
+    """Whether the answer leaves ``attribute`` out, so it need not be read."""
+    if params is None:
+        return False
+    if params.excluded_attributes:
+        return any(
+            str(path).lower().endswith(attribute.lower())
+            for path in params.excluded_attributes
+        )
+    if params.attributes:
+        return not any(
+            attribute.lower() in str(path).lower() for path in params.attributes
+        )
+    return False
+
+
+@dataclass(frozen=True)
+class Search:
+    """A POST ``.search`` body (RFC 7644 §3.4.3) as the list's parameters."""
+
+    filter: str | None
+    page: Page
+    attributes: str | None
+    excluded: str | None
+
+
+def search_from_payload(data: dict[str, Any]) -> Search:
+    def text(key: str) -> str | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return ",".join(value)
+        if not isinstance(value, str):
+            raise ScimError(
+                400, _("%(key)s must be a string.") % {"key": key}, "invalidValue"
+            )
+        return value
+
+    def number(key: str) -> str | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ScimError(
+                400, _("%(key)s must be a whole number.") % {"key": key}, "invalidValue"
+            )
+        return str(value)
+
+    return Search(
+        filter=text("filter"),
+        page=page_params(number("startIndex"), number("count")),
+        attributes=text("attributes"),
+        excluded=text("excludedAttributes"),
+    )
+
+
 def list_response(
-    resources: list[Any], *, total: int, start_index: int, model: type
+    resources: list[Any],
+    *,
+    total: int,
+    start_index: int,
+    model: type,
+    params: Any = None,
 ) -> dict[str, Any]:
     response = _generic(ListResponse, model)(
         total_results=total,
@@ -335,13 +421,15 @@ def list_response(
         items_per_page=len(resources),
         resources=resources,
     )
-    return response.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    return response.model_dump(
+        scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=params
+    )
 
 
-def dump(resource: Any, *, exclude_members: bool = False) -> dict[str, Any]:
-    data: dict[str, Any] = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-    if exclude_members:
-        data.pop("members", None)
+def dump(resource: Any, params: Any = None) -> dict[str, Any]:
+    data: dict[str, Any] = resource.model_dump(
+        scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=params
+    )
     return data
 
 

@@ -25,8 +25,10 @@ from directory.scim.protocol import (
     USER_FILTER_ATTRS,
     ScimError,
     ScimUserModel,
+    Search,
     dump,
     error_body,
+    excludes,
     filter_terms,
     group_from_payload,
     json_from_body,
@@ -35,7 +37,9 @@ from directory.scim.protocol import (
     patch_apply,
     patch_from_payload,
     resource_types,
+    response_params,
     schemas,
+    search_from_payload,
     service_provider_config,
     user_from_payload,
 )
@@ -63,6 +67,8 @@ from organizations.errors import ServiceError
 from organizations.services import login_path_lookup
 
 __all__ = ["scim_endpoint"]
+
+SEARCH = ".search"
 
 
 def scim_response(data: Any, status: int = 200, **headers: str) -> HttpResponse:
@@ -155,7 +161,12 @@ def group_resource(row: ScimGroup, base: str, *, with_members: bool) -> Group:
     if with_members:
         resource.members = [
             GroupMember.model_validate(
-                {"value": str(member.pk), "display": member.user_name}
+                {
+                    "value": str(member.pk),
+                    "display": member.user_name,
+                    "type": "User",
+                    "$ref": f"{base}Users/{member.pk}",
+                }
             )
             for member in row.members.all()
         ]
@@ -173,61 +184,104 @@ def _method_not_allowed() -> ScimError:
     return ScimError(405, _("This method is not supported here."))
 
 
+def _query(request: HttpRequest) -> Search:
+    """The list's parameters from a GET's query string or a POST .search."""
+    if request.method == "POST":
+        return search_from_payload(json_from_body(request.body))
+    return Search(
+        filter=request.GET.get("filter"),
+        page=page_params(request.GET.get("startIndex"), request.GET.get("count")),
+        attributes=request.GET.get("attributes"),
+        excluded=request.GET.get("excludedAttributes"),
+    )
+
+
+def _params(request: HttpRequest, model: type) -> Any:
+    return response_params(
+        model, request.GET.get("attributes"), request.GET.get("excludedAttributes")
+    )
+
+
+def _users_list(request: HttpRequest, token: ScimToken, base: str) -> HttpResponse:
+    query = _query(request)
+    params = response_params(ScimUserModel, query.attributes, query.excluded)
+    terms = filter_terms(query.filter, ScimUserModel, USER_FILTER_ATTRS)
+    rows, total = scim_users_page(
+        token.organization, terms, query.page.start_index, query.page.count
+    )
+    return scim_response(
+        list_response(
+            [user_resource(row, base) for row in rows],
+            total=total,
+            start_index=query.page.start_index,
+            model=ScimUserModel,
+            params=params,
+        )
+    )
+
+
 def _users(
     request: HttpRequest, token: ScimToken, scim_id: str, base: str
 ) -> HttpResponse:
     organization = token.organization
     ip = client_ip(request)
-    if not scim_id:
-        if request.method == "GET":
-            page = page_params(request.GET.get("startIndex"), request.GET.get("count"))
-            terms = filter_terms(
-                request.GET.get("filter"), ScimUserModel, USER_FILTER_ATTRS
-            )
-            rows, total = scim_users_page(
-                organization, terms, page.start_index, page.count
-            )
-            return scim_response(
-                list_response(
-                    [user_resource(row, base) for row in rows],
-                    total=total,
-                    start_index=page.start_index,
-                    model=ScimUserModel,
-                )
-            )
+    if not scim_id or scim_id == SEARCH:
+        if request.method == "GET" and not scim_id:
+            return _users_list(request, token, base)
+        if request.method == "POST" and scim_id == SEARCH:
+            return _users_list(request, token, base)
         if request.method == "POST":
             resource = user_from_payload(json_from_body(request.body))
             row = scim_user_create(token=token, fields=user_fields(resource), ip=ip)
-            data = dump(user_resource(row, base))
+            data = dump(user_resource(row, base), _params(request, ScimUserModel))
             return scim_response(data, 201, Location=f"{base}Users/{row.pk}")
         raise _method_not_allowed()
     found = scim_user_get(organization, scim_id)
     if found is None:
         raise _not_found(_("user"))
+    params = _params(request, ScimUserModel)
     if request.method == "GET":
-        return scim_response(dump(user_resource(found, base)))
+        return scim_response(dump(user_resource(found, base), params))
     if request.method == "PUT":
         resource = user_from_payload(json_from_body(request.body), replace=True)
         row = scim_user_replace(
             token=token, scim_user=found, fields=user_fields(resource), ip=ip
         )
-        return scim_response(dump(user_resource(row, base)))
+        return scim_response(dump(user_resource(row, base), params))
     if request.method == "PATCH":
         patch = patch_from_payload(json_from_body(request.body), ScimUserModel)
         patched = patch_apply(patch, user_resource(found, base))
         row = scim_user_replace(
             token=token, scim_user=found, fields=user_fields(patched), ip=ip
         )
-        return scim_response(dump(user_resource(row, base)))
+        return scim_response(dump(user_resource(row, base), params))
     if request.method == "DELETE":
         scim_user_delete(token=token, scim_user=found, ip=ip)
         return HttpResponse(status=204)
     raise _method_not_allowed()
 
 
-def _excludes_members(request: HttpRequest) -> bool:
-    excluded = request.GET.get("excludedAttributes", "")
-    return "members" in {part.strip().lower() for part in excluded.split(",")}
+def _groups_list(request: HttpRequest, token: ScimToken, base: str) -> HttpResponse:
+    query = _query(request)
+    params = response_params(Group, query.attributes, query.excluded)
+    with_members = not excludes(params, "members")
+    terms = filter_terms(query.filter, Group, GROUP_FILTER_ATTRS)
+    rows, total = scim_groups_page(
+        token.organization,
+        terms,
+        query.page.start_index,
+        query.page.count,
+        with_members=with_members,
+    )
+    return scim_response(
+        list_response(
+            [group_resource(row, base, with_members=with_members) for row in rows],
+            total=total,
+            start_index=query.page.start_index,
+            model=Group,
+            params=params,
+        )
+    )
 
 
 def _groups(
@@ -235,55 +289,45 @@ def _groups(
 ) -> HttpResponse:
     organization = token.organization
     ip = client_ip(request)
-    with_members = not _excludes_members(request)
-    if not scim_id:
-        if request.method == "GET":
-            page = page_params(request.GET.get("startIndex"), request.GET.get("count"))
-            terms = filter_terms(request.GET.get("filter"), Group, GROUP_FILTER_ATTRS)
-            rows, total = scim_groups_page(
-                organization,
-                terms,
-                page.start_index,
-                page.count,
-                with_members=with_members,
-            )
-            return scim_response(
-                list_response(
-                    [
-                        group_resource(row, base, with_members=with_members)
-                        for row in rows
-                    ],
-                    total=total,
-                    start_index=page.start_index,
-                    model=Group,
-                )
-            )
+    if not scim_id or scim_id == SEARCH:
+        if request.method == "GET" and not scim_id:
+            return _groups_list(request, token, base)
+        if request.method == "POST" and scim_id == SEARCH:
+            return _groups_list(request, token, base)
         if request.method == "POST":
             resource = group_from_payload(json_from_body(request.body))
             row = scim_group_create(token=token, fields=group_fields(resource), ip=ip)
-            data = dump(group_resource(row, base, with_members=True))
+            data = dump(
+                group_resource(row, base, with_members=True), _params(request, Group)
+            )
             return scim_response(data, 201, Location=f"{base}Groups/{row.pk}")
         raise _method_not_allowed()
     found = scim_group_get(organization, scim_id)
     if found is None:
         raise _not_found(_("group"))
+    params = _params(request, Group)
+    with_members = not excludes(params, "members")
     if request.method == "GET":
-        data = dump(group_resource(found, base, with_members=with_members))
+        data = dump(group_resource(found, base, with_members=with_members), params)
         return scim_response(data)
     if request.method == "PUT":
         resource = group_from_payload(json_from_body(request.body), replace=True)
         row = scim_group_replace(
             token=token, group=found, fields=group_fields(resource), ip=ip
         )
-        return scim_response(dump(group_resource(row, base, with_members=True)))
+        data = dump(group_resource(row, base, with_members=with_members), params)
+        return scim_response(data)
     if request.method == "PATCH":
         patch = patch_from_payload(json_from_body(request.body), Group)
         patched = patch_apply(patch, group_resource(found, base, with_members=True))
         row = scim_group_replace(
             token=token, group=found, fields=group_fields(patched), ip=ip
         )
-        # Okta and Entra ignore the body of a group PATCH; 204 saves a read.
-        return HttpResponse(status=204)
+        if params is None:
+            # Okta and Entra ignore the body of a group PATCH; 204 saves a read.
+            return HttpResponse(status=204)
+        data = dump(group_resource(row, base, with_members=with_members), params)
+        return scim_response(data)
     if request.method == "DELETE":
         scim_group_delete(token=token, group=found, ip=ip)
         return HttpResponse(status=204)
@@ -367,6 +411,14 @@ def scim_endpoint(
     try:
         if resource in DISCOVERY:
             return _discovery(request, resource, scim_id)
+        if resource == SEARCH:
+            raise ScimError(
+                501,
+                _(
+                    "Searching several resource types at once is not supported: "
+                    "POST to Users/.search or Groups/.search."
+                ),
+            )
         handler = HANDLERS.get(resource)
         if handler is None:
             raise ScimError(404, _("There is no such SCIM endpoint."))

@@ -220,7 +220,14 @@ def test_groups_list_filter_and_excluded_members(scim):
 
     assert listing["totalResults"] == 1
     assert "members" not in listing["Resources"][0]
-    assert one["members"] == [{"value": ada, "display": f"ada@{DOMAIN}"}]
+    assert one["members"] == [
+        {
+            "value": ada,
+            "display": f"ada@{DOMAIN}",
+            "type": "User",
+            "$ref": f"http://testserver/scim/v2/acme/Users/{ada}",
+        }
+    ]
     assert "members" not in bare
     assert scim.get("Groups").json()["totalResults"] == 2
 
