@@ -193,3 +193,40 @@ def test_an_unsupported_or_broken_filter_is_invalid_filter(scim, expression):
 
     assert response.status_code == 400
     assert response.json()["scimType"] == "invalidFilter"
+
+
+def test_post_search_filters_and_pages_like_a_get(scim):
+    for n in range(3):
+        scim.post("Users", user_body(f"u{n}@{DOMAIN}"))
+
+    found = scim.post(
+        "Users/.search",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": f'userName eq "U1@{DOMAIN}"',
+            "attributes": ["userName"],
+        },
+    )
+    page = scim.post("Users/.search", {"startIndex": 2, "count": 1})
+
+    assert found.status_code == 200
+    resources = found.json()["Resources"]
+    assert [r["userName"] for r in resources] == [f"u1@{DOMAIN}"]
+    assert "displayName" not in resources[0] and "id" in resources[0]
+    assert page.json()["totalResults"] == 3
+    assert [r["userName"] for r in page.json()["Resources"]] == [f"u1@{DOMAIN}"]
+    assert scim.post(".search", {}).status_code == 501
+    assert scim.post("Users/.search", {"count": "many"}).status_code == 400
+
+
+def test_attributes_and_excluded_attributes_select_what_is_answered(scim):
+    created = scim.post("Users", user_body(f"ada@{DOMAIN}")).json()
+
+    only = scim.get(f"Users/{created['id']}?attributes=userName,active").json()
+    without = scim.get(f"Users/{created['id']}?excludedAttributes=name,emails").json()
+    broken = scim.get(f"Users/{created['id']}?attributes=userName&excludedAttributes=x")
+
+    assert set(only) == {"schemas", "id", "userName", "active"}
+    assert "name" not in without and "emails" not in without
+    assert without["userName"] == f"ada@{DOMAIN}"
+    assert broken.status_code == 400
