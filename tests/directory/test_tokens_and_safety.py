@@ -303,3 +303,46 @@ def test_the_page_shows_counts_and_the_last_sync_events(scim, owner_client):
     assert "token" not in data["tokens"][0]
     audit = owner_client.get(reverse("audit_log", args=["acme"])).content.decode()
     assert "Directory token “Okta”" in audit
+
+
+HOSTILE_SEARCHES = [
+    {"filter": 5},
+    {"filter": ["userName eq", 3]},
+    {"filter": "(" * 3000},
+    {"startIndex": "1"},
+    {"startIndex": True},
+    {"count": 10**50},
+    {"count": -1, "startIndex": -9},
+    {"attributes": {"a": 1}},
+    {"attributes": ["userName", 7]},
+    {"attributes": "x" * 5000},
+    {"attributes": "userName", "excludedAttributes": "name"},
+    {"excludedAttributes": 'members[value eq "x"]'},
+    {"sortBy": "userName", "sortOrder": "sideways"},
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_SEARCHES, ids=range(len(HOSTILE_SEARCHES)))
+@pytest.mark.parametrize("path", ["Users/.search", "Groups/.search"])
+def test_a_hostile_search_is_answered_without_a_500(scim, body, path):
+    response = scim.post(path, body)
+
+    assert response.status_code in (200, 400), response.content[:300]
+    assert response["Content-Type"].startswith("application/scim+json")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "attributes=" + "a," * 2000,
+        "attributes=emails[type%20eq%20%22work%22]",
+        "excludedAttributes=%00",
+        "attributes=urn:nope:x",
+    ],
+)
+def test_hostile_attribute_selections_are_answered_without_a_500(scim, query):
+    created = scim.post("Users", user_body(f"ada@{DOMAIN}")).json()
+
+    for path in (f"Users/{created['id']}?{query}", f"Users?{query}", f"Groups?{query}"):
+        response = scim.get(path)
+        assert response.status_code in (200, 400), (path, response.content[:300])
