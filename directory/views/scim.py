@@ -398,9 +398,8 @@ def scim_endpoint(
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    if length > settings.SCIM_MAX_BODY_BYTES or (
-        length == 0 and len(request.body) > settings.SCIM_MAX_BODY_BYTES
-    ):
+    # Checked before the body is read: Django reads CONTENT_LENGTH bytes.
+    if length > settings.SCIM_MAX_BODY_BYTES:
         return scim_error_response(
             ScimError(
                 413,
