@@ -286,9 +286,11 @@ def _membership_sync(
         kept = membership_directory_set(
             organization=organization,
             user=scim_user.user,
-            # A user just created is in no group yet.
+            # A user just created is in no group yet: Okta and Entra push
+            # groups after users, so that is no reason to take access away.
             groups=[] if new else user_groups(scim_user),
             token_name=token.name,
+            refusal_deactivates=not new,
             ip=ip,
         )
         if kept is None and not new:

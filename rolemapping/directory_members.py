@@ -101,12 +101,16 @@ def membership_directory_set(
     user: User,
     groups: list[str],
     token_name: str,
+    refusal_deactivates: bool = True,
     ip: str | None = None,
 ) -> Membership | None:
     """An active directory user: create, reactivate or re-role the membership
     from ``groups``. A decision that refuses (no mapped group under "only
     mapped groups") deactivates the membership, as a sign-in would, without
-    the directory's hold. Returns the membership, None when it is refused.
+    the directory's hold; with ``refusal_deactivates`` off (a user the
+    directory has just created, before it pushed their groups) an existing
+    membership is left as it is. Returns the membership, None when there is
+    none or it is refused.
     """
     membership = membership_for(organization, user, lock=True)
     if _is_owner(organization, user, membership):
@@ -115,6 +119,10 @@ def membership_directory_set(
     decision = decision_for_directory(organization=organization, groups=groups)
     matched = list(decision.matched_groups[:20])
     if not decision.allowed:
+        if not refusal_deactivates:
+            return (
+                membership if membership is not None and membership.is_active else None
+            )
         if membership is not None and membership.is_active:
             membership.is_active = False
             membership.directory_suspended = False

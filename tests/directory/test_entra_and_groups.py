@@ -307,3 +307,21 @@ def test_leaving_the_last_mapped_group_ends_the_persons_sessions(scim, org):
     assert browser.get(reverse("me"), HTTP_ACCEPT="application/json").status_code == 401
     membership = Membership.objects.get(user__email=email)
     assert membership.is_active is False and not membership.directory_suspended
+
+
+def test_provisioning_an_existing_member_before_their_groups_keeps_their_access(
+    scim, org
+):
+    from tests.factories import make_member, make_user
+
+    map_group(org, "Engineering", "member")
+    Organization.objects.filter(pk=org.pk).update(only_mapped_groups=True)
+    email = f"ada@{DOMAIN}"
+    make_member(org, user=make_user(email))
+
+    ada = scim.post("Users", user_body(email)).json()["id"]
+
+    assert Membership.objects.get(user__email=email).is_active is True
+    # Their groups arrive: in no mapped one, they lose access as at sign-in.
+    scim.post("Groups", {"displayName": "Sales", "members": [{"value": ada}]})
+    assert Membership.objects.get(user__email=email).is_active is False
