@@ -15,6 +15,7 @@ from organizations.models import AuditEvent, Organization
 __all__ = [
     "DirectorySummary",
     "directory_summary",
+    "directory_user_inactive",
     "scim_group_get",
     "scim_groups_page",
     "scim_user_get",
@@ -29,6 +30,14 @@ def _uuid(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except (ValueError, AttributeError, TypeError):
         return None
+
+
+def directory_user_inactive(*, organization: Organization, user_id: int) -> bool:
+    """Whether this organization's directory holds the person as inactive
+    (``active: false``): a just-in-time sign-in must not let them in."""
+    return ScimUser.objects.filter(
+        organization=organization, user_id=user_id, active=False
+    ).exists()
 
 
 def scim_user_get(organization: Organization, scim_id: str) -> ScimUser | None:

@@ -51,6 +51,7 @@ from connections.models import (
     SsoIdentity,
 )
 from connections.oidc.flow import LoginFlow
+from directory.selectors import directory_user_inactive
 from domains.names import email_domain
 from domains.services import org_has_verified_domain
 from invitations.models import Invitation
@@ -475,7 +476,15 @@ def _evaluate(
     membership = (
         membership_for(organization, user, lock=lock) if user is not None else None
     )
-    if membership is not None and membership.directory_suspended:
+    held = (
+        membership.directory_suspended
+        if membership is not None
+        # No membership yet: one the directory provisioned as inactive is not
+        # let in just in time either (returning members skip this query).
+        else user is not None
+        and directory_user_inactive(organization=organization, user_id=user.pk)
+    )
+    if held:
         refusal = directory_suspended_refusal()
         raise SignInRefused(
             refusal.code,

@@ -221,3 +221,18 @@ def test_a_deprovisioned_member_cannot_get_back_in_through_sso_until_reactivated
     again = Client()
     assert sso_sign_in(again, clean_oidc_idp).status_code == 302
     assert signed_in(again)
+
+
+def test_a_person_the_directory_holds_inactive_is_not_let_in_just_in_time(
+    sso_scim, clean_oidc_idp
+):
+    # Provisioned inactive, before any membership: SSO does not create one.
+    body = user_body("dev@acme.test", emails=[], active=False)
+    assert sso_scim.post("Users", body).status_code == 201
+    assert not Membership.objects.filter(user__email="dev@acme.test").exists()
+
+    refused = sso_sign_in(Client(), clean_oidc_idp)
+
+    assert refused.status_code == 403
+    assert "directory" in refused.content.decode()
+    assert not Membership.objects.filter(user__email="dev@acme.test").exists()

@@ -648,7 +648,7 @@ def test_the_directory_deprovisions_a_signed_in_member_at_once(story: Story, new
     )
     found = scim.get(
         base + "Users",
-        params={"filter": f'userName eq "{story.carol.email}"', "count": 2},
+        params={"filter": f'userName eq "{story.carol.email}"', "count": "2"},
         timeout=10,
     )
     assert found.json()["totalResults"] == 0
