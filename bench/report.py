@@ -110,6 +110,7 @@ class Report:
     routing: Any = None
     console: list[Any] = field(default_factory=list)
     checks: Any = None
+    scim: Any = None
     phases: dict[str, float] = field(default_factory=dict)
     total_s: float = 0.0
     budget_s: float = 0.0
@@ -1003,6 +1004,12 @@ METHOD = """\
 """
 
 
+def _scim(report: Report) -> tuple[str, list[tuple[str, str, bool]]]:
+    from . import scim
+
+    return scim.section(report.scim)
+
+
 def render(report: Report) -> str:
     """The whole report as Markdown."""
     from . import scale, stack
@@ -1017,6 +1024,7 @@ def render(report: Report) -> str:
         ("7. IdP latency: ours and stock deployed as ours", _latency),
         ("8. Tenant isolation: org B's console while org A's IdP hangs", _isolation),
         (SQLITE_TITLE, _sqlite),
+        ("10. Directory sync (SCIM): provisioning and look-ups", _scim),
     ]
     bodies, targets = [], []
     for title, build in sections:

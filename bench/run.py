@@ -512,6 +512,12 @@ def console_pages(bench: Bench) -> None:
         bench.report.console.extend(scale.measure_console(bench.site, org, owner, rows))
 
 
+def scim_sync(bench: Bench) -> None:
+    from . import scim
+
+    bench.report.scim = scim.measure()
+
+
 def health_checks(bench: Bench) -> None:
     """Item 6: the hourly health pass, sent through Redis to a real worker."""
     from django.utils import timezone
@@ -585,6 +591,7 @@ PHASES = (
     ("3. queries per sign-in, 10,000 organizations", lambda b: signin_queries(b, "b")),
     ("5. email-first routing", routing),
     ("4. console pages", console_pages),
+    ("10. directory sync: 1,000 users, look-ups at 100,000 members", scim_sync),
     ("6. health checks through Redis, worker of 4 processes", health_checks),
 )
 

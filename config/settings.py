@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "domains",
     "accounts",
     "invitations",
+    "directory",
     "connections",
     "setuplinks",
 ]
@@ -228,6 +229,11 @@ GRAPH_BASE_URL = env.str("GRAPH_BASE_URL", default="https://graph.microsoft.com"
 GRAPH_MAX_PAGES = env.int("GRAPH_MAX_PAGES", default=10)
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
 DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=2.0)
+# Directory sync (SCIM): requests a token may make per minute, and the
+# largest request body accepted (a group PATCH of many members fits).
+SCIM_RATE_LIMIT_PER_MINUTE = env.int("SCIM_RATE_LIMIT_PER_MINUTE", default=1200)
+SCIM_MAX_BODY_BYTES = env.int("SCIM_MAX_BODY_BYTES", default=512 * 1024)
+
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 # How long a setup link for a customer's IT admin works (setuplinks).
 SETUP_LINK_TTL_DAYS = env.int("SETUP_LINK_TTL_DAYS", default=7)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("rolemapping.urls")),
     path("", include("domains.urls")),
     path("", include("invitations.urls")),
+    path("", include("directory.urls")),
     path("", include("connections.urls")),
     path("", include("setuplinks.urls")),
 ]

@@ -49,6 +49,7 @@ from organizations.models import Organization, OutboundEmail
 from organizations.permissions import ROLE_RANK
 from organizations.services import audit, require_perm
 from organizations.text import name_clean
+from rolemapping.directory_members import directory_suspended_refusal
 from rolemapping.models import Membership, Role
 from rolemapping.services import grantable_role
 
@@ -777,6 +778,9 @@ def _join(invitation: Invitation, user: User, ip: str | None) -> Membership:
             details={"role": role.slug, "by": "invitation"},
             ip=ip,
         )
+    elif membership.directory_suspended:
+        # Only the directory that deprovisioned them brings them back.
+        raise directory_suspended_refusal()
     elif not membership.is_active:
         before = membership.role.slug
         membership.is_active = True

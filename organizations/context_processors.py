@@ -14,6 +14,7 @@ NAV = (
     ("mappings", _("Role mapping"), "console.view"),
     ("invitation_list", _("Invitations"), "console.view"),
     ("member_list", _("Members"), "console.view"),
+    ("directory", _("Directory sync"), "directory.manage"),
     ("audit_log", _("Audit log"), "console.view"),
 )
 

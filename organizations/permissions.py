@@ -12,6 +12,7 @@ PERMISSIONS = {
     "members.manage": "admin",
     "invitations.manage": "admin",
     "mappings.manage": "admin",
+    "directory.manage": "admin",
     "domains.manage": "owner",
     "connections.manage": "owner",
     "sso.enforce": "owner",

@@ -51,6 +51,12 @@ class Membership(models.Model):
     source = models.CharField(max_length=12, choices=Source.choices)
     is_active = models.BooleanField(default=True)
     managed_by_idp = models.BooleanField(default=False)
+    # Provisioned by the organization's directory (SCIM): its role follows the
+    # directory's groups and is locked from manual edits.
+    managed_by_directory = models.BooleanField(default=False)
+    # The directory deactivated or deleted this person: no sign-in, invitation
+    # or just-in-time provisioning brings them back until it reactivates them.
+    directory_suspended = models.BooleanField(default=False)
     idp_groups = models.JSONField(default=list, blank=True)
     last_sso_login_at = models.DateTimeField(null=True, blank=True)
     # The role of the last invitation this person accepted here (a slug, "" for

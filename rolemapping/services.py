@@ -245,6 +245,11 @@ def membership_apply(
         membership.save(update_fields=["idp_groups", "last_sso_login_at"])
         return membership
 
+    if membership is not None and membership.directory_suspended:
+        # The directory deprovisioned them: only the directory brings them
+        # back (the sign-in refuses first, with directory_suspended_refusal).
+        return None
+
     if not decision.allowed:
         if membership is not None and membership.is_active:
             membership.is_active = False
@@ -729,6 +734,16 @@ def membership_change_role(
     if role_slug not in Role.Slug.values:
         # Checked before any query: a posted value may hold anything, NUL too.
         raise role_unknown_refusal()
+    if membership.managed_by_directory:
+        raise ServiceError(
+            _(
+                "%(email)s's role is managed by your user directory (SCIM): it "
+                "follows their groups there. Change their groups in the identity "
+                "provider, or the group mappings here."
+            )
+            % {"email": membership.user.email},
+            code="role_managed_by_directory",
+        )
     if membership.managed_by_idp:
         raise ServiceError(
             _(

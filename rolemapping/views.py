@@ -336,6 +336,7 @@ def member_list(request: HttpRequest, org: OrgContext) -> HttpResponse:
                     "role": m.role.slug,
                     "source": m.source,
                     "managed_by_idp": m.managed_by_idp,
+                    "managed_by_directory": m.managed_by_directory,
                     "is_active": m.is_active,
                 }
                 for m in page

@@ -32,6 +32,7 @@ INCLUDED = [
     "accounts/**/*",
     "organizations/**/*",
     "rolemapping/**/*",
+    "directory/**/*",
     "domains/**/*",
     "invitations/**/*",
     "connections/*.html",

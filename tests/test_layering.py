@@ -19,6 +19,7 @@ LAYERS = [
     "domains",
     "accounts",
     "invitations",
+    "directory",
     "connections",
     "setuplinks",
 ]

@@ -62,6 +62,7 @@ from connections.oidc.providers import (
     profile_for,
     token_problem,
 )
+from directory.selectors import directory_user_inactive
 from domains.names import email_domain
 from domains.services import org_has_verified_domain
 from invitations.models import Invitation
@@ -70,6 +71,7 @@ from organizations.errors import AddressUnproven, PermissionDenied, ServiceError
 from organizations.models import Organization
 from organizations.permissions import address_allows, role_has_perm
 from organizations.services import audit
+from rolemapping.directory_members import directory_suspended_refusal
 from rolemapping.models import Membership, Role
 from rolemapping.provisioning import Decision
 from rolemapping.services import (
@@ -567,6 +569,27 @@ def _evaluate(
     membership = (
         membership_for(organization, user, lock=lock) if user is not None else None
     )
+    held = (
+        membership.directory_suspended
+        if membership is not None
+        # No membership yet: one the directory provisioned as inactive is not
+        # let in just in time either (returning members skip this query).
+        else user is not None
+        and directory_user_inactive(organization=organization, user_id=user.pk)
+    )
+    if held:
+        refusal = directory_suspended_refusal()
+        raise SignInRefused(
+            refusal.code,
+            str(refusal),
+            detail=_(
+                "The organization's directory (SCIM) deactivated or deleted this "
+                "person; a sign-in does not bring them back until the directory "
+                "reactivates them."
+            ),
+            subject=subject,
+            email=account_email,
+        )
     try:
         if invitation_id is None and membership is not None and membership.is_active:
             # Nobody is invited while an active member (inviting refuses
@@ -802,6 +825,7 @@ _EMAIL_STEPS = frozenset(
         "unproven_account",
         "invitation",
         "invitation_only",
+        "directory_deactivated",
     }
 )
 

@@ -1,4 +1,4 @@
-"""The five journeys of an organization, in Chromium, against the whole stack.
+"""The six journeys of an organization, in Chromium, against the whole stack.
 
 gunicorn serves the console, a real Celery worker runs checks and sends email
 (to a loopback SMTP mailbox), the IdP is the real ``oidc-provider`` set up the
@@ -19,7 +19,10 @@ The journeys are one story, so they share state and run in file order:
    sign-in;
 4. the owner lets only members of mapped groups in, the IdP admin removes Bob
    from his group, and Bob is refused at his next sign-in;
-5. Carol signs out, and the IdP session ends too.
+5. Carol signs out, and the IdP session ends too;
+6. the owner creates a SCIM token, and the directory provisions Carol, pushes
+   her group and deactivates her: her open session ends on its next request
+   and SSO refuses her.
 
 The state lives in the module-scoped ``story`` fixture; each journey records
 that it finished, and a later journey fails at once, saying which one it
@@ -691,3 +694,90 @@ def test_the_remaining_pages_fit_a_phone_and_pass_axe(story: Story, new_page):
             expect_error_status(page, watch, status)
         watch.check(step)
     expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+
+
+def test_the_directory_deprovisions_a_signed_in_member_at_once(story: Story, new_page):
+    """Journey 6: the owner creates a SCIM token; the IdP's directory sync
+    provisions Carol and her group, then deactivates her: her open session
+    ends on its next request, and SSO does not let her back in."""
+    story.needs(1, 3)
+    page, watch = open_page(new_page, story, "6-owner")
+    sign_in_with_password(page, watch, story, story.owner)
+    expect_overview(page, watch, story, "owner", "signed-in")
+    page.get_by_role("link", name="Directory sync").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Directory sync")
+    watch.check("directory")
+    page.get_by_label("Token name").fill("Okta")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#scim-new-token").inner_text().strip()
+    base = page.locator("#scim-base-url").inner_text().strip()
+    assert token.startswith("scim_") and base == story.url(f"/scim/v2/{LOGIN_PATH}/")
+    watch.check("token-created")
+    # The guide shows where the base URL is, never a token.
+    doc_image(
+        page.get_by_role("region", name="SCIM connector base URL"), "directory-url"
+    )
+
+    carol_page, carol_watch = open_page(new_page, story, "6-carol")
+    sign_in_email_first(carol_page, carol_watch, story, story.carol, "signin")
+    expect_overview(carol_page, carol_watch, story, "member", "signed-in")
+
+    scim = requests.Session()
+    scim.headers.update(
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+    )
+    found = scim.get(
+        base + "Users",
+        params={"filter": f'userName eq "{story.carol.email}"', "count": "2"},
+        timeout=10,
+    )
+    assert found.json()["totalResults"] == 0
+    created = scim.post(
+        base + "Users",
+        json={"userName": story.carol.email, "active": True, "externalId": "00u-c"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    carol_id = created.json()["id"]
+    group = scim.post(
+        base + "Groups",
+        json={"displayName": "Engineering", "members": [{"value": carol_id}]},
+        timeout=10,
+    )
+    assert group.status_code == 201, group.text
+    carol_page.reload()
+    expect_overview(carol_page, carol_watch, story, "member", "still-signed-in")
+
+    deactivated = scim.patch(
+        base + f"Users/{carol_id}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        },
+        timeout=10,
+    )
+    assert deactivated.status_code == 200, deactivated.text
+
+    # Her very next request is anonymous: sent to sign in.
+    carol_page.reload()
+    expect(carol_page).to_have_url(re.compile(r"/login/"))
+    carol_watch.check("signed-out-by-directory")
+    # And her IdP session cannot bring her back in.
+    carol_page.goto(story.url(f"/sso/login/{LOGIN_PATH}/"))
+    carol_page.wait_for_load_state()
+    if carol_page.url.startswith(story.idp.origin):
+        sign_in_at_idp(carol_page, carol_watch, story, story.carol, "idp-again")
+    expect(carol_page.get_by_role("alert")).to_contain_text("user directory")
+    expect_error_status(carol_page, carol_watch, 403)
+    carol_watch.check("refused-by-directory")
+
+    page.goto(story.url(f"/orgs/{LOGIN_PATH}/members/"))
+    row = member_row(page, story.carol.email)
+    expect(row.get_by_role("cell").nth(4)).to_have_text("Deactivated by the directory")
+    watch.check("members")
+    page.goto(story.url(f"/orgs/{LOGIN_PATH}/directory/"))
+    expect(page.get_by_role("table", name="Last sync events")).to_contain_text(
+        "directory.user_updated"
+    )
+    watch.check("sync-events")
+    story.finished.add(6)

@@ -43,7 +43,10 @@ def test_invitation_pages_render_search_and_never_show_the_token_digest(
     for url in (changelist_url(Invitation), change_url(ada)):
         html = page(admin_client, url)
         assert ada.token_hash not in html
-        assert "token" not in html.lower().replace("csrfmiddlewaretoken", "")
+        # The admin's sidebar lists the directory's "scim tokens" model.
+        text = html.lower().replace("csrfmiddlewaretoken", "")
+        text = text.replace("scimtoken", "").replace("scim tokens", "")
+        assert "token" not in text
     assert admin_client.post(change_url(ada), {"email": "x@y.z"}).status_code == 403
 
 

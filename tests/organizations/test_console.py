@@ -33,6 +33,7 @@ def test_members_json_view(owner_client, org):
         "role": "owner",
         "source": "owner",
         "managed_by_idp": False,
+        "managed_by_directory": False,
         "is_active": True,
     }
     assert data[1]["role"] == "viewer" and data[1]["managed_by_idp"] is True
