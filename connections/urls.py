@@ -1,5 +1,9 @@
 """Each view module owns its URL list; this file only joins them."""
 
-from connections.views import connections, sso
+from connections.views import connections, signing_keys, sso
 
-urlpatterns = [*connections.urlpatterns, *sso.urlpatterns]
+urlpatterns = [
+    *connections.urlpatterns,
+    *sso.urlpatterns,
+    *signing_keys.urlpatterns,
+]

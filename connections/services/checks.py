@@ -54,6 +54,7 @@ from connections.checks_steps import (
 from connections.models import Connection, ConnectionCheck, ConnectionConfig
 from connections.outbound_guard import as_probe
 from connections.services.connections import SUPPORT_PERMISSION
+from connections.services.signing_keys import assertion_key_for
 from organizations.broker import task_publish
 from organizations.errors import ServiceError
 from organizations.mail import email_enqueue
@@ -275,6 +276,8 @@ def _check_input(connection: Connection, config: ConnectionConfig) -> CheckInput
         email_claim=config.email_claim,
         leeway_seconds=config.leeway_seconds,
         okta=connection.provider == Connection.Provider.OKTA,
+        token_auth_method=config.token_auth_method,
+        assertion_key=assertion_key_for(connection.pk),
     )
 
 

@@ -37,6 +37,7 @@ from connections.services.connections import (
     connections_for_org,
     latest_finished_check,
 )
+from connections.views.signing_keys import jwks_uri, signing_keys_context
 from organizations.access import (
     OrgContext,
     SignedInRequest,
@@ -101,6 +102,21 @@ def _connection_json(
         "logout_redirect_uri": uris["logout_redirect_uri"],
         "draft_tested": draft_tested,
         "latest_check": latest_check,
+        **_auth_json(connection),
+    }
+
+
+def _auth_json(connection: Connection) -> dict[str, Any]:
+    """The draft's client authentication, without any secret or private key."""
+    draft = connection.draft
+    return {
+        "token_auth_method": draft.token_auth_method if draft else "",
+        "client_secret_expires_on": (
+            draft.client_secret_expires_on.isoformat()
+            if draft and draft.client_secret_expires_on
+            else None
+        ),
+        "jwks_uri": jwks_uri(connection.organization),
     }
 
 
@@ -226,6 +242,7 @@ def connection_detail(
             "refusals": refusals,
             "can_manage": can_manage,
             "can_publish": org.can("sso.enforce"),
+            **signing_keys_context(connection),
         },
     )
 
