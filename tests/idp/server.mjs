@@ -59,6 +59,11 @@
  *   GET  /__test__/counts                   {"/path": n, ...} every non-control
  *        request since the last reset, keyed by URL path without the query
  *   POST /__test__/counts/reset
+ *   GET  /__test__/token-requests           [{path, status, client_id,
+ *        auth_scheme ("Basic" or null), body_keys, client_assertion (raw, or null),
+ *        error and error_detail (why, as oidc-provider logs it; or null)}] every token endpoint request since the last reset, oldest
+ *        first, so tests can assert what a client sent (never a secret's value)
+ *   POST /__test__/token-requests/reset
  *   GET  /__test__/sessions                 [{issuer, uid, account_id, login_ts,
  *        clients: {client_id: {sid}}}]
  *   POST /__test__/sessions/clear           forget every IdP session (all issuers)
@@ -129,6 +134,9 @@ const counts = new Map();
 const faults = new Map();
 /** @type {object[]} private JWKs, the first one of each type signs */
 let signingKeys = [];
+/** @type {object[]} what each token request carried (see GET /__test__/token-requests) */
+const tokenRequests = [];
+const MAX_TOKEN_REQUESTS = 500;
 /** ms every server-to-server request is held before it is handled */
 let backchannelDelayMs = 0;
 
@@ -353,6 +361,12 @@ function providerConfig(mountPath) {
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       userinfo: { enabled: true },
     },
+    // The relying party under test (a client's jwks_uri) is on loopback, which
+    // oidc-provider's SSRF guard refuses: its dispatcher is dropped here.
+    fetch: (url, options) => {
+      const { dispatcher: _guard, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
     findAccount,
     interactions: {
       url: (_ctx, interaction) => `${mountPath}/interaction/${interaction.uid}`,
@@ -395,8 +409,41 @@ function buildProviders() {
     provider.on('server_error', (_ctx, err) => {
       process.stderr.write(`idp ${mount.issuer} server_error: ${err.stack ?? err}\n`);
     });
+    provider.use(recordTokenRequest);
+    provider.on('grant.error', (ctx, err) => {
+      // Why client authentication failed: oidc-provider keeps it off the answer.
+      const why = [err.error_detail];
+      for (let cause = err.cause; cause; cause = cause.cause) why.push(cause.message);
+      ctx.state.tokenErrorDetail = why.filter(Boolean).join(': ') || null;
+    });
     mount.provider = provider;
     mount.callback = provider.callback();
+  }
+}
+
+/** Koa middleware: remembers how each token request authenticated its client. */
+async function recordTokenRequest(ctx, next) {
+  let error = null;
+  try {
+    await next();
+  } finally {
+    if (ctx.method === 'POST' && ctx.path.endsWith('/token')) {
+      const body = ctx.oidc?.body ?? {};
+      if (ctx.status >= 400) error = ctx.body?.error ?? String(ctx.status);
+      const authorization = ctx.headers.authorization ?? '';
+      tokenRequests.push({
+        path: ctx.originalUrl?.split('?')[0] ?? ctx.path,
+        status: ctx.status,
+        client_id: ctx.oidc?.client?.clientId ?? body.client_id ?? null,
+        auth_scheme: authorization ? authorization.split(' ')[0] : null,
+        body_keys: Object.keys(body).sort(),
+        client_assertion: typeof body.client_assertion === 'string'
+          ? body.client_assertion : null,
+        error,
+        error_detail: ctx.state.tokenErrorDetail ?? null,
+      });
+      if (tokenRequests.length > MAX_TOKEN_REQUESTS) tokenRequests.shift();
+    }
   }
 }
 
@@ -681,6 +728,11 @@ async function handleControl(req, res, url) {
     counts.clear();
     return send(res, 200, {});
   }
+  if (route === 'GET /token-requests') return send(res, 200, tokenRequests);
+  if (route === 'POST /token-requests/reset') {
+    tokenRequests.length = 0;
+    return send(res, 200, {});
+  }
   if (route === 'GET /sessions') return send(res, 200, listSessions());
   if (route === 'POST /sessions/clear') {
     for (const mount of mounts.values()) mount.store.clear();
@@ -706,6 +758,7 @@ async function handleControl(req, res, url) {
     clients.clear();
     accounts.clear();
     counts.clear();
+    tokenRequests.length = 0;
     faults.clear();
     backchannelDelayMs = delayMs(config.backchannel_delay_ms);
     for (const mount of mounts.values()) mount.store.clear();
