@@ -386,3 +386,19 @@ def test_no_private_key_member_appears_in_any_page_or_json(
     as_json = pages[1].json()
     assert as_json["token_auth_method"] == "private_key_jwt"
     assert as_json["jwks_uri"] == "http://testserver/sso/jwks/acme/"
+
+
+def test_the_admin_shows_a_key_without_its_private_part(admin_client, pkjwt_connection):
+    key = pkjwt_connection.signing_keys.get()
+    secrets = private_key_values(pkjwt_connection)
+    for url in (
+        "/django-admin/connections/signingkey/",
+        f"/django-admin/connections/signingkey/{key.pk}/change/",
+    ):
+        response = admin_client.get(url)
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert key.kid in body
+        assert "private_key" not in body
+        for value in secrets:
+            assert value not in body
