@@ -402,3 +402,72 @@ def test_the_admin_shows_a_key_without_its_private_part(admin_client, pkjwt_conn
         assert "private_key" not in body
         for value in secrets:
             assert value not in body
+
+
+def test_the_form_creates_a_private_key_jwt_connection_without_a_secret(
+    owner_membership, client
+):
+    client.force_login(owner_membership.user)
+    response = client.post(
+        "/orgs/acme/connections/new/",
+        {
+            "name": "Okta keys",
+            "issuer_url": "https://acme.okta.com",
+            "client_id": "abc",
+            "token_auth_method": "private_key_jwt",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    connection = Connection.objects.get(name="Okta keys")
+    assert connection.draft.client_secret_encrypted == ""
+    page = client.get(response["Location"]).content.decode()
+    assert "http://testserver/sso/jwks/acme/" in page
+    assert connection.signing_keys.get().kid in page
+
+
+def test_the_form_without_a_secret_or_private_key_jwt_says_what_is_missing(
+    owner_membership, client
+):
+    client.force_login(owner_membership.user)
+    response = client.post(
+        "/orgs/acme/connections/new/",
+        {"name": "Okta", "issuer_url": "https://acme.okta.com", "client_id": "abc"},
+    )
+    assert response.status_code == 400
+    assert "or choose private_key_jwt" in response.content.decode()
+    assert not Connection.objects.exists()
+
+
+def test_a_script_that_leaves_the_method_out_gets_discoverys_choice(
+    owner_membership, client
+):
+    client.force_login(owner_membership.user)
+    response = client.post(
+        "/orgs/acme/connections/new/",
+        {
+            "name": "Script",
+            "issuer_url": "https://acme.okta.com",
+            "client_id": "abc",
+            "client_secret": "s3cret",
+        },
+    )
+    assert response.status_code == 302
+    connection = Connection.objects.get(name="Script")
+    assert connection.draft.token_auth_method == ""
+    # Editing without the field keeps the stored method.
+    connection_update(
+        actor_membership=owner_membership,
+        connection=connection,
+        name="Script",
+        issuer_url="https://acme.okta.com",
+        client_id="abc",
+        token_auth_method="client_secret_post",
+    )
+    response = client.post(
+        f"/orgs/acme/connections/{connection.pk}/edit/",
+        {"name": "Script", "issuer_url": "https://acme.okta.com", "client_id": "abd"},
+    )
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.draft.token_auth_method == "client_secret_post"
+    assert connection.draft.client_id == "abd"

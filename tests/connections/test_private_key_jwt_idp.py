@@ -31,6 +31,7 @@ from tests.connections.conftest import (
     private_key_values,
 )
 from tests.connections.sso.helpers import (
+    assert_refused,
     set_default_role,
     signed_in_user_id,
     start_login,
@@ -225,3 +226,34 @@ def test_no_private_key_member_is_logged(
     for value in private_key_values(connection):
         assert value not in logged
     assert "PRIVATE KEY" not in logged
+
+
+def test_an_idp_that_does_not_advertise_the_method_fails_the_check_by_name(
+    idp, owner_membership, connection, run_check
+):
+    only_secrets = idp.metadata | {
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"]
+    }
+    idp.set_fault(idp.discovery_url, 200, body=only_secrets)
+
+    check = run_check(owner_membership, connection)
+
+    step = next(s for s in check.steps if s["key"] == "client_credentials")
+    assert (check.status, step["status"]) == ("failed", "failed")
+    assert "private_key_jwt" in step["detail"]
+    assert "Public key / Private key" in step["fix"]
+    assert idp.token_requests() == []
+
+
+def test_a_sign_in_without_a_signing_key_is_refused_with_a_reference(
+    client, org, idp, owner_membership, connection
+):
+    _publish(org, connection)
+    connection.signing_keys.all().delete()
+    request = start_login(client, "acme")
+    back = idp.login(idp.http_session(), request["_url"], "ada@acme.test")
+
+    response = client.get(back)
+
+    assert_refused(client, response, "token_auth")
+    assert idp.token_requests() == []
