@@ -63,14 +63,6 @@ def token_auth_method(
     return next((method for method in ours if method in advertised), None)
 
 
-def preferred_method(advertised: Sequence[str]) -> str | None:
-    """The method a discovery document prefers: the first it lists that we use.
-
-    For scripts that leave the method out when they create a connection.
-    """
-    return next((method for method in advertised if method in METHODS), None)
-
-
 def client_assertion(
     *,
     client_id: str,

@@ -12,7 +12,6 @@ from connections.oidc.client_auth import (
     AssertionKey,
     client_assertion,
     client_auth,
-    preferred_method,
     token_auth_method,
 )
 from connections.oidc.client_keys import (
@@ -127,12 +126,6 @@ def test_the_method_is_the_configured_one_or_the_first_of_ours_advertised(
     advertised, configured, has_secret, expected
 ):
     assert token_auth_method(advertised, configured, has_secret=has_secret) == expected
-
-
-def test_the_discovery_documents_preference_is_its_first_method_we_use():
-    advertised = ["tls_client_auth", "private_key_jwt", "client_secret_basic"]
-    assert preferred_method(advertised) == "private_key_jwt"
-    assert preferred_method(["none"]) is None
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])
