@@ -102,11 +102,11 @@ def _connection_json(
         "logout_redirect_uri": uris["logout_redirect_uri"],
         "draft_tested": draft_tested,
         "latest_check": latest_check,
-        **_auth_json(connection),
+        **_auth_json(connection, org),
     }
 
 
-def _auth_json(connection: Connection) -> dict[str, Any]:
+def _auth_json(connection: Connection, org: OrgContext) -> dict[str, Any]:
     """The draft's client authentication, without any secret or private key."""
     draft = connection.draft
     return {
@@ -116,7 +116,7 @@ def _auth_json(connection: Connection) -> dict[str, Any]:
             if draft and draft.client_secret_expires_on
             else None
         ),
-        "jwks_uri": jwks_uri(connection.organization),
+        "jwks_uri": jwks_uri(org.organization),
     }
 
 
