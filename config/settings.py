@@ -336,6 +336,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.pending_signups_expire",
         "schedule": 60 * 60,
     },
+    "remind-expiring-client-secrets": {
+        "task": "connections.tasks.secret_expiry_remind",
+        # Every few hours: each reminder is sent once, so a missed run (beat
+        # down at the wrong hour) costs a few hours, not a reminder.
+        "schedule": 6 * 60 * 60,
+    },
 }
 
 # Security baseline.

@@ -36,7 +36,9 @@ from connections.models import (
     Connection,
     ConnectionCheck,
     ConnectionConfig,
+    SecretExpiryReminder,
     SignInEvent,
+    SigningKey,
     SsoIdentity,
 )
 from connections.services.checks import connection_check_start_as_support
@@ -309,6 +311,7 @@ class ConnectionConfigAdmin(ReadOnlyAdmin):
         "idp_logout",
         "provider",
         "groups_from_graph",
+        "token_auth_method",
         "created_by",
         "created_at",
     )
@@ -414,6 +417,54 @@ class ConnectionCheckAdmin(ReadOnlyAdmin):
                 ),
             ),
         )
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(ReadOnlyAdmin):
+    """The console's keys for private_key_jwt; ``private_key_encrypted`` is
+    deliberately absent (the public JWK holds public members only)."""
+
+    list_display = ("kid", "alg", "state", "connection", "organization", "created_at")
+    list_filter = ("state", "alg")
+    list_select_related = ("connection__organization",)
+    search_fields = (
+        "=kid",
+        "connection__name",
+        "connection__organization__name",
+        "=connection__organization__login_path",
+    )
+    search_help_text = (
+        "Key ID (exact), connection name, or the organization's name or login "
+        "path (exact)."
+    )
+    fields = (
+        "kid",
+        "alg",
+        "state",
+        "connection",
+        "organization",
+        "public_jwk",
+        "created_by",
+        "created_at",
+        "activated_at",
+        "retired_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(
+        description="Organization", ordering="connection__organization__name"
+    )
+    def organization(self, obj: SigningKey) -> str:
+        return str(obj.connection.organization)
+
+
+@admin.register(SecretExpiryReminder)
+class SecretExpiryReminderAdmin(ReadOnlyAdmin):
+    list_display = ("config", "days_before", "sent_at")
+    list_select_related = ("config",)
+    list_filter = ("days_before",)
+    fields = ("config", "days_before", "sent_at")
+    readonly_fields = fields
 
 
 @admin.register(SsoIdentity)

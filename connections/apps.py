@@ -73,3 +73,23 @@ class ConnectionsConfig(AppConfig):
                 context=lambda org: {"health_alerts": connections_failing_health(org)},
             )
         )
+        from connections.services.secret_expiry import (
+            EXPIRY_EMAIL_KIND,
+            expiry_sentence,
+            secret_expiry_still_wanted,
+            secrets_expiring,
+        )
+        from organizations.mail import email_kind_register
+
+        panel_register(
+            Panel(
+                template="connections/_secret_expiry.html",
+                context=lambda org: {
+                    "secret_expiry_alerts": [
+                        {"connection": e.connection, "sentence": expiry_sentence(e)}
+                        for e in secrets_expiring(org)
+                    ]
+                },
+            )
+        )
+        email_kind_register(EXPIRY_EMAIL_KIND, still_wanted=secret_expiry_still_wanted)

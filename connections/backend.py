@@ -51,7 +51,11 @@ from accounts.models import User
 from connections import outbound
 from connections.graph import graph_groups
 from connections.models import ConnectionConfig
-from connections.oidc.client_auth import client_auth, token_auth_method
+from connections.oidc.client_auth import (
+    PRIVATE_KEY_JWT,
+    client_auth,
+    token_auth_method,
+)
 from connections.oidc.discovery import ProviderMetadata, cache_key, fetch_metadata
 from connections.oidc.errors import OIDCError
 from connections.oidc.flow import LoginFlow
@@ -64,6 +68,7 @@ from connections.oidc.providers import (
     profile_for,
 )
 from connections.oidc.tokens import accepted_algs, check_userinfo_sub, validate_id_token
+from connections.services.signing_keys import assertion_key_for
 from connections.services.sso import signin_complete
 from organizations.access import client_ip
 
@@ -270,31 +275,62 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):
 
     def token_auth_method(self, metadata: ProviderMetadata) -> str:
         """The client authentication to use at the token endpoint."""
+        config = self._config()
         advertised = metadata.token_endpoint_auth_methods_supported
-        method = token_auth_method(advertised)
+        method = token_auth_method(
+            advertised,
+            config.token_auth_method,
+            has_secret=bool(config.client_secret_encrypted),
+        )
         if method is not None:
             return method
         raise OIDCError(
             "token_auth",
             _(
-                "The identity provider accepts none of the client authentication "
-                "methods this console uses at its token endpoint (it advertises "
-                "%(methods)s)."
+                "The identity provider does not accept the client authentication "
+                "this connection uses (%(configured)s) at its token endpoint (it "
+                "advertises %(methods)s)."
             )
-            # Translators: shown in place of a list of methods when there is none.
-            % {"methods": ", ".join(advertised[:5]) or _("none")},
+            % {
+                # Translators: the method left to the IdP's discovery document.
+                "configured": config.token_auth_method or _("a client secret"),
+                # Translators: shown in place of a list of methods when there is none.
+                "methods": ", ".join(advertised[:5]) or _("none"),
+            },
             _(
-                "Configure the app at the provider to authenticate with a client "
-                "secret (client_secret_basic or client_secret_post)."
+                "Configure the app at the provider to authenticate with the same "
+                "method as the connection (client_secret_basic, "
+                "client_secret_post or private_key_jwt)."
             ),
         )
 
     def get_token(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Exchange the code at the token endpoint through the outbound client."""
+        """Exchange the code at the token endpoint through the outbound client.
+
+        With ``private_key_jwt`` a fresh client assertion is signed for this
+        request alone; no secret is sent.
+        """
         config = self._config()
         metadata = self.provider_metadata()
+        method = self.token_auth_method(metadata)
+        key = None
+        if method == PRIVATE_KEY_JWT:
+            key = assertion_key_for(config.connection_id)
+            if key is None:
+                raise OIDCError(
+                    "token_auth",
+                    _("The connection has no signing key for private_key_jwt."),
+                    _(
+                        "Open the connection's page and add a signing key, then "
+                        "give the IdP the new key set."
+                    ),
+                )
         credentials = client_auth(
-            self.token_auth_method(metadata), config.client_id, config.client_secret
+            method,
+            config.client_id,
+            config.client_secret,
+            token_endpoint=metadata.token_endpoint,
+            key=key,
         )
         data = {key: str(value) for key, value in payload.items()}
         try:

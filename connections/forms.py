@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from connections.models import Connection
+from connections.oidc.client_auth import PRIVATE_KEY_JWT
 from connections.oidc.discovery import issuer_from_input
 from connections.oidc.errors import OIDCError
 from connections.services.connections import (
@@ -62,14 +63,44 @@ class ConnectionForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         help_text=_("Okta: Applications > your app > General > Client Credentials."),
     )
+    token_auth_method = forms.ChoiceField(
+        label=_("Client authentication"),
+        choices=[
+            ("", _("Client secret, as the IdP's discovery document prefers")),
+            ("client_secret_basic", _("Client secret in HTTP Basic")),
+            ("client_secret_post", _("Client secret in the request body")),
+            (
+                PRIVATE_KEY_JWT,
+                _("Signed assertion with the console's key (private_key_jwt)"),
+            ),
+        ],
+        required=False,
+        help_text=_(
+            "With private_key_jwt no secret is stored: the console makes a key "
+            "pair and you give the IdP its public keys (Okta: Client "
+            "Credentials > 'Public key / Private key')."
+        ),
+    )
     client_secret = forms.CharField(
         label=_("Client secret"),
         max_length=2000,
         strip=False,
+        required=False,
         widget=forms.PasswordInput(
             render_value=False, attrs={"autocomplete": "new-password"}
         ),
-        help_text=_("Stored encrypted; never shown again."),
+        help_text=_(
+            "Stored encrypted; never shown again. Leave empty with private_key_jwt."
+        ),
+    )
+    client_secret_expires_on = forms.DateField(
+        label=_("Client secret expires on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_(
+            "Optional. The owner is emailed 30, 7 and 1 days before (Entra secrets "
+            "expire after at most two years)."
+        ),
     )
     scopes = forms.CharField(
         label=_("Scopes"),
@@ -126,11 +157,25 @@ class ConnectionForm(forms.Form):
         self.editing = editing
         if editing:
             secret = self.fields["client_secret"]
-            secret.required = False
             secret.help_text = _(
-                "A secret is stored. Leave this empty to keep it, or paste a new "
-                "one to replace it."
+                "A secret is stored unless the method is private_key_jwt. Leave "
+                "this empty to keep it, or paste a new one: it goes into a new "
+                "draft, and the check tests it before it replaces the live one."
             )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        method = data.get("token_auth_method") or ""
+        if method != PRIVATE_KEY_JWT and not self.editing:
+            if not data.get("client_secret"):
+                self.add_error(
+                    "client_secret",
+                    _(
+                        "Enter the client secret from your IdP app, or choose "
+                        "private_key_jwt."
+                    ),
+                )
+        return data
 
     def clean_issuer_url(self) -> str:
         value = self.cleaned_data["issuer_url"]
@@ -154,7 +199,7 @@ class ConnectionForm(forms.Form):
         """The cleaned values as the keyword arguments of the services."""
         data = self.cleaned_data
         leeway = data.get("leeway_seconds")
-        return {
+        kwargs: dict[str, Any] = {
             "name": data["name"],
             # Blank: generic OIDC for a new connection, unchanged on edit.
             "provider": data.get("provider") or None,
@@ -169,6 +214,12 @@ class ConnectionForm(forms.Form):
             "idp_logout": bool(data.get("idp_logout")),
             "groups_from_graph": bool(data.get("groups_from_graph")),
         }
+        # Left out by a script: discovery decides (new) or unchanged (edit).
+        if "token_auth_method" in self.data:
+            kwargs["token_auth_method"] = data.get("token_auth_method") or ""
+        if "client_secret_expires_on" in self.data:
+            kwargs["client_secret_expires_on"] = data.get("client_secret_expires_on")
+        return kwargs
 
     @classmethod
     def initial_for(cls, connection: Connection) -> dict[str, Any]:
@@ -188,6 +239,8 @@ class ConnectionForm(forms.Form):
                 "leeway_seconds": draft.leeway_seconds,
                 "idp_logout": draft.idp_logout,
                 "groups_from_graph": draft.groups_from_graph,
+                "token_auth_method": draft.token_auth_method,
+                "client_secret_expires_on": draft.client_secret_expires_on,
             }
         return initial
 

@@ -32,7 +32,13 @@ class ConnectionConfig(models.Model):
     )
     issuer_url = models.URLField(max_length=500)
     client_id = models.CharField(max_length=255)
-    client_secret_encrypted = models.TextField()
+    # Empty for private_key_jwt: the console signs with its own key instead.
+    client_secret_encrypted = models.TextField(blank=True)
+    # Empty: the method the IdP's discovery document prefers, among the client
+    # secret methods (what every configuration before this field did).
+    token_auth_method = models.CharField(max_length=30, blank=True, default="")
+    # When the IdP says the client secret stops working (the owner types it).
+    client_secret_expires_on = models.DateField(null=True, blank=True)
     scopes = models.CharField(max_length=500, default="openid email profile groups")
     groups_claim = models.CharField(max_length=100, default="groups")
     email_claim = models.CharField(max_length=100, default="email")
@@ -63,6 +69,8 @@ class ConnectionConfig(models.Model):
 
     @property
     def client_secret(self) -> str:
+        if not self.client_secret_encrypted:
+            return ""
         return decrypt_secret(self.client_secret_encrypted)
 
     @property
@@ -93,6 +101,10 @@ class ConnectionConfig(models.Model):
             material["groups_from_graph"] = True
         if self.provider:
             material["provider"] = self.provider
+        # Only when set, so configurations written before the field keep their
+        # fingerprints (and the checks that passed for them).
+        if self.token_auth_method:
+            material["token_auth_method"] = self.token_auth_method
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
@@ -147,6 +159,76 @@ class Connection(models.Model):
     @property
     def status(self) -> str:
         return "live" if self.live_id else "draft"
+
+
+class SigningKey(models.Model):
+    """A key pair the console signs client assertions with (private_key_jwt).
+
+    Its public part is published in the organization's JWKS while it is
+    ``published`` or ``active``; the one ``active`` key of a connection signs. A
+    retired key is no longer published and its private part is erased.
+    """
+
+    class State(models.TextChoices):
+        PUBLISHED = "published"
+        ACTIVE = "active"
+        RETIRED = "retired"
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="signing_keys"
+    )
+    kid = models.CharField(max_length=64, unique=True)
+    alg = models.CharField(max_length=10)
+    # The public members only (connections.oidc.client_keys.public_only).
+    public_jwk = models.JSONField()
+    # PKCS#8 PEM, Fernet-encrypted like the client secrets; empty once retired.
+    private_key_encrypted = models.TextField(blank=True)
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PUBLISHED
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=models.Q(state="active"),
+                name="one_active_signing_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.alg}, {self.state})"
+
+
+class SecretExpiryReminder(models.Model):
+    """One reminder email sent for one configuration's secret: never twice."""
+
+    config = models.ForeignKey(
+        ConnectionConfig, on_delete=models.CASCADE, related_name="expiry_reminders"
+    )
+    days_before = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["config", "days_before"], name="expiry_reminder_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.config_id} -{self.days_before}d"
 
 
 class ConnectionCheck(models.Model):

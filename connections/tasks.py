@@ -7,8 +7,14 @@ import logging
 from celery import shared_task
 
 from connections.services import checks as services
+from connections.services.secret_expiry import secret_expiry_reminders_send
 
-__all__ = ["checks_fail_stuck", "connection_check_run", "connections_health_check_all"]
+__all__ = [
+    "checks_fail_stuck",
+    "connection_check_run",
+    "connections_health_check_all",
+    "secret_expiry_remind",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +62,15 @@ def checks_fail_stuck() -> int:
     """Every minute: fail checks a dead or missing worker left behind (pages
     that show a check fail it themselves when its deadline has passed)."""
     return services.checks_fail_stuck()
+
+
+@shared_task(
+    name="connections.tasks.secret_expiry_remind",
+    soft_time_limit=60,
+    time_limit=90,
+    ignore_result=True,
+)
+def secret_expiry_remind() -> int:
+    """Daily: email owners whose client secret expires in 30, 7 or 1 days
+    (each reminder once)."""
+    return secret_expiry_reminders_send()

@@ -7,7 +7,12 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from connections.models import Connection, ConnectionCheck, ConnectionConfig
+from connections.models import (
+    Connection,
+    ConnectionCheck,
+    ConnectionConfig,
+    SigningKey,
+)
 from directory.models import ScimToken
 from domains.models import Domain
 from invitations.models import Invitation
@@ -56,6 +61,13 @@ def globex_objects(db):
     check = ConnectionCheck.objects.create(
         connection=connection, config=config, fingerprint=config.fingerprint
     )
+    key = SigningKey.objects.create(
+        connection=connection,
+        kid="globex-key",
+        alg="RS256",
+        public_jwk={"kty": "RSA", "kid": "globex-key", "n": "AQAB", "e": "AQAB"},
+        state=SigningKey.State.PUBLISHED,
+    )
     role = Role.objects.get(organization=globex, slug="member")
     invitation = Invitation.objects.create(
         organization=globex,
@@ -84,6 +96,7 @@ def globex_objects(db):
         "domain_id": domain.pk,
         "connection_id": connection.pk,
         "check_id": check.pk,
+        "kid": key.kid,
         "invitation_id": invitation.pk,
         "mapping_id": mapping.pk,
     }

@@ -7,6 +7,8 @@ from typing import Any, Final
 
 from django.utils.translation import gettext_lazy as _
 
+from connections.oidc.client_auth import AssertionKey
+
 PASSED: Final = "passed"
 FAILED: Final = "failed"
 WARNING: Final = "warning"
@@ -29,7 +31,8 @@ _NAMES: Final = dict(STEPS)
 
 @dataclass(frozen=True)
 class CheckInput:
-    """What one configuration asks of the IdP. ``repr`` never shows the secret."""
+    """What one configuration asks of the IdP. ``repr`` never shows the secret
+    or the key."""
 
     issuer: str
     client_id: str
@@ -42,6 +45,11 @@ class CheckInput:
     # The connection's provider (connections.oidc.providers): its own rules
     # and advice in its own menu names.
     provider: str = "oidc"
+    # Empty: the first secret method the IdP advertises (or private_key_jwt
+    # when there is no secret).
+    token_auth_method: str = ""
+    # The connection's active signing key, for private_key_jwt.
+    assertion_key: AssertionKey | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,11 @@ from connections.checks_steps.results import (
     CheckPolicy,
     Step,
 )
-from connections.oidc.client_auth import client_auth, token_auth_method
+from connections.oidc.client_auth import (
+    PRIVATE_KEY_JWT,
+    client_auth,
+    token_auth_method,
+)
 from connections.oidc.discovery import (
     Fetch,
     FetchResponse,
@@ -444,30 +448,71 @@ class _Run:
 
     def step_client_credentials(self) -> Step:
         assert self.metadata is not None
+        inputs = self.inputs
         supported = self.metadata.token_endpoint_auth_methods_supported
-        method = token_auth_method(supported)
+        method = token_auth_method(
+            supported, inputs.token_auth_method, has_secret=bool(inputs.client_secret)
+        )
         if method is None:
             return Step(
                 "client_credentials",
                 FAILED,
                 _(
                     "The token endpoint accepts only %(methods)s client "
-                    "authentication; this console authenticates with a client "
-                    "secret (client_secret_basic or client_secret_post)."
+                    "authentication; this connection authenticates with "
+                    "%(configured)s."
                 )
-                % {"methods": ", ".join(supported)},
+                % {
+                    "methods": ", ".join(supported),
+                    "configured": inputs.token_auth_method
+                    # Translators: the method left to the IdP's discovery document.
+                    or _("a client secret (client_secret_basic or client_secret_post)"),
+                },
                 _(
-                    "In the IdP, set the app's client authentication to 'Client "
-                    "secret' (Okta: Applications > your app > General > Client "
-                    "Credentials)."
+                    "In the IdP, set the app's client authentication to the "
+                    "connection's method (Okta: Applications > your app > General "
+                    "> Client Credentials: 'Client secret' or 'Public key / "
+                    "Private key'), or change the connection's method here."
                 ),
             )
         self.summary["token_endpoint_auth_method"] = method
-        # The same client authentication as a real sign-in's code exchange.
+        if method == PRIVATE_KEY_JWT and inputs.assertion_key is None:
+            return Step(
+                "client_credentials",
+                FAILED,
+                _("The connection has no signing key for private_key_jwt."),
+                _("Add a signing key on the connection's page, then run the check."),
+            )
+        # The same client authentication as a real sign-in's code exchange:
+        # with private_key_jwt, a fresh assertion signed for this request.
         credentials = client_auth(
-            method, self.inputs.client_id, self.inputs.client_secret
+            method,
+            inputs.client_id,
+            inputs.client_secret,
+            token_endpoint=self.metadata.token_endpoint,
+            key=inputs.assertion_key,
         )
-        fix_credentials = _credentials_fix(self.inputs.provider)
+        if method == PRIVATE_KEY_JWT:
+            return self._client_credentials_sent(
+                method,
+                credentials,
+                _(
+                    "Give the IdP the console's public keys: in Okta, Applications "
+                    "> your app > General > Client Credentials > 'Public key / "
+                    "Private key', then paste the key set shown on the "
+                    "connection's page or enter its JWKS URL; check that the app "
+                    "is active and belongs to this issuer's authorization server."
+                ),
+            )
+        return self._client_credentials_sent(
+            method, credentials, _credentials_fix(self.inputs.provider)
+        )
+
+    def _client_credentials_sent(
+        self, method: str, credentials: Any, fix_credentials: str
+    ) -> Step:
+        """Send a client-credentials request authenticated by ``credentials``."""
+        assert self.metadata is not None
         try:
             # The 200 answer carries an access token: it is dropped unread.
             self.fetch(
@@ -489,18 +534,31 @@ class _Run:
                     _outbound_fix(str(getattr(exc, "kind", ""))),
                 )
             status = getattr(exc, "status", None)
-            error, description = self._oauth_error(getattr(exc, "response", None))
+            error, description = self._oauth_error(
+                getattr(exc, "response", None),
+                [credentials.data.get("client_assertion", "")],
+            )
             # The IdP's own words, untranslated: an OAuth error code and its text.
             said = f" ({error}{': ' + description if description else ''})"
             if error in _ACCEPTED_CREDENTIAL_ERRORS:
                 return Step(
                     "client_credentials",
                     PASSED,
-                    _(
-                        "The IdP accepted the client ID and secret (%(method)s); it "
-                        "refused the client-credentials grant itself%(said)s, which "
-                        "is expected for a web app that uses the authorization code "
-                        "flow."
+                    (
+                        _(
+                            "The IdP accepted the client ID and the signed client "
+                            "assertion (%(method)s); it refused the "
+                            "client-credentials grant itself%(said)s, which is "
+                            "expected for a web app that uses the authorization "
+                            "code flow."
+                        )
+                        if method == PRIVATE_KEY_JWT
+                        else _(
+                            "The IdP accepted the client ID and secret (%(method)s); "
+                            "it refused the client-credentials grant itself"
+                            "%(said)s, which is expected for a web app that uses "
+                            "the authorization code flow."
+                        )
                     )
                     % {"method": method, "said": said},
                 )
@@ -509,9 +567,18 @@ class _Run:
                 return Step(
                     "client_credentials",
                     FAILED,
-                    _(
-                        "The IdP rejected the client ID or the client secret "
-                        "(HTTP %(status)s%(said)s)."
+                    (
+                        _(
+                            "The IdP rejected the client ID or the signed client "
+                            "assertion (HTTP %(status)s%(said)s): it does not know "
+                            "the console's public key, or the app does not use "
+                            "private_key_jwt."
+                        )
+                        if method == PRIVATE_KEY_JWT
+                        else _(
+                            "The IdP rejected the client ID or the client secret "
+                            "(HTTP %(status)s%(said)s)."
+                        )
                     )
                     % answer,
                     fix_credentials,
@@ -532,11 +599,20 @@ class _Run:
         return Step(
             "client_credentials",
             PASSED,
-            _("The IdP accepted the client ID and secret (%(method)s).")
+            (
+                _(
+                    "The IdP accepted the client ID and the signed client "
+                    "assertion (%(method)s)."
+                )
+                if method == PRIVATE_KEY_JWT
+                else _("The IdP accepted the client ID and secret (%(method)s).")
+            )
             % {"method": method},
         )
 
-    def _oauth_error(self, response: Any) -> tuple[str, str]:
+    def _oauth_error(
+        self, response: Any, also_redact: list[str] | None = None
+    ) -> tuple[str, str]:
         """The OAuth ``error`` code and a cleaned, secret-free description."""
         if response is None:
             return "", ""
@@ -561,7 +637,14 @@ class _Run:
         assert sent.basic is not None
         cleaned = _CONTROL_RE.sub(
             " ",
-            redact(description, [inputs.client_secret, basic_credentials(*sent.basic)]),
+            redact(
+                description,
+                [
+                    inputs.client_secret,
+                    basic_credentials(*sent.basic),
+                    *(also_redact or []),
+                ],
+            ),
         )
         return error, _clean(cleaned, 160)
 

@@ -55,6 +55,7 @@ from connections.delegates import DraftDelegate, acting_as
 from connections.models import Connection, ConnectionCheck, ConnectionConfig
 from connections.outbound_guard import as_probe
 from connections.services.connections import SUPPORT_PERMISSION
+from connections.services.signing_keys import assertion_key_for
 from organizations.broker import task_publish
 from organizations.errors import ServiceError
 from organizations.mail import email_enqueue
@@ -284,6 +285,8 @@ def _check_input(connection: Connection, config: ConnectionConfig) -> CheckInput
         leeway_seconds=config.leeway_seconds,
         okta=config.rules_provider == Connection.Provider.OKTA,
         provider=config.rules_provider,
+        token_auth_method=config.token_auth_method,
+        assertion_key=assertion_key_for(connection.pk),
     )
 
 

@@ -27,7 +27,8 @@ IdP. No function here returns, logs or audits it.
 from __future__ import annotations
 
 import re
-from typing import Any
+from datetime import date
+from typing import Any, Final
 
 from django.conf import settings
 from django.db import transaction
@@ -38,9 +39,11 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from connections.delegates import DraftDelegate, acting_as
 from connections.models import Connection, ConnectionCheck, ConnectionConfig
+from connections.oidc.client_auth import METHODS, PRIVATE_KEY_JWT
 from connections.oidc.discovery import issuer_from_input
 from connections.oidc.errors import OIDCError
 from connections.oidc.providers import issuer_problem, profile_for
+from connections.services.signing_keys import signing_key_ensure
 from domains.models import Domain
 from organizations.crypto import encrypt_secret, rotate_secret
 from organizations.errors import PermissionDenied, ServiceError
@@ -349,6 +352,48 @@ def _cleaned_secret(client_secret: str) -> str:
     return client_secret
 
 
+# An update that leaves the secret's expiry date out keeps the stored one.
+UNCHANGED: Final = object()
+
+
+def _cleaned_auth_method(method: str | None) -> str:
+    """The stored method: one of ours, or empty (the IdP's discovery decides)."""
+    method = (method or "").strip()
+    if method and method not in METHODS:
+        raise ServiceError(
+            _(
+                "Choose how the console authenticates to the IdP's token endpoint: "
+                "client_secret_basic, client_secret_post or private_key_jwt."
+            ),
+            code="token_auth_method_invalid",
+        )
+    return method
+
+
+def _secret_not_used() -> ServiceError:
+    return ServiceError(
+        _(
+            "With private_key_jwt the console signs its requests with its own key "
+            "and stores no client secret: leave the client secret empty."
+        ),
+        code="client_secret_not_used",
+    )
+
+
+def _cleaned_expiry(value: object) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ServiceError(
+            _("Enter the secret's expiry date as YYYY-MM-DD, or leave it empty."),
+            code="secret_expiry_invalid",
+        ) from None
+
+
 def _cleaned_name(name: str, provider: str | None) -> tuple[str, str]:
     name = name_clean(name, what=_("connection"))
     # The contract: scripts that leave the provider out get generic OIDC.
@@ -379,12 +424,18 @@ def connection_create(
     leeway_seconds: int = 60,
     idp_logout: bool = False,
     groups_from_graph: bool = False,
+    token_auth_method: str | None = None,
+    client_secret_expires_on: date | str | None = None,
     ip: str | None = None,
 ) -> Connection:
     """Create a connection whose draft holds the given configuration.
 
     ``actor_membership`` may be a :class:`DraftDelegate` (a setup link's IT
     admin): the audit row then carries its details instead of a user.
+    ``token_auth_method`` left out (or empty): the method the IdP's discovery
+    document supports, first of ``client_secret_basic`` and
+    ``client_secret_post``. With ``private_key_jwt`` no secret is taken and
+    the console generates the connection's signing key.
     """
     org, user, by = acting_as(actor_membership)
     name, provider = _cleaned_name(name, provider)
@@ -397,14 +448,24 @@ def connection_create(
         email_claim=email_claim,
         leeway_seconds=leeway_seconds,
     )
-    if not client_secret:
+    method = _cleaned_auth_method(token_auth_method)
+    expires_on = _cleaned_expiry(client_secret_expires_on)
+    if method == PRIVATE_KEY_JWT:
+        if client_secret:
+            raise _secret_not_used()
+        ciphertext, expires_on = "", None
+    elif not client_secret:
         raise _secret_missing()
+    else:
+        ciphertext = encrypt_secret(_cleaned_secret(client_secret))
     connection = Connection.objects.create(
         organization=org, name=name, provider=provider
     )
     config = ConnectionConfig(
         connection=connection,
-        client_secret_encrypted=encrypt_secret(_cleaned_secret(client_secret)),
+        client_secret_encrypted=ciphertext,
+        token_auth_method=method,
+        client_secret_expires_on=expires_on,
         idp_logout=bool(idp_logout),
         groups_from_graph=bool(groups_from_graph),
         provider=provider,
@@ -414,6 +475,8 @@ def connection_create(
     config.save()
     connection.draft = config
     connection.save(update_fields=["draft"])
+    if method == PRIVATE_KEY_JWT:
+        signing_key_ensure(connection=connection, actor=user, ip=ip)
     audit(
         action="connection.created",
         organization=org,
@@ -424,6 +487,7 @@ def connection_create(
             "provider": provider,
             "issuer": config.issuer_url,
             "client_id": config.client_id,
+            "token_auth_method": method,
             "config_id": config.pk,
             **by,
         },
@@ -433,6 +497,7 @@ def connection_create(
 
 
 _AUDITED_FIELDS = (
+    "token_auth_method",
     "issuer_url",
     "client_id",
     "scopes",
@@ -461,13 +526,19 @@ def connection_update(
     leeway_seconds: int = 60,
     idp_logout: bool = False,
     groups_from_graph: bool = False,
+    token_auth_method: str | None = None,
+    client_secret_expires_on: Any = UNCHANGED,
     ip: str | None = None,
 ) -> Connection:
     """Edit the draft: a new configuration row, unless nothing changed.
 
-    An empty ``client_secret`` keeps the stored one, and ``provider=None``
-    the current provider. The live configuration is never touched; the new
-    draft needs a passing check before it can be published. A
+    An empty ``client_secret`` keeps the stored one, ``provider=None`` the
+    current provider, ``token_auth_method=None`` the current method, and a
+    left-out expiry date the stored one. The live configuration is never
+    touched; the new draft needs a passing check before it can be published.
+    A new secret is therefore tested before it replaces the one signing in
+    now. Only the secret's expiry date changing is written on the draft's row
+    itself: sign-in never reads it, so it needs no new check. A
     :class:`DraftDelegate` may edit its organization's drafts too.
     """
     org, user, by = acting_as(actor_membership)
@@ -484,15 +555,34 @@ def connection_update(
         leeway_seconds=leeway_seconds,
     )
     draft = connection.draft
-    if client_secret:
+    method = _cleaned_auth_method(
+        (draft.token_auth_method if draft else "")
+        if token_auth_method is None
+        else token_auth_method
+    )
+    if method == PRIVATE_KEY_JWT:
+        if client_secret:
+            raise _secret_not_used()
+        ciphertext = ""
+    elif client_secret:
         ciphertext = encrypt_secret(_cleaned_secret(client_secret))
-    elif draft is not None:
+    elif draft is not None and draft.client_secret_encrypted:
         ciphertext = draft.client_secret_encrypted
     else:
         raise _secret_missing()
+    if client_secret_expires_on is UNCHANGED:
+        # A new secret has an expiry of its own, unknown unless given.
+        keep = draft is not None and not client_secret
+        expires_on = draft.client_secret_expires_on if keep and draft else None
+    else:
+        expires_on = _cleaned_expiry(client_secret_expires_on)
+    if not ciphertext:
+        expires_on = None
     candidate = ConnectionConfig(
         connection=connection,
         client_secret_encrypted=ciphertext,
+        token_auth_method=method,
+        client_secret_expires_on=expires_on,
         idp_logout=bool(idp_logout),
         groups_from_graph=bool(groups_from_graph),
         provider=provider,
@@ -505,18 +595,30 @@ def connection_update(
         if draft is None or getattr(candidate, f) != getattr(draft, f)
     ]
     secret_changed = draft is None or (
-        bool(client_secret) and client_secret != draft.client_secret
+        ciphertext != draft.client_secret_encrypted
+        and (not client_secret or client_secret != draft.client_secret)
     )
     renamed = (name, provider) != (connection.name, connection.provider)
-    if not changed and not secret_changed and not renamed:
+    expiry_changed = draft is not None and (
+        expires_on != draft.client_secret_expires_on
+    )
+    if not changed and not secret_changed and not renamed and not expiry_changed:
         return connection
     # The provider decides the trust rules: a draft checked under another
     # provider's rules is not the one being published, so it is a new row.
     if changed or secret_changed or provider != connection.provider:
         candidate.save()
         connection.draft = candidate
+    elif expiry_changed and draft is not None:
+        # Not part of the fingerprint: the row's sign-in fields stay as tested.
+        ConnectionConfig.objects.filter(pk=draft.pk).update(
+            client_secret_expires_on=expires_on
+        )
+        draft.client_secret_expires_on = expires_on
     connection.name, connection.provider = name, provider
     connection.save(update_fields=["draft", "name", "provider"])
+    if method == PRIVATE_KEY_JWT:
+        signing_key_ensure(connection=connection, actor=user, ip=ip)
     audit(
         action="connection.updated",
         organization=org,
@@ -526,6 +628,9 @@ def connection_update(
             "connection_id": connection.pk,
             "changed": changed + (["name/provider"] if renamed else []),
             "client_secret_changed": secret_changed,
+            "client_secret_expires_on": (
+                expires_on.isoformat() if expires_on else None
+            ),
             "config_id": connection.draft_id,
             **by,
         },

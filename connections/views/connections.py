@@ -43,6 +43,7 @@ from connections.services.connections import (
     latest_finished_check,
 )
 from connections.services.sso import signin_test_stage
+from connections.views.signing_keys import jwks_uri, signing_keys_context
 from organizations.access import (
     OrgContext,
     SignedInRequest,
@@ -120,6 +121,21 @@ def _connection_json(
         "backchannel_logout_uri": uris["backchannel_logout_uri"],
         "draft_tested": draft_tested,
         "latest_check": latest_check,
+        **_auth_json(connection, org),
+    }
+
+
+def _auth_json(connection: Connection, org: OrgContext) -> dict[str, Any]:
+    """The draft's client authentication, without any secret or private key."""
+    draft = connection.draft
+    return {
+        "token_auth_method": draft.token_auth_method if draft else "",
+        "client_secret_expires_on": (
+            draft.client_secret_expires_on.isoformat()
+            if draft and draft.client_secret_expires_on
+            else None
+        ),
+        "jwks_uri": jwks_uri(org.organization),
     }
 
 
@@ -248,6 +264,7 @@ def connection_detail(
             "can_manage": can_manage,
             "can_publish": org.can("sso.enforce"),
             "profile": profile_for(connection.provider),
+            **signing_keys_context(connection),
         },
     )
 

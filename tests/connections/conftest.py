@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 from connections.models import Connection, ConnectionCheck
 from connections.services.checks import connection_check_start
 from connections.services.connections import connection_create
+from connections.services.signing_keys import assertion_key_for
 from domains.models import Domain
 from rolemapping.models import Membership
 
@@ -106,3 +111,18 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def private_key_values(connection: Connection) -> list[str]:
+    """The active RSA key's private members (d, p, q, dp, dq, qi) and a line of
+    its PEM: what must never appear in a page, a JSON view or a log."""
+    signer = assertion_key_for(connection.pk)
+    assert signer is not None
+    loaded = serialization.load_pem_private_key(
+        signer.private_pem.encode(), password=None
+    )
+    assert isinstance(loaded, rsa.RSAPrivateKey)
+    full = json.loads(RSAAlgorithm.to_jwk(loaded))
+    return [signer.private_pem.splitlines()[1]] + [
+        full[name] for name in ("d", "p", "q", "dp", "dq", "qi")
+    ]

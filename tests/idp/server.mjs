@@ -71,6 +71,11 @@
  *   GET  /__test__/counts                   {"/path": n, ...} every non-control
  *        request since the last reset, keyed by URL path without the query
  *   POST /__test__/counts/reset
+ *   GET  /__test__/token-requests           [{path, status, client_id,
+ *        auth_scheme ("Basic" or null), body_keys, client_assertion (raw, or null),
+ *        error and error_detail (why, as oidc-provider logs it; or null)}] every token endpoint request since the last reset, oldest
+ *        first, so tests can assert what a client sent (never a secret's value)
+ *   POST /__test__/token-requests/reset
  *   GET  /__test__/sessions                 [{issuer, uid, account_id, login_ts,
  *        clients: {client_id: {sid}}}]
  *   POST /__test__/sessions/clear           forget every IdP session (all issuers)
@@ -156,6 +161,9 @@ const faults = new Map();
 let signingKeys = [];
 /** @type {object[]} back-channel logouts sent: {client_id, sid, ok, error?} */
 const backchannelLogouts = [];
+/** @type {object[]} what each token request carried (see GET /__test__/token-requests) */
+const tokenRequests = [];
+const MAX_TOKEN_REQUESTS = 500;
 /** ms every server-to-server request is held before it is handled */
 let backchannelDelayMs = 0;
 
@@ -449,8 +457,41 @@ function buildProviders() {
         client_id: client.clientId, sid: sid ?? null, ok: false, error: err.message,
       });
     });
+    provider.use(recordTokenRequest);
+    provider.on('grant.error', (ctx, err) => {
+      // Why client authentication failed: oidc-provider keeps it off the answer.
+      const why = [err.error_detail];
+      for (let cause = err.cause; cause; cause = cause.cause) why.push(cause.message);
+      ctx.state.tokenErrorDetail = why.filter(Boolean).join(': ') || null;
+    });
     mount.provider = provider;
     mount.callback = provider.callback();
+  }
+}
+
+/** Koa middleware: remembers how each token request authenticated its client. */
+async function recordTokenRequest(ctx, next) {
+  let error = null;
+  try {
+    await next();
+  } finally {
+    if (ctx.method === 'POST' && ctx.path.endsWith('/token')) {
+      const body = ctx.oidc?.body ?? {};
+      if (ctx.status >= 400) error = ctx.body?.error ?? String(ctx.status);
+      const authorization = ctx.headers.authorization ?? '';
+      tokenRequests.push({
+        path: ctx.originalUrl?.split('?')[0] ?? ctx.path,
+        status: ctx.status,
+        client_id: ctx.oidc?.client?.clientId ?? body.client_id ?? null,
+        auth_scheme: authorization ? authorization.split(' ')[0] : null,
+        body_keys: Object.keys(body).sort(),
+        client_assertion: typeof body.client_assertion === 'string'
+          ? body.client_assertion : null,
+        error,
+        error_detail: ctx.state.tokenErrorDetail ?? null,
+      });
+      if (tokenRequests.length > MAX_TOKEN_REQUESTS) tokenRequests.shift();
+    }
   }
 }
 
@@ -749,6 +790,11 @@ async function handleControl(req, res, url) {
     counts.clear();
     return send(res, 200, {});
   }
+  if (route === 'GET /token-requests') return send(res, 200, tokenRequests);
+  if (route === 'POST /token-requests/reset') {
+    tokenRequests.length = 0;
+    return send(res, 200, {});
+  }
   if (route === 'GET /sessions') return send(res, 200, listSessions());
   if (route === 'POST /sessions/clear') {
     for (const mount of mounts.values()) mount.store.clear();
@@ -775,6 +821,7 @@ async function handleControl(req, res, url) {
     clients.clear();
     accounts.clear();
     counts.clear();
+    tokenRequests.length = 0;
     faults.clear();
     backchannelLogouts.length = 0;
     backchannelDelayMs = delayMs(config.backchannel_delay_ms);

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rolemapping', '0001_initial'),
+        ('rolemapping', '0002_idp_group_names'),
     ]
 
     operations = [
