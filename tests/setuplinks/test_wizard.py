@@ -211,7 +211,7 @@ def test_publishing_and_the_console_are_beyond_the_link(
     ):
         response = it_browser.post(url, {"confirm": "acme", "email": "x@acme.test"})
         assert response.status_code == 302, url
-        assert response["Location"].startswith("/accounts/login/"), url
+        assert response["Location"].startswith("/login/?next="), url
     connection.refresh_from_db()
     org.refresh_from_db()
     assert connection.live is None and not org.sso_enforced
