@@ -397,7 +397,7 @@ def test_owner_sets_up_sso_from_sign_up_to_enforcement(story: Story, new_page):
     page.get_by_label("Provider").select_option("okta")
     page.get_by_label("Issuer URL").fill(story.idp.path_issuer)
     page.get_by_label("Client ID").fill(CLIENT_ID)
-    page.get_by_label("Client secret").fill(CLIENT_SECRET)
+    page.get_by_label("Client secret", exact=True).fill(CLIENT_SECRET)
     expect(page.get_by_label("Groups claim")).to_have_value("groups")
     page.get_by_label("Also sign out of the IdP when signing out here").check()
     watch.check("connection-form")

@@ -36,14 +36,14 @@ from tests.e2e.test_journeys import (
 )
 
 ORG_NAME = "Initech"
-LOGIN_PATH = "initech"
-DOMAIN = "initech.example"
+LOGIN_PATH = "umbrella"
+DOMAIN = "umbrella.example"
 CLIENT_ID = "0oa-e2e-setup-link"
 CLIENT_SECRET = "e2e-setup-link-secret-" + "y" * 20
 LINK_RE = re.compile(r"http://127\.0\.0\.1:\d+/setup/[A-Za-z0-9_-]{20,}/")
 
-OWNER = Person(f"owner@{DOMAIN}", "00u-initech-owner", ("it",))
-IVY = Person(f"ivy@{DOMAIN}", "00u-initech-ivy", ("it",))
+OWNER = Person(f"owner@{DOMAIN}", "00u-umbrella-owner", ("it",))
+IVY = Person(f"ivy@{DOMAIN}", "00u-umbrella-ivy", ("it",))
 
 
 class _Story:
@@ -176,7 +176,7 @@ def test_it_admin_sets_up_the_draft_through_a_setup_link(initech, new_page):
     ivy_page.get_by_label("Name").fill("Okta production")
     ivy_page.get_by_label("Issuer URL").fill(story.idp.path_issuer)
     ivy_page.get_by_label("Client ID").fill(CLIENT_ID)
-    ivy_page.get_by_label("Client secret").fill(CLIENT_SECRET)
+    ivy_page.get_by_label("Client secret", exact=True).fill(CLIENT_SECRET)
     ivy_page.get_by_role("button", name="Save the draft").click()
     expect(ivy_page).to_have_url(story.url("/setup/"))
     expect(ivy_page.get_by_role("region", name="2. The app's details")).to_contain_text(
