@@ -29,6 +29,7 @@ from connections.services.checks import (
     checks_fail_overdue,
 )
 from connections.services.connections import connection_uris
+from connections.views.connections import check_progress
 from connections.views.sso import signin_test_start
 from organizations.access import OrgContext, client_ip, org_view, wants_json
 from organizations.errors import ServiceError
@@ -354,23 +355,7 @@ def setup_check_detail(
     steps = check_steps_for_display(check)
     deadline = check_deadline(check)
     if wants_json(request):
-        return JsonResponse(
-            {
-                "id": check.pk,
-                "kind": check.kind,
-                "status": check.status,
-                "deadline": deadline.isoformat() if deadline else None,
-                "steps": [
-                    {
-                        "name": s.get("name", ""),
-                        "status": s.get("status", ""),
-                        "detail": s.get("detail", ""),
-                        "fix": s.get("fix", ""),
-                    }
-                    for s in steps
-                ],
-            }
-        )
+        return JsonResponse(check_progress(check, steps, deadline))
     connection = check.connection
     return render(
         request,

@@ -6,6 +6,7 @@ the contract). None of them ever renders or returns a client secret.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -69,6 +70,29 @@ def _waits_for_missing_worker(check: ConnectionCheck | None) -> bool:
         in (ConnectionCheck.Status.QUEUED, ConnectionCheck.Status.RUNNING)
         and worker_missing_for(check.created_at)
     )
+
+
+def check_progress(
+    check: ConnectionCheck, steps: list[dict[str, str]], deadline: datetime | None
+) -> dict[str, Any]:
+    """A check's progress as its pages poll it (JSON): the console's check
+    page and a setup link's wizard read the same keys."""
+    return {
+        "id": check.pk,
+        "kind": check.kind,
+        "status": check.status,
+        # Unfinished by then, it is failed (the worker running it was lost).
+        "deadline": deadline.isoformat() if deadline else None,
+        "steps": [
+            {
+                "name": s.get("name", ""),
+                "status": s.get("status", ""),
+                "detail": s.get("detail", ""),
+                "fix": s.get("fix", ""),
+            }
+            for s in steps
+        ],
+    }
 
 
 def _connection_or_404(org: OrgContext, connection_id: int) -> Connection:
@@ -382,24 +406,9 @@ def check_detail(
     )
     if wants_json(request):
         return JsonResponse(
-            {
-                "id": check.pk,
-                "kind": check.kind,
-                "status": check.status,
-                # Unfinished by then, it is failed (the worker running it was lost).
-                "deadline": deadline.isoformat() if deadline else None,
-                # Queued a while and no worker heartbeat: the page says so.
-                "worker_missing": _waits_for_missing_worker(check),
-                "steps": [
-                    {
-                        "name": s.get("name", ""),
-                        "status": s.get("status", ""),
-                        "detail": s.get("detail", ""),
-                        "fix": s.get("fix", ""),
-                    }
-                    for s in steps
-                ],
-            }
+            check_progress(check, steps, deadline)
+            # Queued a while and no worker heartbeat: the page says so.
+            | {"worker_missing": _waits_for_missing_worker(check)}
         )
     connection = check.connection
     return render(
